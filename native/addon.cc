@@ -1,0 +1,88 @@
+// Module entry: loadSavedModel(), tfVersion(), liveSessions().
+#include <napi.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "addon_data.h"
+#include "js_error.h"
+#include "model_registry.h"
+#include "model_wrap.h"
+#include "promise_worker.h"
+
+namespace tfserve {
+
+namespace {
+
+class LoadWorker : public PromiseWorker {
+ public:
+  LoadWorker(Napi::Env env, LoadOptions options)
+      : PromiseWorker(env), options_(std::move(options)) {}
+
+ protected:
+  void Work() override { model_ = ModelRegistry::Instance().Acquire(options_); }
+
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object result = Napi::Object::New(env);
+    const std::string& meta = model_->meta_graph_def();
+    result.Set("metaGraphDef", Napi::Buffer<char>::Copy(env, meta.data(), meta.size()));
+    result.Set("model", ModelWrap::New(env, std::move(model_)));
+    return result;
+  }
+
+ private:
+  LoadOptions options_;
+  std::shared_ptr<SavedModel> model_;
+};
+
+// loadSavedModel(exportDir: string, tags: string[], configProto: Uint8Array)
+//   -> Promise<{ model: NativeModel, metaGraphDef: Buffer }>
+Napi::Value LoadSavedModel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsArray() ||
+      !info[2].IsTypedArray()) {
+    throw MakeJsError(env, "INVALID_ARGUMENT",
+                      "loadSavedModel(exportDir, tags, configProto) takes a string, an array "
+                      "of strings and a Uint8Array");
+  }
+  LoadOptions options;
+  options.export_dir = info[0].As<Napi::String>().Utf8Value();
+  Napi::Array tags = info[1].As<Napi::Array>();
+  for (uint32_t i = 0; i < tags.Length(); ++i) {
+    Napi::Value tag = tags.Get(i);
+    if (!tag.IsString()) throw MakeJsError(env, "INVALID_ARGUMENT", "tags must be strings");
+    options.tags.push_back(tag.As<Napi::String>().Utf8Value());
+  }
+  Napi::Uint8Array config = info[2].As<Napi::Uint8Array>();
+  options.config_proto.assign(reinterpret_cast<const char*>(config.Data()), config.ByteLength());
+  return PromiseWorker::Submit(std::make_unique<LoadWorker>(env, std::move(options)));
+}
+
+Napi::Value TfVersion(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), TF_Version());
+}
+
+Napi::Value LiveSessions(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(ModelRegistry::Instance().LiveCount()));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto data = std::make_unique<AddonData>();
+  data->model_constructor = Napi::Persistent(ModelWrap::Define(env));
+  env.SetInstanceData<AddonData>(data.release());  // freed by node-addon-api at env teardown
+  exports.Set("loadSavedModel", Napi::Function::New<LoadSavedModel>(env, "loadSavedModel"));
+  exports.Set("tfVersion", Napi::Function::New<TfVersion>(env, "tfVersion"));
+  exports.Set("liveSessions", Napi::Function::New<LiveSessions>(env, "liveSessions"));
+  return exports;
+}
+
+}  // namespace
+
+}  // namespace tfserve
+
+static Napi::Object InitTfserve(Napi::Env env, Napi::Object exports) {
+  return tfserve::Init(env, exports);
+}
+
+NODE_API_MODULE(tfserve, InitTfserve)

@@ -1,0 +1,12 @@
+// JS errors that carry TensorFlow's status name as `error.code`.
+#pragma once
+
+#include <napi.h>
+
+#include <string>
+
+namespace tfserve {
+
+Napi::Error MakeJsError(Napi::Env env, const char* code, const std::string& message);
+
+}  // namespace tfserve

@@ -1,0 +1,103 @@
+#include "saved_model.h"
+
+#include <cstdlib>
+
+#include "tf_error.h"
+
+namespace tfserve {
+
+std::string LoadOptions::Key() const {
+  std::string key = export_dir;
+  for (const auto& tag : tags) {
+    key.push_back('\0');
+    key += tag;
+  }
+  key.push_back('\1');
+  key += config_proto;
+  return key;
+}
+
+std::shared_ptr<SavedModel> SavedModel::Load(const LoadOptions& options) {
+  StatusPtr status = NewStatus();
+  SessionOptionsPtr session_options(TF_NewSessionOptions());
+  if (!options.config_proto.empty()) {
+    TF_SetConfig(session_options.get(), options.config_proto.data(),
+                 options.config_proto.size(), status.get());
+    ThrowIfError(status.get(), "invalid session config");
+  }
+
+  std::vector<const char*> tags;
+  tags.reserve(options.tags.size());
+  for (const auto& tag : options.tags) tags.push_back(tag.c_str());
+
+  GraphPtr graph(TF_NewGraph());
+  BufferPtr meta_graph(TF_NewBuffer());
+  TF_Session* raw = TF_LoadSessionFromSavedModel(
+      session_options.get(), nullptr, options.export_dir.c_str(), tags.data(),
+      static_cast<int>(tags.size()), graph.get(), meta_graph.get(), status.get());
+  SessionPtr session(raw);
+  ThrowIfError(status.get());
+  if (!session) throw TfError(TF_INTERNAL, "TensorFlow returned no session");
+
+  std::string meta(static_cast<const char*>(meta_graph->data), meta_graph->length);
+  return std::make_shared<SavedModel>(Token{}, std::move(graph), std::move(session),
+                                      std::move(meta));
+}
+
+TF_Output SavedModel::Resolve(const std::string& tensor_name) {
+  {
+    std::lock_guard<std::mutex> lock(resolved_mutex_);
+    auto it = resolved_.find(tensor_name);
+    if (it != resolved_.end()) return it->second;
+  }
+  std::string op_name = tensor_name;
+  int index = 0;
+  auto colon = tensor_name.rfind(':');
+  if (colon != std::string::npos) {
+    op_name = tensor_name.substr(0, colon);
+    char* end = nullptr;
+    const char* digits = tensor_name.c_str() + colon + 1;
+    long parsed = std::strtol(digits, &end, 10);
+    if (*digits == '\0' || *end != '\0' || parsed < 0) {
+      throw TfError(TF_INVALID_ARGUMENT, "malformed tensor name '" + tensor_name + "'");
+    }
+    index = static_cast<int>(parsed);
+  }
+  TF_Operation* op = TF_GraphOperationByName(graph_.get(), op_name.c_str());
+  if (op == nullptr) {
+    throw TfError(TF_NOT_FOUND, "tensor '" + tensor_name + "' is not in the graph");
+  }
+  if (index >= TF_OperationNumOutputs(op)) {
+    throw TfError(TF_NOT_FOUND, "operation '" + op_name + "' has no output " +
+                                    std::to_string(index));
+  }
+  TF_Output output{op, index};
+  std::lock_guard<std::mutex> lock(resolved_mutex_);
+  resolved_.emplace(tensor_name, output);
+  return output;
+}
+
+std::vector<TensorPtr> SavedModel::Run(const std::vector<std::string>& feed_names,
+                                       const std::vector<TF_Tensor*>& feed_values,
+                                       const std::vector<std::string>& fetch_names) {
+  std::vector<TF_Output> inputs;
+  inputs.reserve(feed_names.size());
+  for (const auto& name : feed_names) inputs.push_back(Resolve(name));
+  std::vector<TF_Output> outputs;
+  outputs.reserve(fetch_names.size());
+  for (const auto& name : fetch_names) outputs.push_back(Resolve(name));
+
+  std::vector<TF_Tensor*> raw_outputs(outputs.size(), nullptr);
+  StatusPtr status = NewStatus();
+  TF_SessionRun(session_.get(), nullptr, inputs.data(), feed_values.data(),
+                static_cast<int>(inputs.size()), outputs.data(), raw_outputs.data(),
+                static_cast<int>(outputs.size()), nullptr, 0, nullptr, status.get());
+
+  std::vector<TensorPtr> results;
+  results.reserve(raw_outputs.size());
+  for (TF_Tensor* t : raw_outputs) results.emplace_back(t);
+  ThrowIfError(status.get());
+  return results;
+}
+
+}  // namespace tfserve

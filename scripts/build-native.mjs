@@ -1,0 +1,59 @@
+// Builds the native addon into build/Release/tfserve.node with cmake-js (the
+// default) or node-gyp (`--builder=node-gyp` or TFSERVE_BUILDER=node-gyp),
+// then checks that it loads and finds libtensorflow by rpath.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { log, seconds } from './log.mjs';
+
+const require = createRequire(import.meta.url);
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const addonPath = path.join(repoRoot, 'build', 'Release', 'tfserve.node');
+
+function run(command, args, env = {}) {
+  const result = spawnSync(command, args, {
+    cwd: repoRoot,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: '2', ...env },
+  });
+  if (result.error || result.status !== 0) {
+    throw new Error(`${path.basename(args[0] ?? command)} failed (${result.error?.message ?? `exit ${result.status}`})`);
+  }
+}
+
+// node-gyp needs Node's own headers; we never let it download them.
+function localNodeDir() {
+  const candidate = path.resolve(path.dirname(process.execPath), '..');
+  if (fs.existsSync(path.join(candidate, 'include', 'node', 'common.gypi'))) return candidate;
+  throw new Error(
+    `node-gyp needs Node's headers, which are not installed beside ${process.execPath}; build with cmake-js (the default) instead`,
+  );
+}
+
+export function buildNative(builder = 'cmake-js') {
+  const started = Date.now();
+  log(`building the native addon with ${builder} ...`);
+  if (builder === 'cmake-js') {
+    run(process.execPath, [require.resolve('cmake-js/bin/cmake-js'), 'compile', '--log-level', 'warn']);
+  } else if (builder === 'node-gyp') {
+    run(process.execPath, [require.resolve('node-gyp/bin/node-gyp.js'), 'rebuild', '-j', '2', `--nodedir=${localNodeDir()}`]);
+  } else {
+    throw new Error(`unknown builder '${builder}' (cmake-js or node-gyp)`);
+  }
+  const check = spawnSync(process.execPath, ['-e', `process.stdout.write(require(${JSON.stringify(addonPath)}).tfVersion())`], {
+    encoding: 'utf8',
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
+  });
+  if (check.status !== 0) {
+    throw new Error(`the built addon does not load:\n${check.stderr}`);
+  }
+  log(`built ${path.relative(repoRoot, addonPath)} against TensorFlow ${check.stdout} (${seconds(started)})`);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const flag = process.argv.find((arg) => arg.startsWith('--builder='));
+  buildNative(flag ? flag.slice('--builder='.length) : process.env.TFSERVE_BUILDER || 'cmake-js');
+}

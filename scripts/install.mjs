@@ -1,0 +1,35 @@
+// `npm install`: provision libtensorflow, build the native addon, compile the
+// TypeScript. `--skip-provision` reuses deps/libtensorflow as it is.
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { buildNative } from './build-native.mjs';
+import { provisionLibtensorflow } from './libtensorflow.mjs';
+import { log, seconds } from './log.mjs';
+
+const require = createRequire(import.meta.url);
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function compileTypeScript() {
+  const started = Date.now();
+  log('compiling TypeScript ...');
+  const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], {
+    cwd: repoRoot,
+    stdio: 'inherit',
+  });
+  if (tsc.status !== 0) throw new Error('tsc failed');
+  log(`compiled TypeScript (${seconds(started)})`);
+}
+
+try {
+  const started = Date.now();
+  if (!process.argv.includes('--skip-provision')) provisionLibtensorflow();
+  buildNative(process.env.TFSERVE_BUILDER || 'cmake-js');
+  compileTypeScript();
+  log(`ready (${seconds(started)})`);
+} catch (error) {
+  log(`install failed: ${error.message}`);
+  process.exit(1);
+}

@@ -1,0 +1,127 @@
+import path from 'node:path';
+
+import { dtypeFromEnum } from './dtypes';
+import { TfServeError, invalidArgument } from './errors';
+import { prepareFeeds, selectOutputs } from './inputs';
+import { resolveVersion } from './model-dir';
+import { type NativeModel, type NativeOutput, native } from './native';
+import { type SessionOptions, encodeConfigProto } from './session-options';
+import { type Signature, parseMetaGraph } from './signatures';
+import type { AnyTensor, TensorInput } from './tensor';
+
+export interface LoadOptions {
+  /** Version to load; default: the highest numeric version directory. */
+  version?: number;
+  /** MetaGraphDef tags to load; default ['serve']. */
+  tags?: string[];
+  session?: SessionOptions;
+}
+
+export interface PredictOptions {
+  /** Signature key; default 'serving_default'. */
+  signature?: string;
+  /** Output aliases to return; default all of the signature's outputs. */
+  outputs?: string[];
+}
+
+export const DEFAULT_SIGNATURE = 'serving_default';
+
+function toTensor(output: NativeOutput): AnyTensor {
+  const info = dtypeFromEnum(output.dtype);
+  if (!info) throw new TfServeError('UNIMPLEMENTED', `TensorFlow returned a tensor of unsupported type ${output.dtype}`);
+  const data = info.array === null ? (output.data as Buffer[]) : new info.array(output.data as ArrayBuffer);
+  return { dtype: info.name, shape: output.shape, data } as AnyTensor;
+}
+
+/** One loaded version of a SavedModel. */
+export class Model {
+  private native: NativeModel | null;
+
+  private constructor(
+    /** Model name: the base path's last component. */
+    readonly name: string,
+    readonly basePath: string,
+    readonly version: number,
+    /** Version directories found on disk when the model was loaded. */
+    readonly versions: readonly number[],
+    readonly exportDir: string,
+    readonly tags: readonly string[],
+    /** Serving signatures by key. */
+    readonly signatures: Readonly<Record<string, Signature>>,
+    nativeModel: NativeModel,
+  ) {
+    this.native = nativeModel;
+  }
+
+  /** @internal use loadModel() */
+  static async load(basePath: string, options: LoadOptions = {}): Promise<Model> {
+    const absolute = path.resolve(basePath);
+    const { version, exportDir, versions } = await resolveVersion(absolute, options.version);
+    const tags = options.tags ?? ['serve'];
+    const config = encodeConfigProto(options.session);
+    let loaded;
+    try {
+      loaded = await native.loadSavedModel(exportDir, tags, config);
+    } catch (error) {
+      const wrapped = TfServeError.from(error);
+      throw new TfServeError(wrapped.code, `cannot load ${exportDir}: ${wrapped.message}`);
+    }
+    let meta;
+    try {
+      meta = parseMetaGraph(loaded.metaGraphDef);
+    } catch (error) {
+      await loaded.model.release();
+      throw new TfServeError('DATA_LOSS', `cannot read the MetaGraphDef of ${exportDir}: ${(error as Error).message}`);
+    }
+    return new Model(path.basename(absolute), absolute, version, versions, exportDir, meta.tags.length ? meta.tags : tags, meta.signatures, loaded.model);
+  }
+
+  get loaded(): boolean {
+    return this.native !== null;
+  }
+
+  signature(name: string = DEFAULT_SIGNATURE): Signature {
+    const signature = this.signatures[name];
+    if (!signature) {
+      throw invalidArgument(`signature '${name}' not found in ${this.name} version ${this.version} (signatures: ${Object.keys(this.signatures).join(', ')})`);
+    }
+    return signature;
+  }
+
+  /** Runs a signature. Inputs and outputs are keyed by the signature's aliases. */
+  async predict(inputs: Record<string, TensorInput>, options: PredictOptions = {}): Promise<Record<string, AnyTensor>> {
+    const model = this.native;
+    if (model === null) throw new TfServeError('FAILED_PRECONDITION', `${this.name} version ${this.version} was unloaded`);
+    const signature = this.signature(options.signature);
+    const feeds = prepareFeeds(signature, inputs);
+    const aliases = selectOutputs(signature, options.outputs);
+    const fetches = aliases.map((alias) => {
+      const spec = signature.outputs[alias]!;
+      if (spec.encoding !== 'dense') throw new TfServeError('UNIMPLEMENTED', `output '${alias}' is a ${spec.encoding} tensor, which tfserve cannot fetch`);
+      return spec.name;
+    });
+    let outputs: NativeOutput[];
+    try {
+      outputs = await model.run(feeds, fetches);
+    } catch (error) {
+      throw TfServeError.from(error);
+    }
+    const result: Record<string, AnyTensor> = {};
+    aliases.forEach((alias, i) => {
+      result[alias] = toTensor(outputs[i]!);
+    });
+    return result;
+  }
+
+  /** Frees the session (off the main thread) once no prediction uses it. Idempotent. */
+  async unload(): Promise<void> {
+    const model = this.native;
+    this.native = null;
+    if (model) await model.release();
+  }
+}
+
+/** Loads one version of the SavedModel under `basePath` (TF Serving layout: basePath/<version>/). */
+export function loadModel(basePath: string, options?: LoadOptions): Promise<Model> {
+  return Model.load(basePath, options);
+}

@@ -1,0 +1,49 @@
+// The compiled addon (native/, built into build/Release/tfserve.node).
+import path from 'node:path';
+
+/** A tensor as the addon takes and returns it; dtype is the TF_DataType enum. */
+export interface NativeTensor {
+  dtype: number;
+  shape: number[];
+  data: ArrayBufferView | Array<Uint8Array | string>;
+}
+
+export interface NativeFeed extends NativeTensor {
+  /** Graph tensor name, "op:index". */
+  name: string;
+}
+
+export interface NativeOutput {
+  dtype: number;
+  shape: number[];
+  /** A JS-owned buffer, or one Buffer per element for strings. */
+  data: ArrayBuffer | Buffer[];
+}
+
+export interface NativeModel {
+  run(feeds: NativeFeed[], fetches: string[]): Promise<NativeOutput[]>;
+  release(): Promise<void>;
+}
+
+export interface NativeAddon {
+  loadSavedModel(exportDir: string, tags: string[], configProto: Uint8Array): Promise<{ model: NativeModel; metaGraphDef: Buffer }>;
+  tfVersion(): string;
+  /** Sessions alive in this process, across all threads. */
+  liveSessions(): number;
+}
+
+// TF logs every INFO line to stderr unless told otherwise.
+process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
+
+const addonPath = path.resolve(__dirname, '..', '..', 'build', 'Release', 'tfserve.node');
+
+function loadAddon(): NativeAddon {
+  try {
+    return require(addonPath) as NativeAddon;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(`tfserve: cannot load the native addon at ${addonPath}: ${message}\nRun 'npm install' (or 'npm run build') in the tfserve package to build it.`);
+  }
+}
+
+export const native: NativeAddon = loadAddon();

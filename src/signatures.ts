@@ -1,0 +1,88 @@
+import { type DType, dtypeFromProtoName } from './dtypes';
+import { protoType } from './proto';
+
+/** One input or output of a signature. */
+export interface TensorSpec {
+  /** Graph tensor name, e.g. "x:0" (empty for sparse and composite tensors). */
+  name: string;
+  /** Element type, or null where tfserve cannot marshal it (see tfDtype). */
+  dtype: DType | null;
+  /** TensorFlow's name for the type, e.g. DT_FLOAT. */
+  tfDtype: string;
+  /** Dimensions with -1 where unknown; null when even the rank is unknown. */
+  shape: number[] | null;
+  /** How the tensor is carried; tfserve feeds and fetches dense tensors. */
+  encoding: 'dense' | 'coo_sparse' | 'composite';
+}
+
+export interface Signature {
+  name: string;
+  /** e.g. tensorflow/serving/predict, tensorflow/serving/classify, tensorflow/serving/regress. */
+  methodName: string;
+  inputs: Record<string, TensorSpec>;
+  outputs: Record<string, TensorSpec>;
+}
+
+export interface MetaGraphInfo {
+  tags: string[];
+  /** TF version that exported the model, when recorded. */
+  tensorflowVersion: string;
+  signatures: Record<string, Signature>;
+}
+
+interface DecodedTensorInfo {
+  name?: string;
+  cooSparse?: object;
+  compositeTensor?: object;
+  dtype: string;
+  tensorShape?: { dim: Array<{ size: number }>; unknownRank: boolean };
+}
+
+interface DecodedMetaGraph {
+  metaInfoDef?: { tags: string[]; tensorflowVersion: string };
+  signatureDef: Record<string, { inputs: Record<string, DecodedTensorInfo>; outputs: Record<string, DecodedTensorInfo>; methodName: string }>;
+}
+
+/** Signature keys TF uses for its own bookkeeping, not for serving. */
+function isInternalSignature(key: string): boolean {
+  return key.startsWith('__saved_model_');
+}
+
+function toSpec(info: DecodedTensorInfo): TensorSpec {
+  const shape = info.tensorShape;
+  return {
+    name: info.name ?? '',
+    dtype: dtypeFromProtoName(info.dtype)?.name ?? null,
+    tfDtype: info.dtype,
+    shape: !shape || shape.unknownRank ? null : shape.dim.map((d) => d.size),
+    encoding: info.cooSparse ? 'coo_sparse' : info.compositeTensor ? 'composite' : 'dense',
+  };
+}
+
+function toSpecs(map: Record<string, DecodedTensorInfo>): Record<string, TensorSpec> {
+  const specs: Record<string, TensorSpec> = {};
+  for (const alias of Object.keys(map).sort()) specs[alias] = toSpec(map[alias]!);
+  return specs;
+}
+
+/** Reads tags and serving signatures out of a serialized MetaGraphDef. */
+export function parseMetaGraph(bytes: Uint8Array): MetaGraphInfo {
+  const MetaGraphDef = protoType('tensorflow.MetaGraphDef');
+  const decoded = MetaGraphDef.toObject(MetaGraphDef.decode(bytes), {
+    enums: String,
+    longs: Number,
+    defaults: true,
+    oneofs: false,
+  }) as DecodedMetaGraph;
+  const signatures: Record<string, Signature> = {};
+  for (const key of Object.keys(decoded.signatureDef).sort()) {
+    if (isInternalSignature(key)) continue;
+    const def = decoded.signatureDef[key]!;
+    signatures[key] = { name: key, methodName: def.methodName, inputs: toSpecs(def.inputs), outputs: toSpecs(def.outputs) };
+  }
+  return {
+    tags: decoded.metaInfoDef?.tags ?? [],
+    tensorflowVersion: decoded.metaInfoDef?.tensorflowVersion ?? '',
+    signatures,
+  };
+}
