@@ -1,6 +1,7 @@
 #include "saved_model.h"
 
 #include <cstdlib>
+#include <filesystem>
 
 #include "tf_error.h"
 
@@ -16,6 +17,32 @@ std::string LoadOptions::Key() const {
   key += config_proto;
   return key;
 }
+
+namespace {
+
+size_t CountVariables(TF_Graph* graph) {
+  size_t position = 0;
+  size_t count = 0;
+  while (TF_Operation* op = TF_GraphNextOperation(graph, &position)) {
+    std::string type = TF_OperationOpType(op);
+    if (type == "VarHandleOp" || type == "VariableV2" || type == "Variable") ++count;
+  }
+  return count;
+}
+
+// TF skips the restore silently when variables/ is missing, and the model
+// then fails at every run; refuse it at load instead.
+void CheckVariablesPresent(const std::string& export_dir, TF_Graph* graph) {
+  namespace fs = std::filesystem;
+  std::error_code ignored;
+  if (fs::exists(fs::path(export_dir) / "variables" / "variables.index", ignored)) return;
+  size_t count = CountVariables(graph);
+  if (count == 0) return;
+  throw TfError(TF_NOT_FOUND, "the SavedModel has " + std::to_string(count) +
+                                  " variables but no variables/variables.index in " + export_dir);
+}
+
+}  // namespace
 
 std::shared_ptr<SavedModel> SavedModel::Load(const LoadOptions& options) {
   StatusPtr status = NewStatus();
@@ -38,6 +65,7 @@ std::shared_ptr<SavedModel> SavedModel::Load(const LoadOptions& options) {
   SessionPtr session(raw);
   ThrowIfError(status.get());
   if (!session) throw TfError(TF_INTERNAL, "TensorFlow returned no session");
+  CheckVariablesPresent(options.export_dir, graph.get());
 
   std::string meta(static_cast<const char*>(meta_graph->data), meta_graph->length);
   return std::make_shared<SavedModel>(Token{}, std::move(graph), std::move(session),
