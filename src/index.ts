@@ -14,3 +14,4 @@ import { native } from './native';
 export function tensorflowVersion(): string {
   return native.tfVersion();
 }
+export type { Servable, ServableLoader } from './servable';

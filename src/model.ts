@@ -6,7 +6,8 @@ import { prepareFeeds, selectOutputs } from './inputs';
 import { resolveVersion } from './model-dir';
 import { type NativeModel, type NativeOutput, native } from './native';
 import { type SessionOptions, encodeConfigProto } from './session-options';
-import { type Signature, parseMetaGraph } from './signatures';
+import { type Signature, extractSignatureDefMap, parseMetaGraph } from './signatures';
+import type { Servable } from './servable';
 import type { AnyTensor, TensorInput } from './tensor';
 
 export interface LoadOptions {
@@ -34,7 +35,7 @@ function toTensor(output: NativeOutput): AnyTensor {
 }
 
 /** One loaded version of a SavedModel. */
-export class Model {
+export class Model implements Servable {
   private native: NativeModel | null;
 
   private constructor(
@@ -48,6 +49,8 @@ export class Model {
     readonly tags: readonly string[],
     /** Serving signatures by key. */
     readonly signatures: Readonly<Record<string, Signature>>,
+    /** All signature_def entries as a serialized tensorflow.serving.SignatureDefMap (for TF Serving's metadata). */
+    readonly signatureDefMap: Uint8Array,
     nativeModel: NativeModel,
   ) {
     this.native = nativeModel;
@@ -67,13 +70,15 @@ export class Model {
       throw new TfServeError(wrapped.code, `cannot load ${exportDir}: ${wrapped.message}`);
     }
     let meta;
+    let signatureDefMap;
     try {
       meta = parseMetaGraph(loaded.metaGraphDef);
+      signatureDefMap = extractSignatureDefMap(loaded.metaGraphDef);
     } catch (error) {
       await loaded.model.release();
       throw new TfServeError('DATA_LOSS', `cannot read the MetaGraphDef of ${exportDir}: ${(error as Error).message}`);
     }
-    return new Model(path.basename(absolute), absolute, version, versions, exportDir, meta.tags.length ? meta.tags : tags, meta.signatures, loaded.model);
+    return new Model(path.basename(absolute), absolute, version, versions, exportDir, meta.tags.length ? meta.tags : tags, meta.signatures, signatureDefMap, loaded.model);
   }
 
   get loaded(): boolean {

@@ -1,4 +1,6 @@
 import { type DType, dtypeFromProtoName } from './dtypes';
+import protobuf from 'protobufjs';
+
 import { protoType } from './proto';
 
 /** One input or output of a signature. */
@@ -85,4 +87,24 @@ export function parseMetaGraph(bytes: Uint8Array): MetaGraphInfo {
     tensorflowVersion: decoded.metaInfoDef?.tensorflowVersion ?? '',
     signatures,
   };
+}
+
+/**
+ * The MetaGraphDef's signature_def entries, byte for byte, re-framed as a
+ * serialized tensorflow.serving.SignatureDefMap (whose map is field 1): what
+ * TF Serving's GetModelMetadata returns, with nothing lost to our proto subset.
+ */
+export function extractSignatureDefMap(metaGraphDef: Uint8Array): Uint8Array {
+  const SIGNATURE_DEF_FIELD = 5;
+  const reader = protobuf.Reader.create(metaGraphDef);
+  const writer = protobuf.Writer.create();
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    if (tag >>> 3 === SIGNATURE_DEF_FIELD && (tag & 7) === 2) {
+      writer.uint32((1 << 3) | 2).bytes(reader.bytes());
+    } else {
+      reader.skipType(tag & 7);
+    }
+  }
+  return writer.finish();
 }

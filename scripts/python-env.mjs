@@ -1,0 +1,168 @@
+// Project-local Python virtualenv used only to generate test fixture models.
+//
+// ensurePythonEnv() creates <repo>/.venv on first use, installs
+// scripts/requirements-fixtures.txt into it and leaves a stamp (sha256 of the
+// requirements file) so later calls return at once. Editing the requirements
+// file changes the hash and triggers a reinstall.
+
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { cacheDir } from './libtensorflow.mjs';
+import { log } from './log.mjs';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const VENV_DIR = path.join(REPO_ROOT, '.venv');
+export const REQUIREMENTS_FILE = path.join(REPO_ROOT, 'scripts', 'requirements-fixtures.txt');
+
+const STAMP_FILE = path.join(VENV_DIR, '.tfserve-requirements.sha256');
+const PIP_LOG = path.join(VENV_DIR, 'pip-install.log');
+
+// tensorflow-cpu 2.15.1 publishes wheels for CPython 3.9 to 3.11 only.
+const MIN_MINOR = 9;
+const MAX_MINOR = 11;
+
+function venvPython() {
+  return process.platform === 'win32'
+    ? path.join(VENV_DIR, 'Scripts', 'python.exe')
+    : path.join(VENV_DIR, 'bin', 'python');
+}
+
+/** Directory of pre-fetched wheels, if the provisioning step left one. */
+export function wheelCacheDir() {
+  const dir = path.join(cacheDir(), 'wheels');
+  return existsSync(dir) ? dir : null;
+}
+
+/** Runs a command, collecting its combined output. Never rejects. */
+function run(cmd, args, opts = {}) {
+  return new Promise((resolve) => {
+    let output = '';
+    let child;
+    try {
+      child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    } catch (err) {
+      resolve({ code: -1, output: '', error: err });
+      return;
+    }
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('error', (err) => resolve({ code: -1, output, error: err }));
+    child.on('close', (code, signal) => resolve({ code: code ?? -1, signal, output }));
+  });
+}
+
+function lastLines(text, n) {
+  return text.trimEnd().split('\n').slice(-n).join('\n');
+}
+
+async function sha256File(file) {
+  return createHash('sha256').update(await readFile(file)).digest('hex');
+}
+
+/** Finds an interpreter TensorFlow 2.15 supports; returns its command name. */
+async function findBasePython() {
+  const candidates = ['python3'];
+  for (let minor = MAX_MINOR; minor >= MIN_MINOR; minor--) candidates.push(`python3.${minor}`);
+  const seen = [];
+  for (const cmd of candidates) {
+    const r = await run(cmd, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])']);
+    if (r.code !== 0) continue;
+    const version = r.output.trim();
+    const minor = Number(version.split('.')[1]);
+    if (version.startsWith('3.') && minor >= MIN_MINOR && minor <= MAX_MINOR) return cmd;
+    seen.push(`${cmd} is ${version}`);
+  }
+  const found = seen.length ? ` (found: ${seen.join(', ')})` : ' (no python3 on PATH)';
+  throw new Error(
+    `No usable Python for the test fixtures${found}. ` +
+      `TensorFlow 2.15 needs Python 3.${MIN_MINOR}-3.${MAX_MINOR}: install one of them ` +
+      `(e.g. apt-get install python3 python3-venv, or pyenv install 3.11) and re-run.`,
+  );
+}
+
+async function createVenv() {
+  const base = await findBasePython();
+  log(`creating Python venv for fixtures in ${path.relative(process.cwd(), VENV_DIR) || VENV_DIR} (using ${base})...`);
+  // A half-created venv from an interrupted run would confuse `venv`.
+  await rm(VENV_DIR, { recursive: true, force: true });
+  const r = await run(base, ['-m', 'venv', VENV_DIR]);
+  if (r.code !== 0 || !existsSync(venvPython())) {
+    await rm(VENV_DIR, { recursive: true, force: true });
+    throw new Error(
+      `Creating the fixtures venv with "${base} -m venv" failed:\n${lastLines(r.output, 10)}\n` +
+        `On Debian/Ubuntu install the venv module (apt-get install python3-venv) and re-run.`,
+    );
+  }
+}
+
+async function installRequirements(python) {
+  const pip = ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off'];
+  const wheels = wheelCacheDir();
+  let logText = '';
+
+  log(`installing ${path.relative(REPO_ROOT, REQUIREMENTS_FILE)} into the venv (a minute or two)...`);
+  if (wheels) {
+    // pip ranks an index copy above an identical --find-links file, so first
+    // install what the cache can satisfy, offline and without dependencies.
+    // Failing here is fine: the main pass below fetches whatever is missing.
+    const args = [...pip, '--no-index', '--no-deps', '--find-links', wheels, '-r', REQUIREMENTS_FILE];
+    const pre = await run(python, args);
+    logText += `$ ${python} ${args.join(' ')}\n${pre.output}\n`;
+  }
+
+  const args = [...pip, ...(wheels ? ['--find-links', wheels] : []), '-r', REQUIREMENTS_FILE];
+  const r = await run(python, args);
+  logText += `$ ${python} ${args.join(' ')}\n${r.output}`;
+  await writeFile(PIP_LOG, logText);
+  if (r.code !== 0) {
+    throw new Error(
+      `pip could not install the fixture requirements (exit ${r.code}):\n` +
+        `${lastLines(r.output, 15)}\n` +
+        `Full log: ${PIP_LOG}. Check that the package index is reachable (or that ` +
+        `${wheels ?? '$TFSERVE_CACHE_DIR/wheels'} holds the wheels), then re-run; ` +
+        `delete ${VENV_DIR} to start from scratch.`,
+    );
+  }
+}
+
+/**
+ * Makes sure the fixtures venv exists and is up to date.
+ * @returns {Promise<string>} absolute path of the venv's python executable
+ */
+export async function ensurePythonEnv() {
+  const python = venvPython();
+  const wanted = await sha256File(REQUIREMENTS_FILE);
+
+  if (existsSync(python)) {
+    const stamp = await readFile(STAMP_FILE, 'utf8').catch(() => '');
+    if (stamp.trim() === wanted) return python;
+  } else {
+    await createVenv();
+  }
+
+  // Drop the stamp first so an interrupted install is retried next time.
+  await rm(STAMP_FILE, { force: true });
+  await mkdir(VENV_DIR, { recursive: true });
+  const started = Date.now();
+  await installRequirements(python);
+  await writeFile(STAMP_FILE, `${wanted}\n`);
+  log(`Python venv ready (${((Date.now() - started) / 1000).toFixed(1)}s)`);
+  return python;
+}
+
+// `node scripts/python-env.mjs` prints the interpreter path.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  ensurePythonEnv().then(
+    (p) => console.log(p),
+    (err) => {
+      console.error(`[tfserve] ${err.message}`);
+      process.exit(1);
+    },
+  );
+}

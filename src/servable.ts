@@ -1,0 +1,22 @@
+import type { LoadOptions, PredictOptions } from './model';
+import type { Signature } from './signatures';
+import type { AnyTensor, TensorInput } from './tensor';
+
+/**
+ * One loaded model version, whatever runs it: `Model` (loadModel) and the
+ * engine's pooled, batched models both implement it. The serving layer
+ * (src/serving, src/server) depends on this, not on either implementation.
+ */
+export interface Servable {
+  readonly name: string;
+  readonly version: number;
+  readonly exportDir: string;
+  readonly signatures: Readonly<Record<string, Signature>>;
+  /** Serialized tensorflow.serving.SignatureDefMap with every signature_def entry, byte for byte. */
+  readonly signatureDefMap: Uint8Array;
+  predict(inputs: Record<string, TensorInput>, options?: PredictOptions): Promise<Record<string, AnyTensor>>;
+  unload(): Promise<void>;
+}
+
+/** Loads one version directory of a model as a Servable. */
+export type ServableLoader = (basePath: string, options: LoadOptions & { version: number }) => Promise<Servable>;
