@@ -3,14 +3,7 @@
     {
       "target_name": "tfserve",
       "sources": [
-        "native/addon.cc",
-        "native/js_error.cc",
-        "native/model_registry.cc",
-        "native/model_wrap.cc",
-        "native/promise_worker.cc",
-        "native/saved_model.cc",
-        "native/tensor_marshal.cc",
-        "native/tf_error.cc"
+        "<!@(node -p \"require('fs').readdirSync('native').filter((f) => f.endsWith('.cc')).map((f) => 'native/' + f).join(' ')\")"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

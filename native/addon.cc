@@ -10,6 +10,7 @@
 #include "model_registry.h"
 #include "model_wrap.h"
 #include "promise_worker.h"
+#include "run_pool.h"
 
 namespace tfserve {
 
@@ -64,11 +65,12 @@ Napi::Value TfVersion(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value LiveSessions(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(ModelRegistry::Instance().LiveCount()));
+  return Napi::Number::New(info.Env(), static_cast<double>(SavedModel::LiveCount()));
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  auto data = std::make_unique<AddonData>();
+  MarkServingThread();
+  auto data = std::make_unique<AddonData>(env);
   data->model_constructor = Napi::Persistent(ModelWrap::Define(env));
   env.SetInstanceData<AddonData>(data.release());  // freed by node-addon-api at env teardown
   exports.Set("loadSavedModel", Napi::Function::New<LoadSavedModel>(env, "loadSavedModel"));

@@ -35,12 +35,4 @@ std::shared_ptr<SavedModel> ModelRegistry::Acquire(const LoadOptions& options) {
   return loaded;
 }
 
-size_t ModelRegistry::LiveCount() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  PruneLocked();
-  size_t live = 0;
-  for (const auto& entry : slots_) live += entry.second->model.expired() ? 0 : 1;
-  return live;
-}
-
 }  // namespace tfserve

@@ -21,9 +21,6 @@ class ModelRegistry {
   // threads asking for the same model concurrently share one load.
   std::shared_ptr<SavedModel> Acquire(const LoadOptions& options);
 
-  // Sessions alive in this process (for diagnostics and leak tests).
-  size_t LiveCount();
-
  private:
   struct Slot {
     std::mutex load_mutex;

@@ -1,48 +1,22 @@
 #include "model_wrap.h"
 
+#include <chrono>
+#include <cmath>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "addon_data.h"
 #include "js_error.h"
+#include "js_run_task.h"
 #include "promise_worker.h"
 #include "tensor_marshal.h"
 
 namespace tfserve {
 
 namespace {
-
-class RunWorker : public PromiseWorker {
- public:
-  RunWorker(Napi::Env env, std::shared_ptr<SavedModel> model)
-      : PromiseWorker(env), model_(std::move(model)) {}
-
-  std::vector<std::string> feed_names;
-  std::vector<InputTensor> feeds;
-  std::vector<std::string> fetch_names;
-
- protected:
-  void Work() override {
-    std::vector<TF_Tensor*> values;
-    values.reserve(feeds.size());
-    for (const auto& feed : feeds) values.push_back(feed.get());
-    outputs_ = model_->Run(feed_names, values, fetch_names);
-  }
-
-  Napi::Value Result(Napi::Env env) override {
-    Napi::Array result = Napi::Array::New(env, outputs_.size());
-    for (size_t i = 0; i < outputs_.size(); ++i) {
-      result.Set(static_cast<uint32_t>(i), TensorToJs(env, outputs_[i].get()));
-    }
-    return result;
-  }
-
- private:
-  std::shared_ptr<SavedModel> model_;
-  std::vector<TensorPtr> outputs_;
-};
 
 class ReleaseWorker : public PromiseWorker {
  public:
@@ -57,12 +31,64 @@ class ReleaseWorker : public PromiseWorker {
   std::shared_ptr<SavedModel> model_;
 };
 
+Napi::Error InvalidArgument(Napi::Env env, const std::string& message) {
+  return MakeJsError(env, "INVALID_ARGUMENT", message);
+}
+
 std::string StringAt(Napi::Env env, Napi::Object object, const char* key, const std::string& what) {
   Napi::Value value = object.Get(key);
-  if (!value.IsString()) {
-    throw MakeJsError(env, "INVALID_ARGUMENT", what + ": " + key + " must be a string");
-  }
+  if (!value.IsString()) throw InvalidArgument(env, what + ": " + key + " must be a string");
   return value.As<Napi::String>().Utf8Value();
+}
+
+// Reads an optional positive integer field of a batching params object.
+bool ReadCount(Napi::Env env, Napi::Object object, const char* key, int64_t minimum, int64_t* out) {
+  Napi::Value value = object.Get(key);
+  if (value.IsUndefined() || value.IsNull()) return false;
+  double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : NAN;
+  if (!(number >= static_cast<double>(minimum)) || number != std::floor(number) || number > 9.007199254740991e15) {
+    throw InvalidArgument(env, std::string("batching.") + key + " must be an integer >= " + std::to_string(minimum));
+  }
+  *out = static_cast<int64_t>(number);
+  return true;
+}
+
+bool ReadFlag(Napi::Object object, const char* key, bool fallback) {
+  Napi::Value value = object.Get(key);
+  return value.IsBoolean() ? value.As<Napi::Boolean>().Value() : fallback;
+}
+
+BatchingParams ParseBatching(Napi::Env env, Napi::Object object) {
+  BatchingParams params;
+  params.num_batch_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int64_t value = 0;
+  ReadCount(env, object, "maxBatchSize", 1, &params.max_batch_size);
+  ReadCount(env, object, "batchTimeoutMicros", 0, &params.batch_timeout_micros);
+  if (ReadCount(env, object, "numBatchThreads", 1, &value)) params.num_batch_threads = static_cast<int>(value);
+  ReadCount(env, object, "maxEnqueuedBatches", 1, &params.max_enqueued_batches);
+  params.enable_large_batch_splitting = ReadFlag(object, "enableLargeBatchSplitting", false);
+  params.pad_variable_length_inputs = ReadFlag(object, "padVariableLengthInputs", false);
+  Napi::Value allowed = object.Get("allowedBatchSizes");
+  if (allowed.IsArray()) {
+    Napi::Array sizes = allowed.As<Napi::Array>();
+    for (uint32_t i = 0; i < sizes.Length(); ++i) {
+      Napi::Value size = sizes.Get(i);
+      double number = size.IsNumber() ? size.As<Napi::Number>().DoubleValue() : NAN;
+      if (!(number >= 1) || number != std::floor(number)) {
+        throw InvalidArgument(env, "batching.allowedBatchSizes must hold positive integers");
+      }
+      if (!params.allowed_batch_sizes.empty() && number <= static_cast<double>(params.allowed_batch_sizes.back())) {
+        throw InvalidArgument(env, "batching.allowedBatchSizes must increase monotonically");
+      }
+      params.allowed_batch_sizes.push_back(static_cast<int64_t>(number));
+    }
+    if (!params.allowed_batch_sizes.empty() && params.allowed_batch_sizes.back() != params.max_batch_size) {
+      throw InvalidArgument(env, "the last of batching.allowedBatchSizes (" +
+                                     std::to_string(params.allowed_batch_sizes.back()) +
+                                     ") must equal batching.maxBatchSize (" + std::to_string(params.max_batch_size) + ")");
+    }
+  }
+  return params;
 }
 
 }  // namespace
@@ -70,6 +96,8 @@ std::string StringAt(Napi::Env env, Napi::Object object, const char* key, const 
 Napi::Function ModelWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativeModel",
                      {InstanceMethod<&ModelWrap::Run>("run"),
+                      InstanceMethod<&ModelWrap::SetBatching>("setBatching"),
+                      InstanceMethod<&ModelWrap::BatchingStats>("batchingStats"),
                       InstanceMethod<&ModelWrap::Release>("release")});
 }
 
@@ -85,29 +113,78 @@ Napi::Value ModelWrap::Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!model_) throw MakeJsError(env, "FAILED_PRECONDITION", "the model was unloaded");
   if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsArray()) {
-    throw MakeJsError(env, "INVALID_ARGUMENT", "run(feeds, fetches) takes two arrays");
+    throw InvalidArgument(env, "run(feeds, fetches, options?) takes two arrays");
   }
-  auto worker = std::make_unique<RunWorker>(env, model_);
-  {
-    Napi::Array feeds = info[0].As<Napi::Array>();
-    for (uint32_t i = 0; i < feeds.Length(); ++i) {
-      Napi::Value feed = feeds.Get(i);
-      std::string what = "feed " + std::to_string(i);
-      if (!feed.IsObject()) throw MakeJsError(env, "INVALID_ARGUMENT", what + " must be an object");
-      Napi::Object object = feed.As<Napi::Object>();
-      worker->feed_names.push_back(StringAt(env, object, "name", what));
-      worker->feeds.push_back(TensorFromJs(env, object, worker->feed_names.back()));
-    }
-    Napi::Array fetches = info[1].As<Napi::Array>();
-    for (uint32_t i = 0; i < fetches.Length(); ++i) {
-      Napi::Value fetch = fetches.Get(i);
-      if (!fetch.IsString()) {
-        throw MakeJsError(env, "INVALID_ARGUMENT", "fetch " + std::to_string(i) + " must be a string");
-      }
-      worker->fetch_names.push_back(fetch.As<Napi::String>().Utf8Value());
-    }
+  auto spec = std::make_shared<RunSpec>();
+  std::vector<OwnedTensor> inputs;
+  Napi::Array feeds = info[0].As<Napi::Array>();
+  for (uint32_t i = 0; i < feeds.Length(); ++i) {
+    Napi::Value feed = feeds.Get(i);
+    std::string what = "feed " + std::to_string(i);
+    if (!feed.IsObject()) throw InvalidArgument(env, what + " must be an object");
+    Napi::Object object = feed.As<Napi::Object>();
+    spec->feed_names.push_back(StringAt(env, object, "name", what));
+    inputs.push_back(TensorFromJs(env, object, spec->feed_names.back()));
   }
-  return PromiseWorker::Submit(std::move(worker));
+  Napi::Array fetches = info[1].As<Napi::Array>();
+  for (uint32_t i = 0; i < fetches.Length(); ++i) {
+    Napi::Value fetch = fetches.Get(i);
+    if (!fetch.IsString()) throw InvalidArgument(env, "fetch " + std::to_string(i) + " must be a string");
+    spec->fetch_names.push_back(fetch.As<Napi::String>().Utf8Value());
+  }
+
+  Napi::Int32Array cancel;
+  double timeout_ms = -1;
+  if (info.Length() >= 3 && info[2].IsObject()) {
+    Napi::Object options = info[2].As<Napi::Object>();
+    Napi::Value token = options.Get("cancel");
+    if (token.IsTypedArray() && token.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
+      cancel = token.As<Napi::Int32Array>();
+    }
+    Napi::Value timeout = options.Get("timeoutMs");
+    if (timeout.IsNumber()) timeout_ms = timeout.As<Napi::Number>().DoubleValue();
+  }
+  auto task = std::make_unique<JsRunTask>(env, model_, std::move(inputs), cancel);
+  if (timeout_ms >= 0) {
+    task->deadline = task->enqueued + std::chrono::microseconds(static_cast<int64_t>(timeout_ms * 1000));
+  }
+  return JsRunTask::Submit(std::move(task), std::move(spec), batching_ ? &*batching_ : nullptr);
+}
+
+Napi::Value ModelWrap::SetBatching(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || info[0].IsNull() || info[0].IsUndefined()) {
+    batching_.reset();
+  } else if (info[0].IsObject()) {
+    batching_ = ParseBatching(env, info[0].As<Napi::Object>());
+  } else {
+    throw InvalidArgument(env, "setBatching takes a params object or null");
+  }
+  return env.Undefined();
+}
+
+Napi::Value ModelWrap::BatchingStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array result = Napi::Array::New(env);
+  if (!model_) return result;
+  uint32_t index = 0;
+  for (const auto& [key, stats] : model_->BatchingStats()) {
+    Napi::Object entry = Napi::Object::New(env);
+    entry.Set("key", key);
+    entry.Set("batches", static_cast<double>(stats.batches));
+    entry.Set("requests", static_cast<double>(stats.requests));
+    entry.Set("rows", static_cast<double>(stats.rows));
+    entry.Set("paddedRows", static_cast<double>(stats.padded_rows));
+    entry.Set("queueSeconds", stats.queue_seconds);
+    entry.Set("queuedRequests", static_cast<double>(stats.queued_requests));
+    Napi::Array buckets = Napi::Array::New(env, stats.size_buckets.size());
+    for (size_t i = 0; i < stats.size_buckets.size(); ++i) {
+      buckets.Set(static_cast<uint32_t>(i), static_cast<double>(stats.size_buckets[i]));
+    }
+    entry.Set("sizeBuckets", buckets);
+    result.Set(index++, entry);
+  }
+  return result;
 }
 
 Napi::Value ModelWrap::Release(const Napi::CallbackInfo& info) {

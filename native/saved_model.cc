@@ -1,8 +1,11 @@
 #include "saved_model.h"
 
+#include <atomic>
 #include <cstdlib>
+#include <thread>
 #include <filesystem>
 
+#include "run_pool.h"
 #include "tf_error.h"
 
 namespace tfserve {
@@ -19,6 +22,42 @@ std::string LoadOptions::Key() const {
 }
 
 namespace {
+
+std::atomic<size_t> live_models{0};
+
+// Destroying a model closes its session and joins its batch threads: never
+// on a JS thread or on one of those batch threads.
+struct OffServingThreadDeleter {
+  void operator()(SavedModel* model) const {
+    std::unique_ptr<SavedModel> owned(model);
+    if (IsServingThread()) std::thread([doomed = std::move(owned)]() mutable { doomed.reset(); }).detach();
+  }
+};
+
+class DirectRun : public Job {
+ public:
+  DirectRun(SavedModel* model, std::shared_ptr<const RunSpec> spec, TaskPtr task)
+      : model_(model), spec_(std::move(spec)), task_(std::move(task)) {}
+
+  void Run() override {
+    if (TF_Code why = task_->Unwanted(Clock::now())) {
+      FinishUnwanted(std::move(task_), why);
+      return;
+    }
+    RunResult result;
+    try {
+      result.outputs = model_->Run(spec_->feed_names, task_->inputs(), spec_->fetch_names);
+    } catch (const TfError& error) {
+      result = RunResult::Error(error.code(), error.what());
+    }
+    Task::Finish(std::move(task_), std::move(result));
+  }
+
+ private:
+  SavedModel* model_;  // kept alive by the task
+  std::shared_ptr<const RunSpec> spec_;
+  TaskPtr task_;
+};
 
 size_t CountVariables(TF_Graph* graph) {
   size_t position = 0;
@@ -68,8 +107,45 @@ std::shared_ptr<SavedModel> SavedModel::Load(const LoadOptions& options) {
   CheckVariablesPresent(options.export_dir, graph.get());
 
   std::string meta(static_cast<const char*>(meta_graph->data), meta_graph->length);
-  return std::make_shared<SavedModel>(Token{}, std::move(graph), std::move(session),
-                                      std::move(meta));
+  auto model = std::make_unique<SavedModel>(Token{}, std::move(graph), std::move(session), std::move(meta));
+  live_models.fetch_add(1);
+  return std::shared_ptr<SavedModel>(model.release(), OffServingThreadDeleter{});
+}
+
+SavedModel::~SavedModel() {
+  {
+    std::lock_guard<std::mutex> lock(batchers_mutex_);
+    batchers_.clear();
+  }
+  live_models.fetch_sub(1);
+}
+
+size_t SavedModel::LiveCount() { return live_models.load(); }
+
+void SavedModel::Submit(TaskPtr task, std::shared_ptr<const RunSpec> spec, const BatchingParams* batching) {
+  if (batching == nullptr) {
+    RunPool::Instance().Submit(std::make_unique<DirectRun>(this, std::move(spec), std::move(task)));
+    return;
+  }
+  std::string key = batching->Key();
+  for (const auto& name : spec->feed_names) key += "|" + name;
+  key += "|>";
+  for (const auto& name : spec->fetch_names) key += "|" + name;
+  Batcher* batcher;
+  {
+    std::lock_guard<std::mutex> lock(batchers_mutex_);
+    auto& slot = batchers_[key];
+    if (!slot) slot = std::make_unique<Batcher>(this, *batching, spec->feed_names, spec->fetch_names);
+    batcher = slot.get();
+  }
+  batcher->Submit(std::move(task));
+}
+
+std::map<std::string, BatcherStats> SavedModel::BatchingStats() {
+  std::lock_guard<std::mutex> lock(batchers_mutex_);
+  std::map<std::string, BatcherStats> stats;
+  for (auto& [key, batcher] : batchers_) stats[key] = batcher->Stats();
+  return stats;
 }
 
 TF_Output SavedModel::Resolve(const std::string& tensor_name) {
@@ -105,7 +181,7 @@ TF_Output SavedModel::Resolve(const std::string& tensor_name) {
   return output;
 }
 
-std::vector<TensorPtr> SavedModel::Run(const std::vector<std::string>& feed_names,
+std::vector<OwnedTensor> SavedModel::Run(const std::vector<std::string>& feed_names,
                                        const std::vector<TF_Tensor*>& feed_values,
                                        const std::vector<std::string>& fetch_names) {
   std::vector<TF_Output> inputs;
@@ -121,9 +197,9 @@ std::vector<TensorPtr> SavedModel::Run(const std::vector<std::string>& feed_name
                 static_cast<int>(inputs.size()), outputs.data(), raw_outputs.data(),
                 static_cast<int>(outputs.size()), nullptr, 0, nullptr, status.get());
 
-  std::vector<TensorPtr> results;
+  std::vector<OwnedTensor> results;
   results.reserve(raw_outputs.size());
-  for (TF_Tensor* t : raw_outputs) results.emplace_back(t);
+  for (TF_Tensor* t : raw_outputs) results.push_back(OwnedTensor::Adopt(t));
   ThrowIfError(status.get());
   return results;
 }

@@ -2,6 +2,7 @@
 // loaded from. Thread-safe: Run and Resolve may be called from any thread.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -9,6 +10,10 @@
 #include <utility>
 #include <vector>
 
+#include "batcher.h"
+#include "batching_params.h"
+#include "owned_tensor.h"
+#include "task.h"
 #include "tf_handles.h"
 
 namespace tfserve {
@@ -22,6 +27,12 @@ struct LoadOptions {
   std::string Key() const;
 };
 
+// The names a run feeds and fetches, shared by the requests that use them.
+struct RunSpec {
+  std::vector<std::string> feed_names;
+  std::vector<std::string> fetch_names;
+};
+
 class SavedModel {
   struct Token {
     explicit Token() = default;
@@ -33,18 +44,31 @@ class SavedModel {
         session_(std::move(session)),
         meta_graph_def_(std::move(meta_graph_def)) {}
 
-  // Blocks while TensorFlow loads; throws TfError.
+  ~SavedModel();
+
+  // Blocks while TensorFlow loads; throws TfError. The last reference to the
+  // result, if dropped on a serving thread, destroys it on a fresh thread.
   static std::shared_ptr<SavedModel> Load(const LoadOptions& options);
+
+  // Models alive in this process.
+  static size_t LiveCount();
 
   const std::string& meta_graph_def() const { return meta_graph_def_; }
 
   // Resolves "op_name:index" (index defaults to 0) to a graph output.
   TF_Output Resolve(const std::string& tensor_name);
 
-  // Feeds and fetches by tensor name; returns one tensor per fetch.
-  std::vector<TensorPtr> Run(const std::vector<std::string>& feed_names,
-                             const std::vector<TF_Tensor*>& feed_values,
-                             const std::vector<std::string>& fetch_names);
+  // Feeds and fetches by tensor name; returns one tensor per fetch. Blocks.
+  std::vector<OwnedTensor> Run(const std::vector<std::string>& feed_names,
+                               const std::vector<TF_Tensor*>& feed_values,
+                               const std::vector<std::string>& fetch_names);
+
+  // Queues a task: to the batcher for (batching, feeds, fetches) when
+  // `batching` is given, else to the process-wide run pool.
+  void Submit(TaskPtr task, std::shared_ptr<const RunSpec> spec, const BatchingParams* batching);
+
+  // Stats of every batcher this model has, keyed by feeds/fetches/params.
+  std::map<std::string, BatcherStats> BatchingStats();
 
  private:
   // The session must go before the graph it runs, hence this order.
@@ -54,6 +78,10 @@ class SavedModel {
 
   std::mutex resolved_mutex_;
   std::unordered_map<std::string, TF_Output> resolved_;
+
+  // Declared last: batchers stop (joining their threads) before the session goes.
+  std::mutex batchers_mutex_;
+  std::map<std::string, std::unique_ptr<Batcher>> batchers_;
 };
 
 }  // namespace tfserve

@@ -57,7 +57,6 @@ void WriteStrings(Napi::Env env, Napi::Value data, const std::string& what, TF_T
                                          " strings but its shape holds " + std::to_string(count));
   }
   auto* strings = static_cast<TF_TString*>(TF_TensorData(tensor));
-  for (size_t i = 0; i < count; ++i) TF_StringInit(&strings[i]);
   for (uint32_t i = 0; i < count; ++i) {
     Napi::Value item = items.Get(i);
     if (item.IsTypedArray() && item.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
@@ -75,15 +74,7 @@ void WriteStrings(Napi::Env env, Napi::Value data, const std::string& what, TF_T
 
 }  // namespace
 
-InputTensor::~InputTensor() {
-  if (tensor_ && TF_TensorType(tensor_.get()) == TF_STRING) {
-    auto* strings = static_cast<TF_TString*>(TF_TensorData(tensor_.get()));
-    int64_t count = TF_TensorElementCount(tensor_.get());
-    for (int64_t i = 0; i < count; ++i) TF_StringDealloc(&strings[i]);
-  }
-}
-
-InputTensor TensorFromJs(Napi::Env env, Napi::Value value, const std::string& what) {
+OwnedTensor TensorFromJs(Napi::Env env, Napi::Value value, const std::string& what) {
   if (!value.IsObject()) throw InvalidArgument(env, what, "tensor must be an object");
   Napi::Object object = value.As<Napi::Object>();
   Napi::Value dtype_value = object.Get("dtype");
@@ -97,9 +88,7 @@ InputTensor TensorFromJs(Napi::Env env, Napi::Value value, const std::string& wh
   Napi::Value data = object.Get("data");
 
   if (dtype == TF_STRING) {
-    InputTensor tensor(TensorPtr(TF_AllocateTensor(TF_STRING, dims.data(),
-                                                   static_cast<int>(dims.size()),
-                                                   count * sizeof(TF_TString))));
+    OwnedTensor tensor = OwnedTensor::Allocate(TF_STRING, dims);
     WriteStrings(env, data, what, tensor.get(), count);
     return tensor;
   }
@@ -127,8 +116,7 @@ InputTensor TensorFromJs(Napi::Env env, Napi::Value value, const std::string& wh
                                          " bytes but its dtype and shape need " +
                                          std::to_string(bytes));
   }
-  InputTensor tensor(TensorPtr(
-      TF_AllocateTensor(dtype, dims.data(), static_cast<int>(dims.size()), bytes)));
+  OwnedTensor tensor = OwnedTensor::Allocate(dtype, dims, /*zeroed=*/false);
   if (bytes > 0) {
     std::memcpy(TF_TensorData(tensor.get()), static_cast<const char*>(buffer.Data()) + offset,
                 bytes);

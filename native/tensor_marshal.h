@@ -10,28 +10,15 @@
 
 #include <napi.h>
 
-#include "tf_handles.h"
+#include <string>
+
+#include "owned_tensor.h"
 
 namespace tfserve {
 
-// A TF_Tensor this addon allocated. TF does not free the heap storage of the
-// TF_TString elements we wrote, so this owner does.
-class InputTensor {
- public:
-  explicit InputTensor(TensorPtr tensor) : tensor_(std::move(tensor)) {}
-  InputTensor(InputTensor&&) = default;
-  InputTensor& operator=(InputTensor&&) = default;
-  ~InputTensor();
-
-  TF_Tensor* get() const { return tensor_.get(); }
-
- private:
-  TensorPtr tensor_;
-};
-
 // Copies a JS tensor into a new TF_Tensor; throws a JS INVALID_ARGUMENT error
 // naming `what` when the value is malformed.
-InputTensor TensorFromJs(Napi::Env env, Napi::Value value, const std::string& what);
+OwnedTensor TensorFromJs(Napi::Env env, Napi::Value value, const std::string& what);
 
 // Copies a TF_Tensor into a new JS tensor object.
 Napi::Object TensorToJs(Napi::Env env, const TF_Tensor* tensor);

@@ -20,8 +20,43 @@ export interface NativeOutput {
   data: ArrayBuffer | Buffer[];
 }
 
+export interface NativeRunOptions {
+  /** Fail with DEADLINE_EXCEEDED instead of running once this many ms have passed. */
+  timeoutMs?: number;
+  /** Non-zero in slot 0 cancels the run if it has not started (may live in a SharedArrayBuffer). */
+  cancel?: Int32Array;
+}
+
+/** BatchingOptions with every field the addon reads. */
+export interface NativeBatchingParams {
+  maxBatchSize?: number;
+  batchTimeoutMicros?: number;
+  numBatchThreads?: number;
+  maxEnqueuedBatches?: number;
+  allowedBatchSizes?: number[];
+  enableLargeBatchSplitting?: boolean;
+  padVariableLengthInputs?: boolean;
+}
+
+export interface NativeBatchingStats {
+  /** Batching params, feeds and fetches this batcher serves. */
+  key: string;
+  batches: number;
+  requests: number;
+  rows: number;
+  paddedRows: number;
+  /** Summed over requests: time from submit to the start of their batch. */
+  queueSeconds: number;
+  queuedRequests: number;
+  /** Batches by size: bucket i counts sizes in (2^(i-1), 2^i]. */
+  sizeBuckets: number[];
+}
+
 export interface NativeModel {
-  run(feeds: NativeFeed[], fetches: string[]): Promise<NativeOutput[]>;
+  run(feeds: NativeFeed[], fetches: string[], options?: NativeRunOptions): Promise<NativeOutput[]>;
+  /** Batch this handle's later runs (null: run each on its own). */
+  setBatching(params: NativeBatchingParams | null): void;
+  batchingStats(): NativeBatchingStats[];
   release(): Promise<void>;
 }
 

@@ -1,0 +1,339 @@
+#include "batcher.h"
+
+#include <algorithm>
+
+#include "run_pool.h"
+#include "saved_model.h"
+#include "tensor_rows.h"
+
+namespace tfserve {
+
+namespace {
+
+std::string FormatDims(const std::vector<int64_t>& dims) {
+  std::string text = "[";
+  for (size_t i = 0; i < dims.size(); ++i) text += (i ? "," : "") + std::to_string(dims[i]);
+  return text + "]";
+}
+
+// The pieces of a request larger than max_batch_size; the last piece to
+// finish reassembles the outputs and completes the original request.
+class SplitState {
+ public:
+  SplitState(TaskPtr original, size_t pieces) : original_(std::move(original)), parts_(pieces), remaining_(pieces) {}
+
+  void PieceDone(size_t index, RunResult result) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      parts_[index] = std::move(result);
+      if (--remaining_ > 0) return;
+    }
+    for (auto& part : parts_) {
+      if (part.code != TF_OK) {
+        Task::Finish(std::move(original_), std::move(part));
+        return;
+      }
+    }
+    RunResult whole;
+    const size_t outputs = parts_.front().outputs.size();
+    for (size_t j = 0; j < outputs; ++j) {
+      std::vector<const TF_Tensor*> pieces;
+      for (const auto& part : parts_) pieces.push_back(part.outputs[j].get());
+      whole.outputs.push_back(ConcatRows(pieces));
+    }
+    Task::Finish(std::move(original_), std::move(whole));
+  }
+
+ private:
+  std::mutex mutex_;
+  TaskPtr original_;
+  std::vector<RunResult> parts_;
+  size_t remaining_;
+};
+
+class SplitPiece : public Task {
+ public:
+  SplitPiece(std::shared_ptr<SplitState> state, size_t index, std::vector<OwnedTensor> inputs)
+      : state_(std::move(state)), index_(index), owned_(std::move(inputs)) {
+    for (const auto& input : owned_) inputs_.push_back(input.get());
+  }
+  const std::vector<TF_Tensor*>& inputs() const override { return inputs_; }
+
+ protected:
+  void Complete(RunResult result) override {
+    std::unique_ptr<SplitPiece> self(this);
+    state_->PieceDone(index_, std::move(result));
+  }
+
+ private:
+  std::shared_ptr<SplitState> state_;
+  size_t index_;
+  std::vector<OwnedTensor> owned_;
+  std::vector<TF_Tensor*> inputs_;
+};
+
+void FinishAll(std::vector<TaskPtr>& tasks, TF_Code code, const std::string& message) {
+  for (auto& task : tasks) {
+    if (task) Task::Finish(std::move(task), RunResult::Error(code, message));
+  }
+}
+
+}  // namespace
+
+Batcher::Batcher(SavedModel* model, BatchingParams params, std::vector<std::string> feed_names,
+                 std::vector<std::string> fetch_names)
+    : model_(model),
+      params_(std::move(params)),
+      feed_names_(std::move(feed_names)),
+      fetch_names_(std::move(fetch_names)) {
+  for (int i = 0; i < std::max(1, params_.num_batch_threads); ++i) {
+    threads_.emplace_back([this] { Loop(); });
+  }
+}
+
+Batcher::~Batcher() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  ready_.notify_all();
+  for (auto& thread : threads_) thread.join();
+}
+
+BatcherStats Batcher::Stats() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  BatcherStats stats = stats_;
+  stats.queued_requests = 0;
+  for (const auto& batch : batches_) stats.queued_requests += batch->tasks.size();
+  return stats;
+}
+
+void Batcher::Submit(TaskPtr task) {
+  const auto& inputs = task->inputs();
+  int64_t rows = -1;
+  std::string shape_key;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const std::vector<int64_t> dims = Dims(inputs[i]);
+    if (dims.empty()) {
+      Task::Finish(std::move(task), RunResult::Error(TF_INVALID_ARGUMENT,
+          "batching needs a batch dimension, but feed '" + feed_names_[i] + "' is a scalar"));
+      return;
+    }
+    if (rows >= 0 && dims[0] != rows) {
+      Task::Finish(std::move(task), RunResult::Error(TF_INVALID_ARGUMENT,
+          "batching needs every feed to have the same first dimension; '" + feed_names_[i] + "' has " +
+              std::to_string(dims[0]) + " rows, '" + feed_names_[0] + "' has " + std::to_string(rows)));
+      return;
+    }
+    rows = dims[0];
+    shape_key += std::to_string(TF_TensorType(inputs[i])) + ":";
+    shape_key += params_.pad_variable_length_inputs ? std::to_string(dims.size())
+                                                    : FormatDims(std::vector<int64_t>(dims.begin() + 1, dims.end()));
+    shape_key += ";";
+  }
+  if (rows < 0) rows = 0;
+  if (rows > params_.max_batch_size) {
+    if (!params_.enable_large_batch_splitting) {
+      Task::Finish(std::move(task), RunResult::Error(TF_INVALID_ARGUMENT,
+          "Task size " + std::to_string(rows) + " is larger than maximum batch size " +
+              std::to_string(params_.max_batch_size) + " (enable_large_batch_splitting is off)"));
+      return;
+    }
+    Split(std::move(task), rows, shape_key);
+    return;
+  }
+  Enqueue(std::move(task), rows, shape_key);
+}
+
+void Batcher::Split(TaskPtr task, int64_t rows, const std::string& shape_key) {
+  const int64_t size = params_.max_batch_size;
+  const size_t pieces = static_cast<size_t>((rows + size - 1) / size);
+  const auto deadline = task->deadline;
+  const auto* cancelled = task->cancelled;
+  std::vector<std::vector<OwnedTensor>> sliced(pieces);
+  for (size_t p = 0; p < pieces; ++p) {
+    const int64_t begin = static_cast<int64_t>(p) * size;
+    for (TF_Tensor* input : task->inputs()) sliced[p].push_back(SliceRows(input, begin, std::min(size, rows - begin)));
+  }
+  auto state = std::make_shared<SplitState>(std::move(task), pieces);
+  for (size_t p = 0; p < pieces; ++p) {
+    auto piece = std::make_unique<SplitPiece>(state, p, std::move(sliced[p]));
+    piece->deadline = deadline;
+    piece->cancelled = cancelled;
+    const int64_t piece_rows = std::min(size, rows - static_cast<int64_t>(p) * size);
+    Enqueue(std::move(piece), piece_rows, shape_key);
+  }
+}
+
+void Batcher::Enqueue(TaskPtr task, int64_t rows, const std::string& shape_key) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  auto open = open_.find(shape_key);
+  if (open != open_.end() && open->second->total_rows + rows > params_.max_batch_size) {
+    open->second->closed = true;
+    open_.erase(open);
+    open = open_.end();
+  }
+  Batch* batch;
+  if (open == open_.end()) {
+    if (static_cast<int64_t>(batches_.size()) >= params_.max_enqueued_batches) {
+      lock.unlock();
+      Task::Finish(std::move(task), RunResult::Error(TF_UNAVAILABLE,
+          "The batch scheduling queue to which this task was submitted is full (" +
+              std::to_string(params_.max_enqueued_batches) + " batches enqueued)"));
+      return;
+    }
+    batches_.push_back(std::make_unique<Batch>());
+    batch = batches_.back().get();
+    batch->shape_key = shape_key;
+    batch->opened = Clock::now();
+    open_[shape_key] = batch;
+  } else {
+    batch = open->second;
+  }
+  batch->tasks.push_back(std::move(task));
+  batch->rows.push_back(rows);
+  batch->total_rows += rows;
+  if (batch->total_rows >= params_.max_batch_size) {
+    batch->closed = true;
+    open_.erase(shape_key);
+  }
+  lock.unlock();
+  ready_.notify_one();
+}
+
+void Batcher::Loop() {
+  MarkServingThread();
+  const auto timeout = std::chrono::microseconds(params_.batch_timeout_micros);
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    if (stopping_ && batches_.empty()) return;
+    const auto now = Clock::now();
+    auto wake = Clock::time_point::max();
+    auto pick = batches_.end();
+    for (auto it = batches_.begin(); it != batches_.end(); ++it) {
+      const auto due = (*it)->opened + timeout;
+      if ((*it)->closed || now >= due || stopping_) {
+        pick = it;
+        break;
+      }
+      wake = std::min(wake, due);
+    }
+    if (pick == batches_.end()) {
+      if (wake == Clock::time_point::max()) {
+        ready_.wait(lock);
+      } else {
+        ready_.wait_until(lock, wake);
+      }
+      continue;
+    }
+    std::unique_ptr<Batch> batch = std::move(*pick);
+    batches_.erase(pick);
+    auto open = open_.find(batch->shape_key);
+    if (open != open_.end() && open->second == batch.get()) open_.erase(open);
+    lock.unlock();
+    Process(std::move(batch));
+    lock.lock();
+  }
+}
+
+void Batcher::Process(std::unique_ptr<Batch> batch) {
+  const auto now = Clock::now();
+  std::vector<TaskPtr> tasks;
+  std::vector<int64_t> rows;
+  double queue_seconds = 0;
+  for (size_t i = 0; i < batch->tasks.size(); ++i) {
+    TaskPtr& task = batch->tasks[i];
+    if (TF_Code why = task->Unwanted(now)) {
+      FinishUnwanted(std::move(task), why);
+      continue;
+    }
+    queue_seconds += std::chrono::duration<double>(now - task->enqueued).count();
+    rows.push_back(batch->rows[i]);
+    tasks.push_back(std::move(task));
+  }
+  if (tasks.empty()) return;
+
+  int64_t total = 0;
+  for (int64_t r : rows) total += r;
+  int64_t target = total;
+  for (int64_t allowed : params_.allowed_batch_sizes) {
+    if (allowed >= total) {
+      target = allowed;
+      break;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats_.batches += 1;
+    stats_.requests += tasks.size();
+    stats_.rows += static_cast<uint64_t>(total);
+    stats_.padded_rows += static_cast<uint64_t>(target - total);
+    stats_.queue_seconds += queue_seconds;
+    size_t bucket = 0;
+    while (bucket + 1 < stats_.size_buckets.size() && (int64_t{1} << bucket) < target) ++bucket;
+    stats_.size_buckets[bucket] += 1;
+  }
+
+  // One request that needs no padding runs on its own tensors.
+  const bool as_is = tasks.size() == 1 && target == total;
+  std::vector<OwnedTensor> merged;
+  std::vector<TF_Tensor*> feeds;
+  try {
+    if (as_is) {
+      feeds = tasks.front()->inputs();
+    } else {
+      for (size_t i = 0; i < feed_names_.size(); ++i) {
+        std::vector<int64_t> dims = Dims(tasks.front()->inputs()[i]);
+        for (const auto& task : tasks) {
+          const std::vector<int64_t> d = Dims(task->inputs()[i]);
+          for (size_t k = 1; k < dims.size(); ++k) dims[k] = std::max(dims[k], d[k]);
+        }
+        dims[0] = target;
+        merged.push_back(OwnedTensor::Allocate(TF_TensorType(tasks.front()->inputs()[i]), dims));
+        int64_t offset = 0;
+        for (size_t t = 0; t < tasks.size(); ++t) {
+          CopyRowsInto(tasks[t]->inputs()[i], merged.back().get(), offset);
+          offset += rows[t];
+        }
+        if (target > total && total > 0) RepeatRow(merged.back().get(), 0, total, target);
+        feeds.push_back(merged.back().get());
+      }
+    }
+  } catch (const std::exception& error) {
+    FinishAll(tasks, TF_INTERNAL, std::string("merging the batch failed: ") + error.what());
+    return;
+  }
+
+  std::vector<OwnedTensor> outputs;
+  try {
+    outputs = model_->Run(feed_names_, feeds, fetch_names_);
+  } catch (const TfError& error) {
+    FinishAll(tasks, error.code(), error.what());
+    return;
+  }
+  for (size_t j = 0; j < outputs.size(); ++j) {
+    const std::vector<int64_t> dims = Dims(outputs[j].get());
+    if (dims.empty() || dims[0] != target) {
+      FinishAll(tasks, TF_FAILED_PRECONDITION,
+                "output '" + fetch_names_[j] + "' has shape " + FormatDims(dims) +
+                    ", whose first dimension is not the batch size " + std::to_string(target) +
+                    ": this signature cannot be batched; turn batching off for this model");
+      return;
+    }
+  }
+  if (as_is) {
+    RunResult result;
+    result.outputs = std::move(outputs);
+    Task::Finish(std::move(tasks.front()), std::move(result));
+    return;
+  }
+  int64_t offset = 0;
+  for (size_t t = 0; t < tasks.size(); ++t) {
+    RunResult result;
+    for (const auto& output : outputs) result.outputs.push_back(SliceRows(output.get(), offset, rows[t]));
+    offset += rows[t];
+    Task::Finish(std::move(tasks[t]), std::move(result));
+  }
+}
+
+}  // namespace tfserve

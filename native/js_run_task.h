@@ -1,0 +1,47 @@
+// A run requested from JS: owns its input tensors and the promise, and is
+// delivered back to its env's thread through the env's RunDelivery.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <vector>
+
+#include "addon_data.h"
+#include "saved_model.h"
+#include "task.h"
+
+namespace tfserve {
+
+class JsRunTask : public Task {
+ public:
+  // `cancel` may be empty; a non-zero value in its first slot cancels the run.
+  JsRunTask(Napi::Env env, std::shared_ptr<SavedModel> model, std::vector<OwnedTensor> inputs,
+            Napi::Int32Array cancel);
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+  const std::vector<TF_Tensor*>& inputs() const override { return inputs_; }
+
+  // Hands the task to the model's scheduler. JS thread.
+  static Napi::Promise Submit(std::unique_ptr<JsRunTask> task, std::shared_ptr<const RunSpec> spec,
+                              const BatchingParams* batching);
+
+  // Settles the promise and frees the task. JS thread.
+  void Deliver(Napi::Env env);
+  // Frees the task without touching JS (its env is gone).
+  void Discard();
+
+ protected:
+  void Complete(RunResult result) override;
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<SavedModel> model_;
+  std::vector<OwnedTensor> owned_;
+  std::vector<TF_Tensor*> inputs_;
+  Napi::Reference<Napi::Int32Array> cancel_;
+  RunDelivery delivery_;
+  RunResult result_;
+};
+
+}  // namespace tfserve

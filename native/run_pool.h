@@ -1,0 +1,45 @@
+// Process-wide threads that run unbatched requests, one TF_SessionRun each.
+// TF parallelises inside a run; these threads only wait on it, so there are
+// a few per core. TFSERVE_RUN_THREADS overrides the count.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace tfserve {
+
+class Job {
+ public:
+  virtual ~Job() = default;
+  virtual void Run() = 0;
+};
+
+class RunPool {
+ public:
+  static RunPool& Instance();
+  ~RunPool();
+
+  void Submit(std::unique_ptr<Job> job);
+
+ private:
+  explicit RunPool(size_t threads);
+  void Loop();
+
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::unique_ptr<Job>> jobs_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// Threads that must not block on TF teardown: JS threads and scheduler
+// threads. A model whose last reference drops on one of them is destroyed on
+// a fresh thread instead.
+void MarkServingThread();
+bool IsServingThread();
+
+}  // namespace tfserve

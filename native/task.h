@@ -1,0 +1,71 @@
+// One request to run a model: its feeds, when it stops being wanted, and
+// where its result goes. Schedulers (RunPool, Batcher) take ownership, and
+// hand the task to Complete() exactly once, from whatever thread ran it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "owned_tensor.h"
+#include "tf_error.h"
+
+namespace tfserve {
+
+using Clock = std::chrono::steady_clock;
+
+struct RunResult {
+  TF_Code code = TF_OK;
+  std::string message;
+  std::vector<OwnedTensor> outputs;
+
+  static RunResult Error(TF_Code code, std::string message) {
+    RunResult result;
+    result.code = code;
+    result.message = std::move(message);
+    return result;
+  }
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+
+  // Takes the task over: the implementation owns itself from here on.
+  static void Finish(std::unique_ptr<Task> task, RunResult result) {
+    task.release()->Complete(std::move(result));
+  }
+
+  // Feeds, in the order of the run's feed names; owned by the task.
+  virtual const std::vector<TF_Tensor*>& inputs() const = 0;
+
+  Clock::time_point deadline = Clock::time_point::max();
+  // Set to non-zero by the caller to cancel; may be null.
+  const std::atomic<int32_t>* cancelled = nullptr;
+  Clock::time_point enqueued = Clock::now();
+
+  // CANCELLED / DEADLINE_EXCEEDED when the task is no longer wanted, else OK.
+  TF_Code Unwanted(Clock::time_point now) const {
+    if (cancelled != nullptr && cancelled->load(std::memory_order_relaxed) != 0) return TF_CANCELLED;
+    if (now >= deadline) return TF_DEADLINE_EXCEEDED;
+    return TF_OK;
+  }
+
+ protected:
+  // Called once with the result; must dispose of `this`.
+  virtual void Complete(RunResult result) = 0;
+};
+
+using TaskPtr = std::unique_ptr<Task>;
+
+// Completes an unwanted task with the matching error.
+inline void FinishUnwanted(TaskPtr task, TF_Code why) {
+  Task::Finish(std::move(task),
+               RunResult::Error(why, why == TF_CANCELLED
+                                         ? "the request was cancelled before it ran"
+                                         : "the request's deadline passed before it ran"));
+}
+
+}  // namespace tfserve

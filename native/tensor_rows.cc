@@ -1,0 +1,101 @@
+#include "tensor_rows.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace tfserve {
+
+namespace {
+
+void CopyElements(TF_DataType dtype, const char* src, char* dst, size_t count) {
+  if (count == 0) return;
+  if (dtype != TF_STRING) {
+    std::memcpy(dst, src, count * TF_DataTypeSize(dtype));
+    return;
+  }
+  const auto* from = reinterpret_cast<const TF_TString*>(src);
+  auto* to = reinterpret_cast<TF_TString*>(dst);
+  for (size_t i = 0; i < count; ++i) {
+    TF_StringCopy(&to[i], TF_StringGetDataPointer(&from[i]), TF_StringGetSize(&from[i]));
+  }
+}
+
+size_t Product(const std::vector<int64_t>& dims, size_t from) {
+  size_t product = 1;
+  for (size_t i = from; i < dims.size(); ++i) product *= static_cast<size_t>(dims[i]);
+  return product;
+}
+
+}  // namespace
+
+void CopyRowsInto(const TF_Tensor* src, TF_Tensor* dst, int64_t row_offset) {
+  const TF_DataType dtype = TF_TensorType(src);
+  const size_t element = ElementSize(dtype);
+  const std::vector<int64_t> s = Dims(src);
+  const std::vector<int64_t> d = Dims(dst);
+  const char* from = static_cast<const char*>(TF_TensorData(src));
+  char* to = static_cast<char*>(TF_TensorData(dst));
+  const size_t dst_row = Product(d, 1);
+
+  if (s.size() <= 2 || std::equal(s.begin() + 1, s.end(), d.begin() + 1)) {
+    const size_t src_row = Product(s, 1);
+    if (src_row == dst_row) {
+      CopyElements(dtype, from, to + row_offset * dst_row * element, s[0] * src_row);
+      return;
+    }
+  }
+  // Padded inner dims: copy runs of the innermost dim one at a time.
+  const size_t rank = s.size();
+  const size_t run = static_cast<size_t>(s[rank - 1]);
+  const size_t runs = Product(s, 0) / (run == 0 ? 1 : run);
+  if (run == 0) return;
+  std::vector<int64_t> index(rank - 1, 0);  // over dims 0..rank-2 of src
+  for (size_t r = 0; r < runs; ++r) {
+    size_t offset = static_cast<size_t>(index[0] + row_offset);
+    for (size_t k = 1; k < rank - 1; ++k) offset = offset * static_cast<size_t>(d[k]) + static_cast<size_t>(index[k]);
+    offset *= static_cast<size_t>(d[rank - 1]);
+    CopyElements(dtype, from + r * run * element, to + offset * element, run);
+    for (size_t k = rank - 1; k-- > 0;) {
+      if (++index[k] < s[k]) break;
+      index[k] = 0;
+    }
+  }
+}
+
+void RepeatRow(TF_Tensor* tensor, int64_t source_row, int64_t begin, int64_t end) {
+  const TF_DataType dtype = TF_TensorType(tensor);
+  const size_t element = ElementSize(dtype);
+  const size_t row = Product(Dims(tensor), 1);
+  char* data = static_cast<char*>(TF_TensorData(tensor));
+  for (int64_t r = begin; r < end; ++r) {
+    CopyElements(dtype, data + source_row * row * element, data + r * row * element, row);
+  }
+}
+
+OwnedTensor SliceRows(const TF_Tensor* src, int64_t begin, int64_t count) {
+  const TF_DataType dtype = TF_TensorType(src);
+  std::vector<int64_t> dims = Dims(src);
+  dims[0] = count;
+  OwnedTensor slice = OwnedTensor::Allocate(dtype, dims);
+  const size_t element = ElementSize(dtype);
+  const size_t row = Product(dims, 1);
+  CopyElements(dtype, static_cast<const char*>(TF_TensorData(src)) + begin * row * element,
+               static_cast<char*>(TF_TensorData(slice.get())), count * row);
+  return slice;
+}
+
+OwnedTensor ConcatRows(const std::vector<const TF_Tensor*>& parts) {
+  std::vector<int64_t> dims = Dims(parts.front());
+  int64_t rows = 0;
+  for (const TF_Tensor* part : parts) rows += TF_Dim(part, 0);
+  dims[0] = rows;
+  OwnedTensor whole = OwnedTensor::Allocate(TF_TensorType(parts.front()), dims);
+  int64_t offset = 0;
+  for (const TF_Tensor* part : parts) {
+    CopyRowsInto(part, whole.get(), offset);
+    offset += TF_Dim(part, 0);
+  }
+  return whole;
+}
+
+}  // namespace tfserve
