@@ -1,10 +1,12 @@
 import path from 'node:path';
 
+import type { BatchingOptions } from './batching-options';
+import { type CallerLimits, checkTimeout, newCancelToken, withCallerLimits } from './cancellation';
 import { dtypeFromEnum } from './dtypes';
 import { TfServeError, invalidArgument } from './errors';
 import { prepareFeeds, selectOutputs } from './inputs';
 import { resolveVersion } from './model-dir';
-import { type NativeModel, type NativeOutput, native } from './native';
+import { type NativeBatchingStats, type NativeModel, type NativeOutput, native } from './native';
 import { type SessionOptions, encodeConfigProto } from './session-options';
 import { type Signature, extractSignatureDefMap, parseMetaGraph } from './signatures';
 import type { Servable } from './servable';
@@ -16,9 +18,15 @@ export interface LoadOptions {
   /** MetaGraphDef tags to load; default ['serve']. */
   tags?: string[];
   session?: SessionOptions;
+  /**
+   * Batch concurrent predictions (TF Serving's BatchingParameters). Requests
+   * from every thread of the process that use the same model, signature,
+   * output filter and batching options share one queue. Default: off.
+   */
+  batching?: BatchingOptions | false;
 }
 
-export interface PredictOptions {
+export interface PredictOptions extends CallerLimits {
   /** Signature key; default 'serving_default'. */
   signature?: string;
   /** Output aliases to return; default all of the signature's outputs. */
@@ -65,6 +73,7 @@ export class Model implements Servable {
     let loaded;
     try {
       loaded = await native.loadSavedModel(exportDir, tags, config);
+      if (options.batching) loaded.model.setBatching(options.batching);
     } catch (error) {
       const wrapped = TfServeError.from(error);
       throw new TfServeError(wrapped.code, `cannot load ${exportDir}: ${wrapped.message}`);
@@ -93,10 +102,21 @@ export class Model implements Servable {
     return signature;
   }
 
-  /** Runs a signature. Inputs and outputs are keyed by the signature's aliases. */
-  async predict(inputs: Record<string, TensorInput>, options: PredictOptions = {}): Promise<Record<string, AnyTensor>> {
+  /**
+   * Runs a signature. Inputs and outputs are keyed by the signature's
+   * aliases. `timeoutMs` and `signal` answer the caller at once; a run that
+   * has not started by then never starts.
+   */
+  predict(inputs: Record<string, TensorInput>, options: PredictOptions = {}): Promise<Record<string, AnyTensor>> {
+    const token = newCancelToken();
+    return withCallerLimits(this.predictWithToken(inputs, options, token), token, options);
+  }
+
+  /** @internal predict() with a cancel token the caller controls (possibly from another thread). */
+  async predictWithToken(inputs: Record<string, TensorInput>, options: PredictOptions, cancel: Int32Array): Promise<Record<string, AnyTensor>> {
     const model = this.native;
     if (model === null) throw new TfServeError('FAILED_PRECONDITION', `${this.name} version ${this.version} was unloaded`);
+    checkTimeout(options.timeoutMs);
     const signature = this.signature(options.signature);
     const feeds = prepareFeeds(signature, inputs);
     const aliases = selectOutputs(signature, options.outputs);
@@ -107,15 +127,25 @@ export class Model implements Servable {
     });
     let outputs: NativeOutput[];
     try {
-      outputs = await model.run(feeds, fetches);
+      outputs = await model.run(feeds, fetches, { timeoutMs: options.timeoutMs, cancel });
     } catch (error) {
-      throw TfServeError.from(error);
+      const wrapped = TfServeError.from(error);
+      // Name outputs by alias in errors the batcher raises with tensor names.
+      aliases.forEach((alias, i) => {
+        wrapped.message = wrapped.message.replace(`output '${fetches[i]}'`, `output '${alias}' (${fetches[i]})`);
+      });
+      throw wrapped;
     }
     const result: Record<string, AnyTensor> = {};
     aliases.forEach((alias, i) => {
       result[alias] = toTensor(outputs[i]!);
     });
     return result;
+  }
+
+  /** What the batcher did for this model: one entry per (batching options, signature, output filter). */
+  batchingStats(): NativeBatchingStats[] {
+    return this.native?.batchingStats() ?? [];
   }
 
   /** Frees the session (off the main thread) once no prediction uses it. Idempotent. */

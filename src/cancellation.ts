@@ -1,0 +1,60 @@
+// Deadlines and AbortSignals for predictions. A run that has not started
+// when its caller gives up never starts (the addon checks a shared flag);
+// one already running finishes, but its caller has been answered already.
+import { TfServeError } from './errors';
+
+/** A flag the addon reads from its scheduler threads; shareable with worker threads. */
+export function newCancelToken(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(4));
+}
+
+export function cancelRun(token: Int32Array): void {
+  Atomics.store(token, 0, 1);
+}
+
+export interface CallerLimits {
+  /** Answer DEADLINE_EXCEEDED once this many milliseconds have passed. */
+  timeoutMs?: number;
+  /** Answer CANCELLED when this aborts. */
+  signal?: AbortSignal;
+}
+
+export function checkTimeout(timeoutMs: number | undefined): void {
+  if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
+    throw new TfServeError('INVALID_ARGUMENT', `timeoutMs must be a non-negative number, got ${timeoutMs}`);
+  }
+}
+
+/** Settles with `work`, or rejects at once when the caller's deadline passes or its signal aborts. */
+export function withCallerLimits<T>(work: Promise<T>, token: Int32Array, limits: CallerLimits): Promise<T> {
+  const { signal, timeoutMs } = limits;
+  if (!signal && timeoutMs === undefined) return work;
+  return new Promise<T>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = (error: TfServeError) => {
+      cancelRun(token);
+      cleanup();
+      reject(error);
+    };
+    const onAbort = () => giveUp(new TfServeError('CANCELLED', 'the request was cancelled'));
+    const cleanup = () => {
+      if (timer) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(() => giveUp(new TfServeError('DEADLINE_EXCEEDED', `the request's deadline of ${timeoutMs} ms passed`)), timeoutMs);
+    }
+    work.then(
+      (value) => {
+        cleanup();
+        resolve(value);
+      },
+      (error: unknown) => {
+        cleanup();
+        reject(error);
+      },
+    );
+  });
+}

@@ -1,0 +1,69 @@
+// A piscina worker of the Engine: decodes, validates and encodes tensors off
+// the main thread and calls the addon, which shares one session per model
+// version with every other thread.
+import { BroadcastChannel, workerData } from 'node:worker_threads';
+
+import { Piscina, transferableSymbol, valueSymbol } from 'piscina';
+
+import { type EngineBroadcast, type PredictReply, type PredictTask, channelName } from './engine-protocol';
+import { TfServeError } from './errors';
+import { Model } from './model';
+import type { AnyTensor } from './tensor';
+
+const models = new Map<string, Promise<Model>>();
+
+function unload(key: string): void {
+  const model = models.get(key);
+  models.delete(key);
+  void model?.then((m) => m.unload(), () => undefined);
+}
+
+const channel = new BroadcastChannel(channelName((workerData as { engineId: string }).engineId));
+channel.unref();
+channel.onmessage = (event) => {
+  const message = (event as unknown as { data: EngineBroadcast }).data;
+  if ('unload' in message) unload(message.unload);
+  else for (const key of [...models.keys()]) unload(key);
+};
+
+function modelFor(task: PredictTask): Promise<Model> {
+  let model = models.get(task.key);
+  if (!model) {
+    model = Model.load(task.basePath, task.load);
+    models.set(task.key, model);
+    model.catch(() => models.delete(task.key));
+  }
+  return model;
+}
+
+function transferable(outputs: Record<string, AnyTensor>): ArrayBuffer[] {
+  const buffers: ArrayBuffer[] = [];
+  for (const tensor of Object.values(outputs)) {
+    if (!Array.isArray(tensor.data)) buffers.push((tensor.data as ArrayBufferView).buffer as ArrayBuffer);
+  }
+  return buffers;
+}
+
+async function predict(task: PredictTask): Promise<unknown> {
+  let reply: PredictReply;
+  try {
+    const model = await modelFor(task);
+    const outputs = await model.predictWithToken(task.inputs, task.options, task.cancel);
+    reply = { outputs };
+    const buffers = transferable(outputs);
+    return Piscina.move({
+      get [transferableSymbol]() {
+        return buffers;
+      },
+      get [valueSymbol]() {
+        return reply;
+      },
+    });
+  } catch (error) {
+    const wrapped = TfServeError.from(error);
+    reply = { error: { code: wrapped.code, message: wrapped.message } };
+    return reply;
+  }
+}
+
+export = predict;

@@ -1,0 +1,182 @@
+import os from 'node:os';
+import path from 'node:path';
+import { BroadcastChannel } from 'node:worker_threads';
+import { randomUUID } from 'node:crypto';
+
+import { Piscina } from 'piscina';
+
+import { type CallerLimits, checkTimeout, newCancelToken, withCallerLimits } from './cancellation';
+import { type EngineBroadcast, type PredictReply, type PredictTask, channelName, modelKey } from './engine-protocol';
+import { TfServeError } from './errors';
+import { type LoadOptions, Model, type PredictOptions } from './model';
+import type { NativeBatchingStats } from './native';
+import type { Servable } from './servable';
+import type { Signature } from './signatures';
+import type { AnyTensor, TensorInput } from './tensor';
+
+export interface EngineOptions {
+  /**
+   * Worker threads that decode, validate and encode tensors and call the
+   * addon. 0 does that work on the main thread (TensorFlow still runs off
+   * it). Default: min(2, CPU cores).
+   */
+  workers?: number;
+}
+
+/**
+ * Serves models through a piscina worker pool. Each model version is loaded
+ * once per process: the main thread and every worker share its session and
+ * its batcher.
+ */
+export class Engine {
+  private readonly pool: Piscina | null;
+  private readonly channel: BroadcastChannel;
+  private readonly models = new Set<EngineModel>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private closed = false;
+
+  private constructor(readonly workers: number) {
+    const engineId = randomUUID();
+    this.channel = new BroadcastChannel(channelName(engineId));
+    this.channel.unref();
+    this.pool =
+      workers === 0
+        ? null
+        : new Piscina({
+            filename: path.join(__dirname, 'engine-worker.js'),
+            minThreads: workers,
+            maxThreads: workers,
+            idleTimeout: Number.POSITIVE_INFINITY,
+            workerData: { engineId },
+          });
+  }
+
+  static async create(options: EngineOptions = {}): Promise<Engine> {
+    const workers = options.workers ?? Math.min(2, os.availableParallelism());
+    if (!Number.isInteger(workers) || workers < 0) throw new RangeError(`workers must be a non-negative integer, got ${workers}`);
+    return new Engine(workers);
+  }
+
+  /** Loads one version of the SavedModel under basePath (highest by default). */
+  async load(basePath: string, options: LoadOptions = {}): Promise<EngineModel> {
+    if (this.closed) throw new TfServeError('FAILED_PRECONDITION', 'the engine is closed');
+    const model = await Model.load(basePath, options);
+    const load = { ...options, version: model.version };
+    const engineModel = new EngineModel(this, model, modelKey(model.basePath, load), load);
+    this.models.add(engineModel);
+    return engineModel;
+  }
+
+  /** Finishes in-flight predictions, then unloads every model and stops the workers. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.inFlight]);
+    await Promise.all([...this.models].map((m) => m.unload()));
+    this.broadcast({ unloadAll: true });
+    this.channel.close();
+    await this.pool?.destroy();
+  }
+
+  /** @internal the pool's worker threads (tests terminate one to check recovery). */
+  get threads(): readonly import('node:worker_threads').Worker[] {
+    return this.pool?.threads ?? [];
+  }
+
+  /** @internal */
+  run(model: EngineModel, inputs: Record<string, TensorInput>, options: PredictOptions): Promise<Record<string, AnyTensor>> {
+    if (this.closed) return Promise.reject(new TfServeError('FAILED_PRECONDITION', 'the engine is closed'));
+    const token = newCancelToken();
+    let work: Promise<Record<string, AnyTensor>>;
+    if (this.pool === null) {
+      work = model.local.predictWithToken(inputs, options, token);
+    } else {
+      checkTimeout(options.timeoutMs);
+      const task: PredictTask = {
+        key: model.key,
+        basePath: model.basePath,
+        load: model.loadOptions,
+        inputs,
+        options: { signature: options.signature, outputs: options.outputs, timeoutMs: options.timeoutMs },
+        cancel: token,
+      };
+      work = this.pool.run(task).then(
+        (reply: PredictReply) => {
+          if ('error' in reply) throw new TfServeError(reply.error.code, reply.error.message);
+          return reply.outputs;
+        },
+        (error: unknown) => {
+          const message = error instanceof Error ? error.message : String(error);
+          throw new TfServeError('UNAVAILABLE', `the worker thread running this request failed: ${message}`);
+        },
+      );
+    }
+    const answered = withCallerLimits(work, token, options as CallerLimits);
+    this.inFlight.add(answered);
+    const forget = () => this.inFlight.delete(answered);
+    answered.then(forget, forget);
+    return answered;
+  }
+
+  /** @internal */
+  forget(model: EngineModel): void {
+    this.models.delete(model);
+    this.broadcast({ unload: model.key });
+  }
+
+  private broadcast(message: EngineBroadcast): void {
+    this.channel.postMessage(message);
+  }
+}
+
+/** A model version served by an Engine. */
+export class EngineModel implements Servable {
+  constructor(
+    private readonly engine: Engine,
+    /** @internal the main thread's own handle */
+    readonly local: Model,
+    /** @internal */
+    readonly key: string,
+    /** @internal */
+    readonly loadOptions: LoadOptions & { version: number },
+  ) {}
+
+  get name(): string {
+    return this.local.name;
+  }
+  get basePath(): string {
+    return this.local.basePath;
+  }
+  get version(): number {
+    return this.local.version;
+  }
+  get versions(): readonly number[] {
+    return this.local.versions;
+  }
+  get exportDir(): string {
+    return this.local.exportDir;
+  }
+  get signatures(): Readonly<Record<string, Signature>> {
+    return this.local.signatures;
+  }
+  get signatureDefMap(): Uint8Array {
+    return this.local.signatureDefMap;
+  }
+
+  /** Like Model.predict, with the work done on the engine's worker threads. */
+  predict(inputs: Record<string, TensorInput>, options: PredictOptions = {}): Promise<Record<string, AnyTensor>> {
+    if (!this.local.loaded) return Promise.reject(new TfServeError('FAILED_PRECONDITION', `${this.name} version ${this.version} was unloaded`));
+    return this.engine.run(this, inputs, options);
+  }
+
+  batchingStats(): NativeBatchingStats[] {
+    return this.local.batchingStats();
+  }
+
+  /** Unloads this version on every thread; the session closes once no run holds it. */
+  async unload(): Promise<void> {
+    if (!this.local.loaded) return;
+    this.engine.forget(this);
+    await this.local.unload();
+  }
+}
