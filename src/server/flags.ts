@@ -1,0 +1,231 @@
+// tensorflow_model_server's command-line flags (same names, meaning and
+// defaults), plus a few of tfserve's own, marked as such in --help.
+
+export interface ServerFlags {
+  port: number;
+  grpcSocketPath: string;
+  restApiPort: number;
+  restApiTimeoutInMs: number;
+  modelName: string;
+  modelBasePath: string;
+  modelConfigFile: string;
+  modelConfigFilePollWaitSeconds: number;
+  fileSystemPollWaitSeconds: number;
+  enableBatching: boolean;
+  batchingParametersFile: string;
+  tensorflowSessionParallelism: number;
+  tensorflowIntraOpParallelism: number;
+  tensorflowInterOpParallelism: number;
+  perProcessGpuMemoryFraction: number;
+  enableModelWarmup: boolean;
+  monitoringConfigFile: string;
+  allowVersionLabelsForUnavailableModels: boolean;
+  // tfserve's own
+  bindAddress: string;
+  grpcMaxMessageBytes: number;
+  restApiMaxBodyBytes: number;
+  shutdownGraceSeconds: number;
+  demo: boolean;
+}
+
+type FlagKind = 'int' | 'float' | 'bool' | 'string';
+
+interface FlagSpec {
+  name: string;
+  key: keyof ServerFlags;
+  kind: FlagKind;
+  help: string;
+  /** Inclusive bounds for numbers. */
+  min?: number;
+  max?: number;
+  /** tfserve's own flag (not tensorflow_model_server's). */
+  own?: boolean;
+}
+
+export const DEFAULT_FLAGS: Readonly<ServerFlags> = Object.freeze({
+  port: 8500,
+  grpcSocketPath: '',
+  restApiPort: 0,
+  restApiTimeoutInMs: 30000,
+  modelName: 'default',
+  modelBasePath: '',
+  modelConfigFile: '',
+  modelConfigFilePollWaitSeconds: 0,
+  fileSystemPollWaitSeconds: 1,
+  enableBatching: false,
+  batchingParametersFile: '',
+  tensorflowSessionParallelism: 0,
+  tensorflowIntraOpParallelism: 0,
+  tensorflowInterOpParallelism: 0,
+  perProcessGpuMemoryFraction: 0,
+  enableModelWarmup: true,
+  monitoringConfigFile: '',
+  allowVersionLabelsForUnavailableModels: false,
+  bindAddress: '0.0.0.0',
+  grpcMaxMessageBytes: 64 * 1024 * 1024,
+  restApiMaxBodyBytes: 128 * 1024 * 1024,
+  shutdownGraceSeconds: 10,
+  demo: false,
+});
+
+const PORT = { min: 0, max: 65535 };
+const COUNT = { min: 0, max: 2 ** 31 - 1 };
+
+export const FLAG_SPECS: readonly FlagSpec[] = [
+  { name: 'port', key: 'port', kind: 'int', ...PORT, help: 'TCP port for gRPC (0 = any free port)' },
+  { name: 'grpc_socket_path', key: 'grpcSocketPath', kind: 'string', help: 'also serve gRPC on this UNIX socket path (empty = no socket)' },
+  { name: 'rest_api_port', key: 'restApiPort', kind: 'int', ...PORT, help: 'TCP port for the HTTP/REST API (0 = no REST API); must differ from --port' },
+  { name: 'rest_api_timeout_in_ms', key: 'restApiTimeoutInMs', kind: 'int', ...COUNT, help: 'timeout of one REST request in milliseconds; past it the answer is 504 (0 = none)' },
+  { name: 'model_name', key: 'modelName', kind: 'string', help: 'name of the model served from --model_base_path' },
+  { name: 'model_base_path', key: 'modelBasePath', kind: 'string', help: 'directory holding one numeric sub-directory per model version' },
+  { name: 'model_config_file', key: 'modelConfigFile', kind: 'string', help: 'model_config_list text-format file (replaces --model_name/--model_base_path)' },
+  { name: 'model_config_file_poll_wait_seconds', key: 'modelConfigFilePollWaitSeconds', kind: 'int', ...COUNT, help: 'seconds between re-reads of --model_config_file (0 = read once)' },
+  { name: 'file_system_poll_wait_seconds', key: 'fileSystemPollWaitSeconds', kind: 'int', ...COUNT, help: 'seconds between scans of the base paths for new versions (0 = scan once)' },
+  { name: 'enable_batching', key: 'enableBatching', kind: 'bool', help: 'batch concurrent requests together' },
+  { name: 'batching_parameters_file', key: 'batchingParametersFile', kind: 'string', help: 'BatchingParameters text-format file (needs --enable_batching)' },
+  { name: 'tensorflow_session_parallelism', key: 'tensorflowSessionParallelism', kind: 'int', ...COUNT, help: 'threads of a TF session, both intra- and inter-op (0 = TF decides)' },
+  { name: 'tensorflow_intra_op_parallelism', key: 'tensorflowIntraOpParallelism', kind: 'int', ...COUNT, help: "threads parallelizing one op's execution (0 = TF decides)" },
+  { name: 'tensorflow_inter_op_parallelism', key: 'tensorflowInterOpParallelism', kind: 'int', ...COUNT, help: 'threads running independent ops in parallel (0 = TF decides)' },
+  { name: 'per_process_gpu_memory_fraction', key: 'perProcessGpuMemoryFraction', kind: 'float', min: 0, max: 1, help: "fraction of each GPU's memory to take (0 = TF's default)" },
+  { name: 'enable_model_warmup', key: 'enableModelWarmup', kind: 'bool', help: 'replay assets.extra/tf_serving_warmup_requests before a version serves' },
+  { name: 'monitoring_config_file', key: 'monitoringConfigFile', kind: 'string', help: 'MonitoringConfig text-format file (enables the Prometheus endpoint on the REST port)' },
+  { name: 'allow_version_labels_for_unavailable_models', key: 'allowVersionLabelsForUnavailableModels', kind: 'bool', help: 'allow a version label to point at a version that is not loaded yet' },
+  { name: 'bind_address', key: 'bindAddress', kind: 'string', own: true, help: 'address the gRPC and REST ports listen on; tensorflow_model_server always binds every interface (0.0.0.0), use 127.0.0.1 to accept local clients only' },
+  { name: 'grpc_max_message_bytes', key: 'grpcMaxMessageBytes', kind: 'int', min: 1024, max: 2 ** 31 - 1, own: true, help: 'largest gRPC request or response in bytes' },
+  { name: 'rest_api_max_body_bytes', key: 'restApiMaxBodyBytes', kind: 'int', min: 1024, max: 2 ** 31 - 1, own: true, help: 'largest REST request body in bytes, after gzip decoding (larger: 413)' },
+  { name: 'shutdown_grace_seconds', key: 'shutdownGraceSeconds', kind: 'int', ...COUNT, own: true, help: 'on SIGTERM/SIGINT, how long in-flight requests may take to finish' },
+  { name: 'demo', key: 'demo', kind: 'bool', own: true, help: 'serve the demo model (.fixtures/gaofei_cnn, made by `npm start`) and print commands that query it' },
+];
+
+const BY_NAME = new Map(FLAG_SPECS.map((spec) => [spec.name, spec]));
+
+/** A command line tfserve refuses; the CLI exits with code 2. */
+export class FlagError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FlagError';
+  }
+}
+
+export type ParsedCommandLine = { help: true } | { help: false; flags: ServerFlags; given: ReadonlySet<keyof ServerFlags> };
+
+function parseBool(spec: FlagSpec, text: string): boolean {
+  if (text === 'true' || text === '1') return true;
+  if (text === 'false' || text === '0') return false;
+  throw new FlagError(`--${spec.name} takes true or false, got '${text}'`);
+}
+
+function parseNumber(spec: FlagSpec, text: string): number {
+  const pattern = spec.kind === 'int' ? /^[+-]?\d+$/ : /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+  if (!pattern.test(text)) throw new FlagError(`--${spec.name} takes ${spec.kind === 'int' ? 'an integer' : 'a number'}, got '${text}'`);
+  const value = Number(text);
+  if ((spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max)) {
+    throw new FlagError(`--${spec.name} must be in [${spec.min}, ${spec.max}], got ${text}`);
+  }
+  return value;
+}
+
+function closestFlag(name: string): string | undefined {
+  const normalized = name.replace(/-/g, '_');
+  if (BY_NAME.has(normalized)) return normalized;
+  return FLAG_SPECS.find((spec) => spec.name.startsWith(normalized) || normalized.startsWith(spec.name))?.name;
+}
+
+/**
+ * Parses `--flag=value`, `--flag value` and, for booleans, `--flag`,
+ * `--flag=true|false`. Throws FlagError for unknown, malformed and
+ * conflicting flags.
+ */
+export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
+  const flags: ServerFlags = { ...DEFAULT_FLAGS };
+  const given = new Set<keyof ServerFlags>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h' || arg === '--helpfull') return { help: true };
+    const match = /^--?([A-Za-z0-9_-]+)(?:=([\s\S]*))?$/.exec(arg);
+    if (!match) throw new FlagError(`unexpected argument '${arg}': tfserve takes only --flag=value arguments (see --help)`);
+    const name = match[1]!;
+    const spec = BY_NAME.get(name);
+    if (!spec) {
+      const suggestion = closestFlag(name);
+      throw new FlagError(`unknown flag --${name}${suggestion ? ` (did you mean --${suggestion}?)` : ''}; see --help`);
+    }
+    if (given.has(spec.key)) throw new FlagError(`--${name} is given twice`);
+    let text = match[2];
+    if (text === undefined) {
+      const next = argv[i + 1];
+      if (spec.kind === 'bool') {
+        if (next === 'true' || next === 'false') {
+          text = next;
+          i++;
+        } else {
+          text = 'true';
+        }
+      } else {
+        if (next === undefined || next.startsWith('--')) throw new FlagError(`--${name} needs a value (--${name}=VALUE)`);
+        text = next;
+        i++;
+      }
+    }
+    const value = spec.kind === 'bool' ? parseBool(spec, text) : spec.kind === 'string' ? text : parseNumber(spec, text);
+    (flags as unknown as Record<string, unknown>)[spec.key] = value;
+    given.add(spec.key);
+  }
+  checkConflicts(flags, given);
+  return { help: false, flags, given };
+}
+
+function checkConflicts(flags: ServerFlags, given: ReadonlySet<keyof ServerFlags>): void {
+  if (flags.modelConfigFile) {
+    if (given.has('modelBasePath')) throw new FlagError('--model_config_file and --model_base_path cannot both be set: the config file names every model and its base path');
+    if (given.has('modelName')) throw new FlagError('--model_config_file and --model_name cannot both be set: the config file names every model');
+  } else if (given.has('modelConfigFilePollWaitSeconds') && flags.modelConfigFilePollWaitSeconds > 0) {
+    throw new FlagError('--model_config_file_poll_wait_seconds needs --model_config_file');
+  }
+  if (flags.demo && (flags.modelConfigFile || flags.modelBasePath)) {
+    throw new FlagError('--demo serves its own model: drop --model_base_path/--model_config_file');
+  }
+  if (!flags.demo && !flags.modelConfigFile && !flags.modelBasePath) {
+    throw new FlagError('no model to serve: give --model_base_path (with --model_name) or --model_config_file');
+  }
+  if (flags.batchingParametersFile && !flags.enableBatching) {
+    throw new FlagError('--batching_parameters_file needs --enable_batching');
+  }
+  if (flags.tensorflowSessionParallelism > 0 && (flags.tensorflowIntraOpParallelism > 0 || flags.tensorflowInterOpParallelism > 0)) {
+    throw new FlagError('set either --tensorflow_session_parallelism or --tensorflow_intra_op_parallelism/--tensorflow_inter_op_parallelism, not both');
+  }
+  if (flags.restApiPort !== 0 && flags.restApiPort === flags.port) {
+    throw new FlagError(`--rest_api_port and --port are both ${flags.port}: gRPC and REST need different ports`);
+  }
+  if (!flags.modelName) throw new FlagError('--model_name cannot be empty');
+}
+
+function formatDefault(spec: FlagSpec): string {
+  const value = DEFAULT_FLAGS[spec.key];
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
+export function helpText(): string {
+  const lines = [
+    'usage: tfserve --model_base_path=DIR [--model_name=NAME] [flags]',
+    '       tfserve --model_config_file=FILE [flags]',
+    '',
+    "Serves TensorFlow SavedModels over TensorFlow Serving's gRPC and REST APIs.",
+    "Flags have tensorflow_model_server's names, meaning and defaults; those marked",
+    "[tfserve] are tfserve's own. Booleans: --flag, --flag=true, --flag=false.",
+    '',
+    'Flags:',
+  ];
+  for (const spec of FLAG_SPECS) {
+    lines.push(`  --${spec.name}=${spec.kind.toUpperCase()}  (default: ${formatDefault(spec)})${spec.own ? ' [tfserve]' : ''}`);
+    lines.push(`      ${spec.help}`);
+  }
+  lines.push('  --help', '      print this help and exit');
+  lines.push(
+    '',
+    'HTTP endpoints besides /v1/models/...: /healthz (liveness: 200 while the process runs),',
+    '/readyz (readiness: 200 once every configured model has an AVAILABLE version, else 503),',
+    'and the Prometheus path from --monitoring_config_file when enabled.',
+  );
+  return lines.join('\n');
+}

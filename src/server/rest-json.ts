@@ -1,0 +1,224 @@
+// TF Serving's REST request and response bodies: predict in row
+// ("instances" -> "predictions") and columnar ("inputs" -> "outputs")
+// formats, classify/regress with tf.Examples, errors.
+import { TfServeError, invalidArgument } from '../errors';
+import type { Signature } from '../signatures';
+import type { AnyTensor, TensorInput } from '../tensor';
+import { type JsonObject, type JsonValue, isJsonObject, parseJson } from './json-parse';
+import { formatFloat32, jsonString } from './json-write';
+import { batchFromJson, decodeBase64, isBase64Object, jsonTypeName, renderJson, rowWriters, tensorFromJson, writeTensor } from './rest-tensor';
+
+export type PredictFormat = 'row' | 'columnar';
+
+type Feature = { kind: 'bytes'; values: Uint8Array[] } | { kind: 'float'; values: number[] } | { kind: 'int64'; values: bigint[] };
+type Example = Record<string, Feature>;
+
+/** Parses a request body, which must be a JSON object. */
+export function parseRequestBody(text: string, options: { exactIntegers?: boolean } = {}): JsonObject {
+  const doc = parseJson(text, options);
+  if (!isJsonObject(doc)) throw invalidArgument(`JSON Value: ${renderJson(doc)} Is not object`);
+  return doc;
+}
+
+/** The optional "signature_name" member. */
+export function signatureNameOf(doc: JsonObject): string | undefined {
+  if (!Object.hasOwn(doc, 'signature_name')) return undefined;
+  const name = doc.signature_name;
+  if (typeof name !== 'string') throw invalidArgument(`JSON Value: ${renderJson(name)} not formatted correctly. 'signature_name' key must be a string value.`);
+  return name;
+}
+
+function inputDtype(signature: Signature, alias: string) {
+  const spec = signature.inputs[alias]!;
+  if (spec.dtype === null) throw new TfServeError('UNIMPLEMENTED', `input '${alias}' has type ${spec.tfDtype}, which tfserve cannot feed`);
+  return spec.dtype;
+}
+
+function checkInputName(signature: Signature, name: string, where: string): void {
+  if (!Object.hasOwn(signature.inputs, name)) {
+    throw invalidArgument(`${where}: JSON object: does not have named input: ${name} (the signature's inputs: ${Object.keys(signature.inputs).join(', ')})`);
+  }
+}
+
+function fromInstances(instances: JsonValue[], signature: Signature): Record<string, TensorInput> {
+  const names = Object.keys(signature.inputs);
+  const first = instances[0]!;
+  const named = isJsonObject(first) && !isBase64Object(first);
+  if (!named) {
+    if (names.length !== 1) {
+      throw invalidArgument(`instances is a plain list, but expecting list of objects as multiple input tensors required as per tensorinfo_map (inputs: ${names.join(', ')})`);
+    }
+    instances.forEach((item, i) => {
+      if (isJsonObject(item) && !isBase64Object(item)) throw invalidArgument(`Expecting value/list but got object at item ${i} of input list`);
+    });
+    const alias = names[0]!;
+    return { [alias]: batchFromJson(instances, inputDtype(signature, alias), (i) => `Failed to process element: ${i} key: ${alias} of 'instances' list`) };
+  }
+  const keys = Object.keys(first);
+  for (const key of keys) checkInputName(signature, key, "Failed to process element: 0 of 'instances' list");
+  const columns = new Map<string, JsonValue[]>(keys.map((key) => [key, []]));
+  instances.forEach((item, i) => {
+    if (!isJsonObject(item) || isBase64Object(item)) throw invalidArgument(`Expecting object but got ${jsonTypeName(item)} at item ${i} of input list`);
+    const itemKeys = Object.keys(item);
+    if (itemKeys.length !== keys.length || itemKeys.some((k) => !columns.has(k))) {
+      throw invalidArgument(`Failed to process element: ${i} of 'instances' list. JSON object: ${renderJson(item)} keys must be equal to: ${keys.join(',')}`);
+    }
+    for (const key of itemKeys) columns.get(key)!.push(item[key]!);
+  });
+  const inputs: Record<string, TensorInput> = {};
+  for (const [alias, values] of columns) {
+    inputs[alias] = batchFromJson(values, inputDtype(signature, alias), (i) => `Failed to process element: ${i} key: ${alias} of 'instances' list`);
+  }
+  return inputs;
+}
+
+function fromInputs(value: JsonValue, signature: Signature): Record<string, TensorInput> {
+  const names = Object.keys(signature.inputs);
+  const inputs: Record<string, TensorInput> = {};
+  const decode = (alias: string, item: JsonValue) => {
+    try {
+      inputs[alias] = tensorFromJson(item, inputDtype(signature, alias));
+    } catch (error) {
+      const wrapped = TfServeError.from(error);
+      throw new TfServeError(wrapped.code, `input '${alias}' of 'inputs': ${wrapped.message}`);
+    }
+  };
+  if (!isJsonObject(value) || isBase64Object(value)) {
+    if (names.length !== 1) {
+      throw invalidArgument(`inputs is a plain value/list, but expecting an object as multiple input tensors required as per tensorinfo_map (inputs: ${names.join(', ')})`);
+    }
+    decode(names[0]!, value);
+    return inputs;
+  }
+  for (const key of Object.keys(value)) {
+    checkInputName(signature, key, "'inputs' object");
+    decode(key, value[key]!);
+  }
+  return inputs;
+}
+
+/** The tensors of a :predict body, typed by the signature's inputs. */
+export function decodePredictInputs(doc: JsonObject, signature: Signature): { format: PredictFormat; inputs: Record<string, TensorInput> } {
+  if (Object.keys(signature.inputs).length === 0) throw invalidArgument(`Failed to get input map for signature: ${signature.name}`);
+  const hasInstances = Object.hasOwn(doc, 'instances');
+  const hasInputs = Object.hasOwn(doc, 'inputs');
+  if (hasInstances && hasInputs) throw invalidArgument("Not formatted correctly expecting only one of 'inputs' or 'instances' keys to exist");
+  if (hasInstances) {
+    const instances = doc.instances!;
+    if (!Array.isArray(instances)) throw invalidArgument(`Expecting 'instances' to be an list/array, got ${jsonTypeName(instances)}`);
+    if (instances.length === 0) throw invalidArgument("No values in 'instances' array");
+    return { format: 'row', inputs: fromInstances(instances, signature) };
+  }
+  if (hasInputs) return { format: 'columnar', inputs: fromInputs(doc.inputs!, signature) };
+  throw invalidArgument("Missing 'inputs' or 'instances' key");
+}
+
+function sortedEntries(outputs: Record<string, AnyTensor>): Array<[string, AnyTensor]> {
+  return Object.keys(outputs)
+    .sort()
+    .map((alias) => [alias, outputs[alias]!]);
+}
+
+/** {"predictions": [...]} or {"outputs": ...}; one output is written bare, several as objects by alias. */
+export function encodePredictResponse(outputs: Record<string, AnyTensor>, format: PredictFormat): string {
+  const entries = sortedEntries(outputs);
+  if (entries.length === 0) throw invalidArgument('Cannot convert empty tensor map to JSON');
+  const out: string[] = [];
+  if (format === 'columnar') {
+    out.push('{"outputs": ');
+    if (entries.length === 1) {
+      writeTensor(out, entries[0]![0], entries[0]![1]);
+    } else {
+      out.push('{');
+      entries.forEach(([alias, tensor], i) => {
+        out.push(i > 0 ? ', ' : '', jsonString(alias), ': ');
+        writeTensor(out, alias, tensor);
+      });
+      out.push('}');
+    }
+    out.push('}');
+    return out.join('');
+  }
+  const { rows, writeRow } = rowWriters(entries);
+  out.push('{"predictions": [');
+  for (let row = 0; row < rows; row++) {
+    if (row > 0) out.push(', ');
+    if (entries.length === 1) {
+      writeRow(out, entries[0]![0], row);
+      continue;
+    }
+    out.push('{');
+    entries.forEach(([alias], i) => {
+      out.push(i > 0 ? ', ' : '', jsonString(alias), ': ');
+      writeRow(out, alias, row);
+    });
+    out.push('}');
+  }
+  out.push(']}');
+  return out.join('');
+}
+
+function featureKindError(name: string, kind: Feature['kind']): TfServeError {
+  return invalidArgument(`Unexpected element type in feature: ${name} expecting type: ${kind}`);
+}
+
+function addFeatureValue(name: string, value: JsonValue, feature: { current?: Feature }): void {
+  const push = (kind: Feature['kind'], item: Uint8Array | number | bigint) => {
+    if (!feature.current) feature.current = { kind, values: [] } as Feature;
+    if (feature.current.kind !== kind) throw featureKindError(name, feature.current.kind);
+    (feature.current.values as unknown[]).push(item);
+  };
+  if (typeof value === 'boolean') push('int64', value ? 1n : 0n);
+  else if (typeof value === 'string') push('bytes', Buffer.from(value, 'utf8'));
+  else if (typeof value === 'bigint') {
+    if (value > 2n ** 63n - 1n) throw invalidArgument(`Feature: ${name} has uint64 element. Only int64 is supported.`);
+    if (value < -(2n ** 63n)) throw invalidArgument(`Feature: ${name} has an integer out of the int64 range: ${value}`);
+    push('int64', value);
+  } else if (typeof value === 'number') {
+    if (Number.isFinite(value) && Math.abs(value) > 3.4028234663852886e38) throw invalidArgument(`Cannot convert JSON value: ${renderJson(value)} to float without loss of precision.`);
+    push('float', Math.fround(value));
+  } else if (isBase64Object(value)) push('bytes', decodeBase64(value));
+  else throw invalidArgument(`Feature: ${name} has element with unexpected JSON type: ${jsonTypeName(value)}`);
+}
+
+function exampleFromJson(value: JsonValue, where: string): Example {
+  if (!isJsonObject(value)) throw invalidArgument(`${where}: Example must be JSON object but got JSON ${jsonTypeName(value)}`);
+  const example: Example = {};
+  for (const name of Object.keys(value)) {
+    const content = value[name]!;
+    const feature: { current?: Feature } = {};
+    if (Array.isArray(content)) for (const item of content) addFeatureValue(name, item, feature);
+    else addFeatureValue(name, content, feature);
+    // An empty list carries no type; TF's parsers read an empty float list the same.
+    example[name] = feature.current ?? { kind: 'float', values: [] };
+  }
+  return example;
+}
+
+/** "examples" (and the optional "context") of a :classify or :regress body. */
+export function decodeExamplesRequest(doc: JsonObject, method: 'classify' | 'regress'): { examples: Example[]; context?: Example } {
+  const context = Object.hasOwn(doc, 'context') ? exampleFromJson(doc.context!, "'context'") : undefined;
+  if (!Object.hasOwn(doc, 'examples')) throw invalidArgument(`When method is ${method}, key 'examples' is expected and was not found`);
+  const list = doc.examples!;
+  if (!Array.isArray(list)) throw invalidArgument(`Expecting 'examples' value to be an list/array, got ${jsonTypeName(list)}`);
+  if (list.length === 0) throw invalidArgument("'examples' value is an empty array");
+  const examples = list.map((item, i) => exampleFromJson(item, `'examples' item ${i}`));
+  return context ? { examples, context } : { examples };
+}
+
+export function encodeClassifyResponse(classifications: ReadonlyArray<ReadonlyArray<{ label: string; score: number }>>): string {
+  if (classifications.length === 0) throw invalidArgument('Cannot convert empty ClassificationResults to JSON');
+  const rows = classifications.map((classes) => `[${classes.map((c) => `[${jsonString(c.label)}, ${formatFloat32(c.score)}]`).join(', ')}]`);
+  return `{"results": [${rows.join(', ')}]}`;
+}
+
+export function encodeRegressResponse(regressions: readonly number[]): string {
+  if (regressions.length === 0) throw invalidArgument('Cannot convert empty RegressionResults to JSON');
+  return `{"results": [${regressions.map((v) => formatFloat32(v)).join(', ')}]}`;
+}
+
+export function encodeError(message: string): string {
+  return `{"error": ${jsonString(message)}}`;
+}
+
+export type { Example, Feature };

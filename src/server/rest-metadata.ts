@@ -1,0 +1,135 @@
+// Model status and metadata answers of the REST API, in the JSON that TF
+// Serving's protobuf printer writes: proto field names (snake_case), every
+// scalar field even at its default, int64 as strings, enums by name.
+import path from 'node:path';
+
+import protobuf from 'protobufjs';
+
+import type { StatusCode } from '../errors';
+import { jsonString } from './json-write';
+
+/** A JSON document whose int64 values are already strings; written in key order. */
+type JsonOut = string | number | boolean | null | JsonOut[] | { [key: string]: JsonOut };
+
+export function stringifyCompact(value: JsonOut): string {
+  if (typeof value === 'string') return jsonString(value);
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : jsonString(String(value));
+  if (typeof value === 'boolean' || value === null) return String(value);
+  if (Array.isArray(value)) return `[${value.map(stringifyCompact).join(', ')}]`;
+  return `{${Object.keys(value)
+    .map((key) => `${jsonString(key)}: ${stringifyCompact(value[key]!)}`)
+    .join(', ')}}`;
+}
+
+let root: protobuf.Root | undefined;
+
+/** meta_graph.proto with the .proto field names kept (the generic printer needs them). */
+function metaGraphRoot(): protobuf.Root {
+  if (root) return root;
+  const protoDir = path.resolve(__dirname, '..', '..', '..', 'proto');
+  const loaded = new protobuf.Root();
+  loaded.resolvePath = (_origin, target) => path.join(protoDir, target);
+  loaded.loadSync('tensorflow/core/protobuf/meta_graph.proto', { keepCase: true });
+  loaded.resolveAll();
+  root = loaded;
+  return root;
+}
+
+const LONG_TYPES = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
+
+function scalarToJson(field: protobuf.Field, value: unknown): JsonOut {
+  if (field.resolvedType instanceof protobuf.Enum) {
+    return field.resolvedType.valuesById[value as number] ?? (value as number);
+  }
+  if (field.resolvedType instanceof protobuf.Type) return messageToJson(field.resolvedType, value as protobuf.Message);
+  if (LONG_TYPES.has(field.type)) return String(value);
+  if (field.type === 'bytes') return Buffer.from(value as Uint8Array).toString('base64');
+  if (field.type === 'float' || field.type === 'double') {
+    const n = value as number;
+    return Number.isFinite(n) ? n : String(n);
+  }
+  return value as JsonOut;
+}
+
+/**
+ * Fields in number order, members of a oneof after the rest (as TF Serving's
+ * answers list them); unset messages and oneof members are left out.
+ */
+function messageToJson(type: protobuf.Type, message: protobuf.Message): JsonOut {
+  const fields = [...type.fieldsArray].sort((a, b) => (a.partOf ? 1 : 0) - (b.partOf ? 1 : 0) || a.id - b.id);
+  const record = message as unknown as Record<string, unknown>;
+  const out: Record<string, JsonOut> = {};
+  for (const field of fields) {
+    field.resolve();
+    const value = record[field.name];
+    if (field.map) {
+      const map = (value ?? {}) as Record<string, unknown>;
+      const entries: Record<string, JsonOut> = {};
+      for (const key of Object.keys(map)) entries[key] = scalarToJson(field, map[key]);
+      out[field.name] = entries;
+    } else if (field.repeated) {
+      out[field.name] = ((value ?? []) as unknown[]).map((item) => scalarToJson(field, item));
+    } else if (field.partOf || field.resolvedType instanceof protobuf.Type) {
+      if (Object.hasOwn(record, field.name) && value !== null && value !== undefined) out[field.name] = scalarToJson(field, value);
+    } else {
+      out[field.name] = scalarToJson(field, value);
+    }
+  }
+  return out;
+}
+
+/** A serialized tensorflow.serving.SignatureDefMap as TF Serving's JSON, entries in their serialized order. */
+export function signatureDefMapToJson(bytes: Uint8Array): JsonOut {
+  const SignatureDef = metaGraphRoot().lookupType('tensorflow.SignatureDef');
+  const entries: Record<string, JsonOut> = {};
+  const reader = protobuf.Reader.create(bytes);
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    if (tag >>> 3 !== 1 || (tag & 7) !== 2) {
+      reader.skipType(tag & 7);
+      continue;
+    }
+    const entry = protobuf.Reader.create(reader.bytes());
+    let key = '';
+    let value: Uint8Array = new Uint8Array(0);
+    while (entry.pos < entry.len) {
+      const entryTag = entry.uint32();
+      if (entryTag === ((1 << 3) | 2)) key = entry.string();
+      else if (entryTag === ((2 << 3) | 2)) value = entry.bytes();
+      else entry.skipType(entryTag & 7);
+    }
+    entries[key] = messageToJson(SignatureDef, SignatureDef.decode(value));
+  }
+  return { signature_def: entries };
+}
+
+export interface ResolvedModelSpec {
+  name: string;
+  version: number;
+  signatureName: string;
+}
+
+/** GET /v1/models/{name}[/versions/{v}]/metadata */
+export function encodeMetadataResponse(spec: ResolvedModelSpec, signatureDefMap: Uint8Array): string {
+  return stringifyCompact({
+    model_spec: { name: spec.name, signature_name: spec.signatureName, version: String(spec.version) },
+    metadata: { signature_def: signatureDefMapToJson(signatureDefMap) },
+  });
+}
+
+export interface VersionStatusLike {
+  version: number;
+  state: string;
+  error: { code: 'OK' | StatusCode; message: string };
+}
+
+/** GET /v1/models/{name}[/versions/{v}|/labels/{l}] */
+export function encodeStatusResponse(statuses: readonly VersionStatusLike[]): string {
+  return stringifyCompact({
+    model_version_status: statuses.map((s) => ({
+      version: String(s.version),
+      state: s.state,
+      status: { error_code: s.error.code, error_message: s.error.message },
+    })),
+  });
+}
