@@ -1,0 +1,335 @@
+// The gRPC front door, wire-compatible with TF Serving:
+// tensorflow.serving.PredictionService, tensorflow.serving.ModelService and
+// grpc.health.v1.Health, on @grpc/grpc-js.
+//
+// Requests arrive as raw bytes and are decoded in the handlers, so that a
+// malformed message is answered INVALID_ARGUMENT with a reason (not grpc-js's
+// generic INTERNAL), and Predict's tensors go straight from the request
+// buffer into typed arrays (see serving/tensor-proto.ts).
+import * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+
+import { TfServeError, invalidArgument, type StatusCode } from '../errors';
+import { modelConfigsFromServerConfig } from '../serving/config';
+import { classify, modelMetadata, modelStatus, multiInference, predict, regress, type ModelSpecInput } from '../serving/inference';
+import type { ModelManager } from '../serving/model-manager';
+import { servingEnum } from '../serving/protos';
+import {
+  type DecodedExamplesRequest,
+  type DecodedMultiInferenceRequest,
+  classificationResponseObject,
+  decodeMessage,
+  decodePredictRequest,
+  encodeMessage,
+  encodePredictResponse,
+  examplesFromInput,
+  modelSpecFromObject,
+  multiInferenceResponseObject,
+  regressionResponseObject,
+} from '../serving/wire';
+
+/** Enough for a batch of 64 224x224x3 float32 images (38.5 MB) with room to spare. */
+export const DEFAULT_GRPC_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+const SIGNATURE_DEF_FIELD = 'signature_def';
+const SIGNATURE_DEF_MAP_TYPE_URL = 'type.googleapis.com/tensorflow.serving.SignatureDefMap';
+
+export interface GrpcRequestInfo {
+  service: string;
+  method: string;
+  model: string;
+  code: 'OK' | StatusCode;
+  seconds: number;
+}
+
+export interface GrpcServerOptions {
+  manager: ModelManager;
+  /** host:port (port 0 picks a free one) or unix:/path. */
+  address: string;
+  /** Largest request or response message, in bytes. */
+  maxMessageBytes?: number;
+  /** Called once per finished call (metrics). */
+  onRequest?: (info: GrpcRequestInfo) => void;
+}
+
+export interface GrpcServer {
+  /** The bound TCP port (0 for a unix socket). */
+  port: number;
+  /** Stops accepting calls, lets running ones finish for up to graceMs, then cuts the rest. */
+  close(graceMs: number): Promise<void>;
+}
+
+const VERSION_STATES: Record<string, number> = { START: 10, LOADING: 20, AVAILABLE: 30, UNLOADING: 40, END: 50 };
+
+function grpcCode(code: StatusCode): number {
+  // TF's error codes are gRPC's status codes, number for number.
+  const value = servingEnum('tensorflow.error.Code').values[code];
+  return value ?? grpc.status.UNKNOWN;
+}
+
+type Handler = (request: Buffer, call: grpc.ServerUnaryCall<Buffer, Uint8Array>, signal: AbortSignal) => Promise<{ model: string; response: Uint8Array }>;
+
+function identity(buffer: Buffer): Buffer {
+  return buffer;
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function methodDefinition(service: string, method: string): grpc.MethodDefinition<Buffer, Uint8Array> {
+  return {
+    path: `/${service}/${method}`,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: toBuffer,
+    responseDeserialize: identity,
+  };
+}
+
+/** Writes a GetModelMetadataResponse: model_spec, metadata{"signature_def": Any(SignatureDefMap)}. */
+function encodeMetadataResponse(spec: { name: string; version: number }, signatureDefMap: Uint8Array): Uint8Array {
+  const writer = protobuf.Writer.create();
+  writer.uint32((1 << 3) | 2).fork();
+  writer.uint32((1 << 3) | 2).string(spec.name);
+  writer.uint32((2 << 3) | 2).fork();
+  if (spec.version !== 0) writer.uint32((1 << 3) | 0).int64(spec.version);
+  writer.ldelim();
+  writer.ldelim();
+  writer.uint32((2 << 3) | 2).fork();
+  writer.uint32((1 << 3) | 2).string(SIGNATURE_DEF_FIELD);
+  writer.uint32((2 << 3) | 2).fork();
+  writer.uint32((1 << 3) | 2).string(SIGNATURE_DEF_MAP_TYPE_URL);
+  writer.uint32((2 << 3) | 2).bytes(signatureDefMap);
+  writer.ldelim();
+  writer.ldelim();
+  return writer.finish();
+}
+
+function predictionHandlers(manager: ModelManager): Record<string, Handler> {
+  return {
+    Predict: async (bytes, _call, signal) => {
+      const request = decodePredictRequest(bytes);
+      const result = await predict(manager, {
+        modelSpec: request.modelSpec,
+        inputs: request.inputs,
+        outputFilter: request.outputFilter.length ? request.outputFilter : undefined,
+        signal,
+      });
+      return { model: request.modelSpec.name, response: encodePredictResponse(result) };
+    },
+    Classify: async (bytes) => {
+      const request = decodeMessage<DecodedExamplesRequest>('tensorflow.serving.ClassificationRequest', bytes);
+      const modelSpec = modelSpecFromObject(request.modelSpec);
+      const result = await classify(manager, { modelSpec, ...examplesFromInput(request.input) });
+      return { model: modelSpec.name, response: encodeMessage('tensorflow.serving.ClassificationResponse', classificationResponseObject(result)) };
+    },
+    Regress: async (bytes) => {
+      const request = decodeMessage<DecodedExamplesRequest>('tensorflow.serving.RegressionRequest', bytes);
+      const modelSpec = modelSpecFromObject(request.modelSpec);
+      const result = await regress(manager, { modelSpec, ...examplesFromInput(request.input) });
+      return { model: modelSpec.name, response: encodeMessage('tensorflow.serving.RegressionResponse', regressionResponseObject(result)) };
+    },
+    MultiInference: async (bytes) => {
+      const request = decodeMessage<DecodedMultiInferenceRequest>('tensorflow.serving.MultiInferenceRequest', bytes);
+      const tasks = (request.tasks ?? []).map((task) => ({ modelSpec: modelSpecFromObject(task.modelSpec), methodName: task.methodName ?? '' }));
+      const model = tasks[0]?.modelSpec.name ?? '';
+      const result = await multiInference(manager, { tasks, ...examplesFromInput(request.input) });
+      return { model, response: encodeMessage('tensorflow.serving.MultiInferenceResponse', multiInferenceResponseObject(result)) };
+    },
+    GetModelMetadata: async (bytes) => {
+      const request = decodeMessage<{ modelSpec?: Parameters<typeof modelSpecFromObject>[0]; metadataField?: string[] }>('tensorflow.serving.GetModelMetadataRequest', bytes);
+      const modelSpec = modelSpecFromObject(request.modelSpec);
+      const fields = request.metadataField ?? [];
+      if (fields.length === 0) throw invalidArgument(`GetModelMetadataRequest must specify at least one metadata_field (supported: ${SIGNATURE_DEF_FIELD})`);
+      for (const field of fields) {
+        if (field !== SIGNATURE_DEF_FIELD) throw invalidArgument(`Metadata field ${field} is not supported (supported: ${SIGNATURE_DEF_FIELD})`);
+      }
+      const result = await modelMetadata(manager, modelSpec);
+      return { model: modelSpec.name, response: encodeMetadataResponse(result.modelSpec, result.signatureDefMap) };
+    },
+  };
+}
+
+function modelServiceHandlers(manager: ModelManager): Record<string, Handler> {
+  return {
+    GetModelStatus: async (bytes) => {
+      const request = decodeMessage<{ modelSpec?: Parameters<typeof modelSpecFromObject>[0] }>('tensorflow.serving.GetModelStatusRequest', bytes);
+      const spec: ModelSpecInput = modelSpecFromObject(request.modelSpec);
+      const statuses = modelStatus(manager, spec);
+      const response = encodeMessage('tensorflow.serving.GetModelStatusResponse', {
+        modelVersionStatus: statuses.map((s) => ({
+          version: s.version,
+          state: VERSION_STATES[s.state],
+          status: { errorCode: s.error.code === 'OK' ? 0 : grpcCode(s.error.code), errorMessage: s.error.message },
+        })),
+      });
+      return { model: spec.name, response };
+    },
+    HandleReloadConfigRequest: async (bytes) => {
+      const request = decodeMessage<{ config?: Record<string, unknown> }>('tensorflow.serving.ReloadConfigRequest', bytes);
+      if (!request.config) throw invalidArgument('ReloadConfigRequest has no config');
+      const configs = modelConfigsFromServerConfig(request.config, 'ReloadConfigRequest.config');
+      await manager.setConfig(configs);
+      return { model: '', response: encodeMessage('tensorflow.serving.ReloadConfigResponse', { status: { errorCode: 0, errorMessage: '' } }) };
+    },
+  };
+}
+
+function unaryService(
+  serviceName: string,
+  handlers: Record<string, Handler>,
+  onRequest: GrpcServerOptions['onRequest'],
+): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
+  const definition: Record<string, grpc.MethodDefinition<Buffer, Uint8Array>> = {};
+  const implementation: grpc.UntypedServiceImplementation = {};
+  for (const [method, handler] of Object.entries(handlers)) {
+    definition[method] = methodDefinition(serviceName, method);
+    implementation[method] = (call: grpc.ServerUnaryCall<Buffer, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>) => {
+      const started = process.hrtime.bigint();
+      const controller = new AbortController();
+      call.on('cancelled', () => controller.abort(new TfServeError('CANCELLED', 'the client cancelled the call or its deadline passed')));
+      let model = '';
+      const finish = (code: 'OK' | StatusCode) => onRequest?.({ service: serviceName, method, model, code, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+      handler(call.request, call, controller.signal).then(
+        (result) => {
+          model = result.model;
+          callback(null, result.response);
+          finish('OK');
+        },
+        (error: unknown) => {
+          const failure = TfServeError.from(error);
+          model = peekModelName(call.request);
+          callback({ code: grpcCode(failure.code), details: failure.message });
+          finish(failure.code);
+        },
+      );
+    };
+  }
+  return { definition, implementation };
+}
+
+/** Best-effort model name of a request (field 1 = model_spec, its field 1 = name) for metrics of failed calls. */
+function peekModelName(bytes: Buffer): string {
+  try {
+    const reader = protobuf.Reader.create(bytes);
+    while (reader.pos < reader.len) {
+      const tag = reader.uint32();
+      if (tag === ((1 << 3) | 2)) {
+        const spec = protobuf.Reader.create(reader.bytes());
+        while (spec.pos < spec.len) {
+          const specTag = spec.uint32();
+          if (specTag === ((1 << 3) | 2)) return spec.string();
+          spec.skipType(specTag & 7);
+        }
+        return '';
+      }
+      reader.skipType(tag & 7);
+    }
+  } catch {
+    // malformed: no name
+  }
+  return '';
+}
+
+const HEALTH = { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 } as const;
+const OWN_SERVICES = ['grpc.health.v1.Health', 'tensorflow.serving.PredictionService', 'tensorflow.serving.ModelService'];
+
+/** SERVING when the server (service "" or one of ours) or the named model can answer. */
+function healthOf(manager: ModelManager, service: string): number | null {
+  if (service === '' || OWN_SERVICES.includes(service)) return manager.isReady() ? HEALTH.SERVING : HEALTH.NOT_SERVING;
+  if (!manager.modelNames().includes(service)) return null;
+  try {
+    return manager.status(service).some((s) => s.state === 'AVAILABLE') ? HEALTH.SERVING : HEALTH.NOT_SERVING;
+  } catch {
+    return HEALTH.NOT_SERVING;
+  }
+}
+
+function healthService(manager: ModelManager): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
+  const service = 'grpc.health.v1.Health';
+  const decodeService = (bytes: Buffer) => decodeMessage<{ service?: string }>('grpc.health.v1.HealthCheckRequest', bytes).service ?? '';
+  const encodeStatus = (status: number) => encodeMessage('grpc.health.v1.HealthCheckResponse', { status });
+  const definition: grpc.ServiceDefinition = {
+    Check: methodDefinition(service, 'Check'),
+    Watch: { ...methodDefinition(service, 'Watch'), responseStream: true },
+  };
+  const implementation: grpc.UntypedServiceImplementation = {
+    Check: (call: grpc.ServerUnaryCall<Buffer, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>) => {
+      try {
+        const name = decodeService(call.request);
+        const status = healthOf(manager, name);
+        if (status === null) callback({ code: grpc.status.NOT_FOUND, details: `unknown service or model '${name}'` });
+        else callback(null, encodeStatus(status));
+      } catch (error) {
+        const failure = TfServeError.from(error);
+        callback({ code: grpcCode(failure.code), details: failure.message });
+      }
+    },
+    Watch: (call: grpc.ServerWritableStream<Buffer, Uint8Array>) => {
+      let name: string;
+      try {
+        name = decodeService(call.request);
+      } catch (error) {
+        call.destroy(Object.assign(new Error((error as Error).message), { code: grpc.status.INVALID_ARGUMENT }));
+        return;
+      }
+      let last = -1;
+      const send = () => {
+        const status = healthOf(manager, name) ?? HEALTH.SERVICE_UNKNOWN;
+        if (status !== last) {
+          last = status;
+          call.write(encodeStatus(status));
+        }
+      };
+      manager.on('load', send);
+      manager.on('unload', send);
+      call.on('cancelled', () => {
+        manager.off('load', send);
+        manager.off('unload', send);
+      });
+      send();
+    },
+  };
+  return { definition, implementation };
+}
+
+/** Starts the gRPC server; resolves once it listens. */
+export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
+  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_GRPC_MAX_MESSAGE_BYTES;
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': maxMessageBytes,
+    'grpc.max_send_message_length': maxMessageBytes,
+  });
+  const prediction = unaryService('tensorflow.serving.PredictionService', predictionHandlers(options.manager), options.onRequest);
+  const modelService = unaryService('tensorflow.serving.ModelService', modelServiceHandlers(options.manager), options.onRequest);
+  const health = healthService(options.manager);
+  server.addService(prediction.definition, prediction.implementation);
+  server.addService(modelService.definition, modelService.implementation);
+  server.addService(health.definition, health.implementation);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(options.address, grpc.ServerCredentials.createInsecure(), (error, bound) => {
+      if (error) reject(new TfServeError('UNAVAILABLE', `cannot listen for gRPC on ${options.address}: ${error.message}`));
+      else resolve(bound);
+    });
+  });
+  let closing: Promise<void> | null = null;
+  return {
+    port,
+    close(graceMs: number): Promise<void> {
+      closing ??= new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, Math.max(0, graceMs));
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      return closing;
+    },
+  };
+}

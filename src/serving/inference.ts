@@ -1,0 +1,315 @@
+// TF Serving's inference APIs over a ModelManager, protocol-neutral: gRPC
+// and REST decode their requests into these shapes and encode the answers.
+// Each call leases the servable it runs on and releases it once the answer is
+// built, so a version being unloaded finishes its requests first.
+import { TfServeError, invalidArgument } from '../errors';
+import { DEFAULT_SIGNATURE } from '../model';
+import type { Servable } from '../servable';
+import type { Signature } from '../signatures';
+import type { AnyTensor, TensorInput } from '../tensor';
+import { type Example, encodeExample, withContext } from './example';
+import type { ModelManager, VersionStatus } from './model-manager';
+
+export type { Example, Feature } from './example';
+
+export interface ModelSpecInput {
+  name: string;
+  version?: number;
+  versionLabel?: string;
+  signatureName?: string;
+}
+
+export interface ResolvedSpec {
+  name: string;
+  version: number;
+  signatureName: string;
+}
+
+export interface PredictRequest {
+  modelSpec: ModelSpecInput;
+  inputs: Record<string, TensorInput>;
+  outputFilter?: string[];
+  signal?: AbortSignal;
+}
+
+export interface PredictResult {
+  modelSpec: ResolvedSpec;
+  outputs: Record<string, AnyTensor>;
+}
+
+export interface ExamplesRequest {
+  modelSpec: ModelSpecInput;
+  examples: Example[];
+  context?: Example;
+}
+
+export type Classification = Array<{ label: string; score: number }>;
+
+export interface ClassifyResult {
+  modelSpec: ResolvedSpec;
+  classifications: Classification[];
+}
+
+export interface RegressResult {
+  modelSpec: ResolvedSpec;
+  regressions: number[];
+}
+
+export interface MultiInferenceRequest {
+  tasks: Array<{ modelSpec: ModelSpecInput; methodName: string }>;
+  examples: Example[];
+  context?: Example;
+}
+
+export interface MultiInferenceResult {
+  results: Array<{ modelSpec: ResolvedSpec; classifications?: Classification[]; regressions?: number[] }>;
+}
+
+export const PREDICT_METHOD = 'tensorflow/serving/predict';
+export const CLASSIFY_METHOD = 'tensorflow/serving/classify';
+export const REGRESS_METHOD = 'tensorflow/serving/regress';
+
+/** Signature tensor keys TF Serving's classify/regress signatures use. */
+const EXAMPLES_INPUT = 'inputs';
+const CLASSES_OUTPUT = 'classes';
+const SCORES_OUTPUT = 'scores';
+const REGRESS_OUTPUT = 'outputs';
+
+/** The servable a call runs on, with the name and version it is served as. */
+export interface Target {
+  servable: Servable;
+  name: string;
+  version: number;
+}
+
+function checkSpec(spec: ModelSpecInput | undefined): ModelSpecInput {
+  if (!spec || typeof spec.name !== 'string' || spec.name === '') throw invalidArgument('model_spec.name is missing: name the model to run');
+  return spec;
+}
+
+async function withLease<T>(manager: ModelManager, spec: ModelSpecInput, run: (target: Target) => Promise<T>): Promise<T> {
+  const lease = manager.acquire({ name: spec.name, version: spec.version, versionLabel: spec.versionLabel });
+  try {
+    return await run(lease);
+  } finally {
+    lease.release();
+  }
+}
+
+function signatureOf(target: Target, signatureName: string | undefined): Signature {
+  const key = signatureName || DEFAULT_SIGNATURE;
+  const signature = target.servable.signatures[key];
+  if (!signature) {
+    const known = Object.keys(target.servable.signatures);
+    throw new TfServeError(
+      'FAILED_PRECONDITION',
+      `Serving signature key "${key}" not found in model '${target.name}' version ${target.version} (signatures: ${known.join(', ') || 'none'})`,
+    );
+  }
+  return signature;
+}
+
+function resolved(target: Target, signatureName: string): ResolvedSpec {
+  return { name: target.name, version: target.version, signatureName };
+}
+
+function abortError(signal: AbortSignal): TfServeError {
+  const reason = signal.reason as { code?: string; message?: string } | undefined;
+  if (reason instanceof TfServeError) return reason;
+  return new TfServeError('CANCELLED', reason?.message ? `request cancelled: ${reason.message}` : 'request cancelled');
+}
+
+/** Settles with the run, or early when the signal aborts (the run itself still completes before the lease is released). */
+async function abortable<T>(run: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return run;
+  if (signal.aborted) throw abortError(signal);
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(abortError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([run, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort!);
+  }
+}
+
+/** Predict on a given servable (warmup replays use this directly). */
+export async function predictOn(target: Target, request: Omit<PredictRequest, 'modelSpec'> & { signatureName?: string }): Promise<PredictResult> {
+  const signature = signatureOf(target, request.signatureName);
+  if (![PREDICT_METHOD, CLASSIFY_METHOD, REGRESS_METHOD].includes(signature.methodName)) {
+    throw invalidArgument(`signature '${signature.name}' has method_name '${signature.methodName}', which Predict cannot run`);
+  }
+  if (Object.keys(request.inputs).length === 0) {
+    throw invalidArgument(`the request has no inputs; signature '${signature.name}' takes ${Object.keys(signature.inputs).join(', ')}`);
+  }
+  const running = target.servable.predict(request.inputs, { signature: signature.name, outputs: request.outputFilter });
+  if (request.signal) running.catch(() => undefined); // an early abort must not leave it unhandled
+  const outputs = await abortable(running, request.signal);
+  if (request.signal?.aborted) throw abortError(request.signal);
+  return { modelSpec: resolved(target, signature.name), outputs };
+}
+
+export function predict(manager: ModelManager, request: PredictRequest): Promise<PredictResult> {
+  const spec = checkSpec(request.modelSpec);
+  if (request.signal?.aborted) return Promise.reject(abortError(request.signal));
+  return withLease(manager, spec, (target) => predictOn(target, { ...request, signatureName: spec.signatureName }));
+}
+
+/** The examples as the DT_STRING [n] tensor of serialized tf.Examples a classify/regress signature reads. */
+function serializedExamples(examples: Example[], context: Example | undefined): TensorInput {
+  if (!Array.isArray(examples) || examples.length === 0) throw invalidArgument('Input is empty: the request has no examples');
+  return { dtype: 'string', shape: [examples.length], data: examples.map((example) => encodeExample(withContext(example, context))) };
+}
+
+/** The single DT_STRING input a signature reads serialized examples from. */
+function examplesInput(signature: Signature, method: string): string {
+  const keys = Object.keys(signature.inputs);
+  if (signature.methodName === method) {
+    if (keys.length !== 1 || signature.inputs[EXAMPLES_INPUT] === undefined) {
+      throw invalidArgument(`${method} signature '${signature.name}' must have exactly one input, '${EXAMPLES_INPUT}'; it has ${keys.join(', ')}`);
+    }
+    return EXAMPLES_INPUT;
+  }
+  // A predict signature that parses serialized examples from its one string input.
+  if (signature.methodName === PREDICT_METHOD && keys.length === 1 && signature.inputs[keys[0]!]!.dtype === 'string') return keys[0]!;
+  throw invalidArgument(
+    `signature '${signature.name}' has method_name '${signature.methodName}'; ${method === CLASSIFY_METHOD ? 'Classify' : 'Regress'} needs a ${method} signature or a predict signature with one DT_STRING input of serialized tf.Examples`,
+  );
+}
+
+function rowsOf(tensor: AnyTensor, alias: string, batch: number, signatureName: string): number {
+  if (tensor.shape.length !== 2 || tensor.shape[0] !== batch) {
+    throw invalidArgument(
+      `output '${alias}' of signature '${signatureName}' has shape [${tensor.shape.join(',')}], expected [batch_size num_classes] with batch_size ${batch}`,
+    );
+  }
+  return tensor.shape[1]!;
+}
+
+export async function classifyOn(target: Target, request: Omit<ExamplesRequest, 'modelSpec'> & { signatureName?: string }): Promise<ClassifyResult> {
+  const signature = signatureOf(target, request.signatureName);
+  const input = examplesInput(signature, CLASSIFY_METHOD);
+  const classesSpec = signature.outputs[CLASSES_OUTPUT];
+  const scoresSpec = signature.outputs[SCORES_OUTPUT];
+  if (!classesSpec && !scoresSpec) {
+    throw invalidArgument(`classify signature '${signature.name}' has neither a '${CLASSES_OUTPUT}' nor a '${SCORES_OUTPUT}' output`);
+  }
+  if (classesSpec && classesSpec.dtype !== 'string') throw invalidArgument(`output '${CLASSES_OUTPUT}' of signature '${signature.name}' must be DT_STRING, is ${classesSpec.tfDtype}`);
+  if (scoresSpec && scoresSpec.dtype !== 'float32') throw invalidArgument(`output '${SCORES_OUTPUT}' of signature '${signature.name}' must be DT_FLOAT, is ${scoresSpec.tfDtype}`);
+  const feeds = { [input]: serializedExamples(request.examples, request.context) };
+  const wanted = [classesSpec ? CLASSES_OUTPUT : null, scoresSpec ? SCORES_OUTPUT : null].filter((k): k is string => k !== null);
+  const outputs = await target.servable.predict(feeds, { signature: signature.name, outputs: wanted });
+  const batch = request.examples.length;
+  const classes = outputs[CLASSES_OUTPUT];
+  const scores = outputs[SCORES_OUTPUT];
+  const perExample = classes ? rowsOf(classes, CLASSES_OUTPUT, batch, signature.name) : rowsOf(scores!, SCORES_OUTPUT, batch, signature.name);
+  if (classes && scores && rowsOf(scores, SCORES_OUTPUT, batch, signature.name) !== perExample) {
+    throw invalidArgument(`outputs '${CLASSES_OUTPUT}' [${classes.shape.join(',')}] and '${SCORES_OUTPUT}' [${scores.shape.join(',')}] of signature '${signature.name}' differ in shape`);
+  }
+  const classifications: Classification[] = [];
+  for (let i = 0; i < batch; i++) {
+    const row: Classification = [];
+    for (let j = 0; j < perExample; j++) {
+      const k = i * perExample + j;
+      row.push({
+        label: classes ? Buffer.from((classes.data as Uint8Array[])[k]!).toString('utf8') : '',
+        score: scores ? (scores.data as Float32Array)[k]! : 0,
+      });
+    }
+    classifications.push(row);
+  }
+  return { modelSpec: resolved(target, signature.name), classifications };
+}
+
+export async function regressOn(target: Target, request: Omit<ExamplesRequest, 'modelSpec'> & { signatureName?: string }): Promise<RegressResult> {
+  const signature = signatureOf(target, request.signatureName);
+  const input = examplesInput(signature, REGRESS_METHOD);
+  const spec = signature.outputs[REGRESS_OUTPUT];
+  if (!spec) throw invalidArgument(`regress signature '${signature.name}' has no '${REGRESS_OUTPUT}' output (its outputs: ${Object.keys(signature.outputs).join(', ')})`);
+  if (spec.dtype !== 'float32') throw invalidArgument(`output '${REGRESS_OUTPUT}' of signature '${signature.name}' must be DT_FLOAT, is ${spec.tfDtype}`);
+  const feeds = { [input]: serializedExamples(request.examples, request.context) };
+  const outputs = await target.servable.predict(feeds, { signature: signature.name, outputs: [REGRESS_OUTPUT] });
+  const tensor = outputs[REGRESS_OUTPUT]!;
+  const batch = request.examples.length;
+  const fits = (tensor.shape.length === 1 && tensor.shape[0] === batch) || (tensor.shape.length === 2 && tensor.shape[0] === batch && tensor.shape[1] === 1);
+  if (!fits) {
+    throw invalidArgument(
+      `output '${REGRESS_OUTPUT}' of signature '${signature.name}' has shape [${tensor.shape.join(',')}], expected [batch_size] or [batch_size, 1] with batch_size ${batch}`,
+    );
+  }
+  return { modelSpec: resolved(target, signature.name), regressions: Array.from(tensor.data as Float32Array) };
+}
+
+export function classify(manager: ModelManager, request: ExamplesRequest): Promise<ClassifyResult> {
+  const spec = checkSpec(request.modelSpec);
+  return withLease(manager, spec, (target) => classifyOn(target, { ...request, signatureName: spec.signatureName }));
+}
+
+export function regress(manager: ModelManager, request: ExamplesRequest): Promise<RegressResult> {
+  const spec = checkSpec(request.modelSpec);
+  return withLease(manager, spec, (target) => regressOn(target, { ...request, signatureName: spec.signatureName }));
+}
+
+export async function multiInferenceOn(target: Target, request: MultiInferenceRequest): Promise<MultiInferenceResult> {
+  if (!Array.isArray(request.tasks) || request.tasks.length === 0) throw invalidArgument('MultiInferenceRequest has no tasks');
+  const seen = new Set<string>();
+  for (const task of request.tasks) {
+    if (task.modelSpec?.name !== target.name) {
+      throw invalidArgument('All ModelSpecs in a MultiInferenceRequest must access the same model name');
+    }
+    const signature = task.modelSpec.signatureName || DEFAULT_SIGNATURE;
+    if (seen.has(signature)) throw invalidArgument(`Duplicate evaluation of signature: ${signature}`);
+    seen.add(signature);
+    if (task.methodName !== CLASSIFY_METHOD && task.methodName !== REGRESS_METHOD) {
+      throw invalidArgument(`Unsupported signature method_name: ${task.methodName} (MultiInference runs ${CLASSIFY_METHOD} and ${REGRESS_METHOD})`);
+    }
+  }
+  const results: MultiInferenceResult['results'] = [];
+  for (const task of request.tasks) {
+    const args = { examples: request.examples, context: request.context, signatureName: task.modelSpec.signatureName };
+    const signature = signatureOf(target, args.signatureName);
+    if (signature.methodName !== task.methodName) {
+      throw invalidArgument(`signature '${signature.name}' has method_name '${signature.methodName}', but the task asks for ${task.methodName}`);
+    }
+    if (task.methodName === CLASSIFY_METHOD) {
+      const result = await classifyOn(target, args);
+      results.push({ modelSpec: result.modelSpec, classifications: result.classifications });
+    } else {
+      const result = await regressOn(target, args);
+      results.push({ modelSpec: result.modelSpec, regressions: result.regressions });
+    }
+  }
+  return { results };
+}
+
+export function multiInference(manager: ModelManager, request: MultiInferenceRequest): Promise<MultiInferenceResult> {
+  const first = request.tasks?.[0];
+  if (!first) return Promise.reject(invalidArgument('MultiInferenceRequest has no tasks'));
+  const spec = checkSpec(first.modelSpec);
+  return withLease(manager, spec, (target) => multiInferenceOn(target, request));
+}
+
+/** GetModelMetadata's signature_def: the version's serialized tensorflow.serving.SignatureDefMap. */
+export async function modelMetadata(manager: ModelManager, modelSpec: ModelSpecInput): Promise<{ modelSpec: ResolvedSpec; signatureDefMap: Uint8Array }> {
+  const spec = checkSpec(modelSpec);
+  return withLease(manager, spec, async (target) => ({
+    modelSpec: resolved(target, spec.signatureName ?? ''),
+    signatureDefMap: target.servable.signatureDefMap,
+  }));
+}
+
+/** GetModelStatus: every version of the model, or the one asked for by number or label. */
+export function modelStatus(manager: ModelManager, modelSpec: ModelSpecInput): VersionStatus[] {
+  const spec = checkSpec(modelSpec);
+  let version = spec.version;
+  if (spec.versionLabel) {
+    version = manager.modelConfig(spec.name)?.versionLabels[spec.versionLabel];
+    if (version === undefined) {
+      manager.status(spec.name); // NOT_FOUND for an unknown model comes first
+      throw invalidArgument(`Unrecognized servable version label: ${spec.versionLabel} for model '${spec.name}'`);
+    }
+  }
+  return manager.status(spec.name, version);
+}

@@ -1,0 +1,381 @@
+// Which model versions are served: TF Serving's base_path/<version>/ layout,
+// version policies, labels, polling for new and removed versions, hot config
+// reloads, warmup and per-version status.
+//
+// Transitions keep serving: new versions load before old ones unload (an old
+// version is dropped only once some wanted version is AVAILABLE, TF Serving's
+// availability-preserving policy), an unloading version is handed to no new
+// request and is freed once its last lease is released, and a version that
+// fails to load is reported in status and otherwise ignored.
+import { EventEmitter } from 'node:events';
+import path from 'node:path';
+
+import { TfServeError, type StatusCode } from '../errors';
+import type { LoadOptions } from '../model';
+import { listVersions } from '../model-dir';
+import type { Servable, ServableLoader } from '../servable';
+import { runWarmup } from './warmup';
+
+export interface ModelConfig {
+  name: string;
+  basePath: string;
+  /** 'tensorflow' */
+  modelPlatform: string;
+  versionPolicy: { kind: 'latest'; numVersions: number } | { kind: 'all' } | { kind: 'specific'; versions: number[] };
+  versionLabels: Record<string, number>;
+}
+
+export interface ManagerOptions {
+  loader: ServableLoader;
+  /** Session options, batching: passed to every load. */
+  loadOptions?: LoadOptions;
+  /** Seconds between scans of the base paths; 0 = scan once. */
+  fileSystemPollWaitSeconds: number;
+  enableModelWarmup: boolean;
+  allowVersionLabelsForUnavailableModels: boolean;
+}
+
+export type VersionState = 'START' | 'LOADING' | 'AVAILABLE' | 'UNLOADING' | 'END';
+
+export interface VersionStatus {
+  version: number;
+  state: VersionState;
+  error: { code: 'OK' | StatusCode; message: string };
+}
+
+export interface Lease {
+  servable: Servable;
+  name: string;
+  version: number;
+  release(): void;
+}
+
+export interface ServableSpec {
+  name: string;
+  version?: number;
+  versionLabel?: string;
+}
+
+interface VersionEntry {
+  version: number;
+  state: VersionState;
+  error: VersionStatus['error'];
+  servable: Servable | null;
+  leases: number;
+  /** Settles when an unload that waits for leases is done. */
+  unloaded: Promise<void> | null;
+  releaseWaiter: (() => void) | null;
+}
+
+interface ModelEntry {
+  config: ModelConfig;
+  versions: Map<number, VersionEntry>;
+  /** Why the last scan found nothing to serve (missing base path...). */
+  scanError: TfServeError | null;
+  scanning: Promise<void> | null;
+  rescan: boolean;
+  removed: boolean;
+}
+
+const OK: VersionStatus['error'] = { code: 'OK', message: '' };
+
+function wantedVersions(config: ModelConfig, onDisk: number[]): Set<number> {
+  const policy = config.versionPolicy;
+  switch (policy.kind) {
+    case 'all':
+      return new Set(onDisk);
+    case 'specific':
+      return new Set(onDisk.filter((v) => policy.versions.includes(v)));
+    case 'latest':
+      return new Set(onDisk.slice(-Math.max(1, policy.numVersions)));
+  }
+}
+
+function sameConfig(a: ModelConfig, b: ModelConfig): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+export class ModelManager extends EventEmitter {
+  private readonly options: ManagerOptions;
+  private readonly models = new Map<string, ModelEntry>();
+  /** Models taken out of the config whose versions are still unloading. */
+  private readonly retiring = new Set<Promise<void>>();
+  private pollTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(options: ManagerOptions) {
+    super();
+    this.options = options;
+  }
+
+  /**
+   * Serves exactly these models: adds new ones, drops removed ones (after
+   * their in-flight requests), applies changed policies and labels. Resolves
+   * once every model's first load attempt settled.
+   */
+  async setConfig(models: ModelConfig[]): Promise<void> {
+    if (this.closed) throw new TfServeError('FAILED_PRECONDITION', 'the model manager is closed');
+    const names = new Set<string>();
+    for (const model of models) {
+      if (names.has(model.name)) throw new TfServeError('INVALID_ARGUMENT', `model name '${model.name}' appears more than once in the config`);
+      names.add(model.name);
+    }
+    for (const [name, entry] of this.models) {
+      if (names.has(name)) continue;
+      entry.removed = true;
+      this.models.delete(name);
+      const retire = this.unloadAll(entry).finally(() => this.retiring.delete(retire));
+      this.retiring.add(retire);
+    }
+    const labelsToCheck: Array<[ModelEntry, Record<string, number>]> = [];
+    const scans: Promise<void>[] = [];
+    for (const config of models) {
+      const labels = config.versionLabels;
+      let entry = this.models.get(config.name);
+      const resolvedConfig = { ...config, basePath: path.resolve(config.basePath), versionLabels: entry?.config.versionLabels ?? {} };
+      if (!entry) {
+        entry = { config: resolvedConfig, versions: new Map(), scanError: null, scanning: null, rescan: false, removed: false };
+        this.models.set(config.name, entry);
+      } else if (!sameConfig(entry.config, resolvedConfig)) {
+        if (entry.config.basePath !== resolvedConfig.basePath) {
+          // Version numbers under another base path are other models: start over.
+          await this.unloadAll(entry);
+          entry.versions.clear();
+        }
+        entry.config = resolvedConfig;
+      }
+      labelsToCheck.push([entry, labels]);
+      scans.push(this.scan(entry));
+    }
+    await Promise.all(scans);
+    const problems: string[] = [];
+    for (const [entry, labels] of labelsToCheck) {
+      const problem = this.labelProblem(entry, labels);
+      if (problem) problems.push(problem);
+      else entry.config = { ...entry.config, versionLabels: { ...labels } };
+    }
+    this.schedulePoll();
+    if (problems.length > 0) throw new TfServeError('FAILED_PRECONDITION', problems.join('; '));
+  }
+
+  private labelProblem(entry: ModelEntry, labels: Record<string, number>): string | null {
+    if (this.options.allowVersionLabelsForUnavailableModels) return null;
+    for (const [label, version] of Object.entries(labels)) {
+      // A label already pointing at this version may stay while it reloads.
+      if (entry.config.versionLabels[label] === version) continue;
+      if (entry.versions.get(version)?.state !== 'AVAILABLE') {
+        return `cannot assign label '${label}' to version ${version} of model '${entry.config.name}': that version is not available (use --allow_version_labels_for_unavailable_models to allow it)`;
+      }
+    }
+    return null;
+  }
+
+  private schedulePoll(): void {
+    if (this.pollTimer || this.closed || !(this.options.fileSystemPollWaitSeconds > 0)) return;
+    this.pollTimer = setTimeout(() => {
+      this.pollTimer = null;
+      for (const entry of this.models.values()) void this.scan(entry);
+      this.schedulePoll();
+    }, this.options.fileSystemPollWaitSeconds * 1000);
+    this.pollTimer.unref();
+  }
+
+  /** One scan per model at a time; a scan requested meanwhile runs right after. */
+  private scan(entry: ModelEntry): Promise<void> {
+    if (entry.scanning) {
+      entry.rescan = true;
+      return entry.scanning;
+    }
+    const run = async (): Promise<void> => {
+      do {
+        entry.rescan = false;
+        await this.reconcile(entry);
+      } while (entry.rescan && !entry.removed && !this.closed);
+    };
+    entry.scanning = run().finally(() => {
+      entry.scanning = null;
+    });
+    return entry.scanning;
+  }
+
+  private async reconcile(entry: ModelEntry): Promise<void> {
+    if (entry.removed || this.closed) return;
+    const { config } = entry;
+    let onDisk: number[];
+    try {
+      onDisk = await listVersions(config.basePath);
+      entry.scanError = onDisk.length === 0 ? new TfServeError('NOT_FOUND', `no versions of model '${config.name}' found under base path ${config.basePath}`) : null;
+    } catch (error) {
+      // An unreadable base path changes nothing that is being served.
+      entry.scanError = TfServeError.from(error);
+      return;
+    }
+    // A failed version whose directory went away may be retried if it comes back.
+    for (const [version, v] of entry.versions) {
+      if (v.state === 'END' && !onDisk.includes(version)) entry.versions.delete(version);
+    }
+    const wanted = wantedVersions(config, onDisk);
+    const loads: Promise<void>[] = [];
+    for (const version of wanted) {
+      const existing = entry.versions.get(version);
+      if (existing && existing.state !== 'END') continue;
+      if (existing && existing.error.code !== 'OK') continue; // failed before: not retried
+      loads.push(this.load(entry, version));
+    }
+    await Promise.all(loads);
+    if (entry.removed || this.closed) return;
+    const wantedAvailable = [...wanted].some((v) => entry.versions.get(v)?.state === 'AVAILABLE');
+    if (!wantedAvailable && wanted.size > 0) return; // keep what serves until a wanted version does
+    const unloads: Promise<void>[] = [];
+    for (const v of entry.versions.values()) {
+      if (!wanted.has(v.version) && (v.state === 'AVAILABLE' || v.state === 'LOADING' || v.state === 'START')) unloads.push(this.unload(entry, v));
+    }
+    await Promise.all(unloads);
+  }
+
+  private async load(entry: ModelEntry, version: number): Promise<void> {
+    const { name, basePath } = entry.config;
+    const v: VersionEntry = { version, state: 'LOADING', error: OK, servable: null, leases: 0, unloaded: null, releaseWaiter: null };
+    entry.versions.set(version, v);
+    const started = process.hrtime.bigint();
+    try {
+      const servable = await this.options.loader(basePath, { ...this.options.loadOptions, version });
+      v.servable = servable;
+      if (this.options.enableModelWarmup) await runWarmup(servable, name);
+      if (entry.removed || this.closed || v.state !== 'LOADING') {
+        await this.unload(entry, v);
+        return;
+      }
+      v.state = 'AVAILABLE';
+      this.emit('load', { name, version, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+    } catch (error) {
+      const failure = TfServeError.from(error);
+      if (v.servable) await v.servable.unload().catch(() => undefined);
+      v.servable = null;
+      v.state = 'END';
+      v.error = { code: failure.code, message: failure.message };
+      this.emit('load', { name, version, seconds: Number(process.hrtime.bigint() - started) / 1e9, error: failure });
+    }
+  }
+
+  /** Stops handing the version out; frees it once its leases are released. */
+  private unload(entry: ModelEntry, v: VersionEntry): Promise<void> {
+    if (v.unloaded) return v.unloaded;
+    v.state = 'UNLOADING';
+    v.unloaded = (async () => {
+      if (v.leases > 0) await new Promise<void>((resolve) => (v.releaseWaiter = resolve));
+      const servable = v.servable;
+      v.servable = null;
+      if (servable) await servable.unload().catch(() => undefined);
+      v.state = 'END';
+      this.emit('unload', { name: entry.config.name, version: v.version });
+    })();
+    return v.unloaded;
+  }
+
+  private async unloadAll(entry: ModelEntry): Promise<void> {
+    if (entry.scanning) await entry.scanning;
+    await Promise.all([...entry.versions.values()].filter((v) => v.state !== 'END' || v.unloaded).map((v) => this.unload(entry, v)));
+  }
+
+  /** A lease on the version a request asks for: the given version, the label's, or the highest available. */
+  acquire(spec: ServableSpec): Lease {
+    const entry = this.models.get(spec.name);
+    if (!entry || this.closed) throw new TfServeError('NOT_FOUND', `Servable not found for request: ${describeRequest(spec)}: no model named '${spec.name}' is configured`);
+    let version = spec.version;
+    if (spec.versionLabel !== undefined && spec.versionLabel !== '') {
+      version = entry.config.versionLabels[spec.versionLabel];
+      if (version === undefined) {
+        const known = Object.keys(entry.config.versionLabels);
+        throw new TfServeError('INVALID_ARGUMENT', `Unrecognized servable version label: ${spec.versionLabel} for model '${spec.name}' (labels: ${known.length ? known.join(', ') : 'none'})`);
+      }
+    }
+    let v: VersionEntry | undefined;
+    if (version === undefined) {
+      for (const candidate of entry.versions.values()) {
+        if (candidate.state === 'AVAILABLE' && (!v || candidate.version > v.version)) v = candidate;
+      }
+      if (!v) {
+        const loading = [...entry.versions.values()].some((c) => c.state === 'LOADING');
+        if (loading) throw new TfServeError('UNAVAILABLE', `model '${spec.name}' is still loading: no version is available yet`);
+        const why = entry.scanError ? `: ${entry.scanError.message}` : '';
+        throw new TfServeError('NOT_FOUND', `Servable not found for request: ${describeRequest(spec)}: no version of '${spec.name}' is available${why}`);
+      }
+    } else {
+      v = entry.versions.get(version);
+      if (v?.state === 'LOADING') throw new TfServeError('UNAVAILABLE', `version ${version} of model '${spec.name}' is still loading`);
+      if (!v || v.state !== 'AVAILABLE') {
+        const available = [...entry.versions.values()].filter((c) => c.state === 'AVAILABLE').map((c) => c.version);
+        throw new TfServeError(
+          'NOT_FOUND',
+          `Servable not found for request: ${describeRequest({ ...spec, version })}: version ${version} of '${spec.name}' is not available (available: ${available.length ? available.join(', ') : 'none'})`,
+        );
+      }
+    }
+    const leased = v;
+    leased.leases++;
+    let released = false;
+    return {
+      servable: leased.servable!,
+      name: spec.name,
+      version: leased.version,
+      release: () => {
+        if (released) return;
+        released = true;
+        leased.leases--;
+        if (leased.leases === 0 && leased.releaseWaiter) {
+          const wake = leased.releaseWaiter;
+          leased.releaseWaiter = null;
+          wake();
+        }
+      },
+    };
+  }
+
+  /** Status of every known version of a model (highest first), or of one version. */
+  status(name: string, version?: number): VersionStatus[] {
+    const entry = this.models.get(name);
+    if (!entry) throw new TfServeError('NOT_FOUND', `Could not find any versions of model ${name}: it is not configured`);
+    const all = [...entry.versions.values()].sort((a, b) => b.version - a.version).map((v) => ({ version: v.version, state: v.state, error: { ...v.error } }));
+    if (version !== undefined) {
+      const one = all.filter((s) => s.version === version);
+      if (one.length === 0) throw new TfServeError('NOT_FOUND', `Could not find version ${version} of model ${name}`);
+      return one;
+    }
+    if (all.length === 0) {
+      const why = entry.scanError ? `: ${entry.scanError.message}` : '';
+      throw new TfServeError('NOT_FOUND', `Could not find any versions of model ${name}${why}`);
+    }
+    return all;
+  }
+
+  modelNames(): string[] {
+    return [...this.models.keys()].sort();
+  }
+
+  /** The config currently applied to a model (labels included). */
+  modelConfig(name: string): ModelConfig | undefined {
+    return this.models.get(name)?.config;
+  }
+
+  /** Every configured model has an AVAILABLE version. */
+  isReady(): boolean {
+    for (const entry of this.models.values()) {
+      if (![...entry.versions.values()].some((v) => v.state === 'AVAILABLE')) return false;
+    }
+    return true;
+  }
+
+  /** Stops polling; unloads every version once its leases are released. */
+  async close(): Promise<void> {
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.pollTimer = null;
+    this.closed = true;
+    await Promise.all([...this.models.values()].map((entry) => this.unloadAll(entry)));
+    await Promise.all([...this.retiring]);
+  }
+}
+
+function describeRequest(spec: ServableSpec): string {
+  return spec.version === undefined ? `Latest(${spec.name})` : `Specific(${spec.name}, ${spec.version})`;
+}
