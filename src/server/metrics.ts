@@ -132,12 +132,17 @@ export class ServerMetrics {
     });
   }
 
-  /** Wraps a loader so that every Servable's predict() feeds the runtime latency. */
-  instrumentLoader(loader: ServableLoader): ServableLoader {
+  /**
+   * Wraps a loader so that every Servable's predict() feeds the runtime
+   * latency. `modelNameFor` gives the served name of a base path (the
+   * servable's own name is its directory's).
+   */
+  instrumentLoader(loader: ServableLoader, modelNameFor: (basePath: string) => string | undefined = () => undefined): ServableLoader {
     const runtimeLatency = this.runtimeLatency;
     return async (basePath, options) => {
       const servable = await loader(basePath, options);
-      return timedServable(servable, (seconds, api) => runtimeLatency.observe({ model_name: servable.name, API: api, runtime: 'TF1' }, seconds * 1e6));
+      const model = modelNameFor(basePath) ?? servable.name;
+      return timedServable(servable, (seconds, api) => runtimeLatency.observe({ model_name: model, API: api, runtime: 'TF1' }, seconds * 1e6));
     };
   }
 
