@@ -166,9 +166,9 @@ Napi::Value ModelWrap::SetBatching(const Napi::CallbackInfo& info) {
 Napi::Value ModelWrap::BatchingStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array result = Napi::Array::New(env);
-  if (!model_) return result;
+  if (!model_ || !batching_) return result;
   uint32_t index = 0;
-  for (const auto& [key, stats] : model_->BatchingStats()) {
+  for (const auto& [key, stats] : model_->BatchingStats(*batching_)) {
     Napi::Object entry = Napi::Object::New(env);
     entry.Set("key", key);
     entry.Set("batches", static_cast<double>(stats.batches));

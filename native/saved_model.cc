@@ -127,7 +127,7 @@ void SavedModel::Submit(TaskPtr task, std::shared_ptr<const RunSpec> spec, const
     RunPool::Instance().Submit(std::make_unique<DirectRun>(this, std::move(spec), std::move(task)));
     return;
   }
-  std::string key = batching->Key();
+  std::string key = batching->Key() + "|";
   for (const auto& name : spec->feed_names) key += "|" + name;
   key += "|>";
   for (const auto& name : spec->fetch_names) key += "|" + name;
@@ -141,10 +141,13 @@ void SavedModel::Submit(TaskPtr task, std::shared_ptr<const RunSpec> spec, const
   batcher->Submit(std::move(task));
 }
 
-std::map<std::string, BatcherStats> SavedModel::BatchingStats() {
+std::map<std::string, BatcherStats> SavedModel::BatchingStats(const BatchingParams& params) {
+  const std::string prefix = params.Key() + "|";
   std::lock_guard<std::mutex> lock(batchers_mutex_);
   std::map<std::string, BatcherStats> stats;
-  for (auto& [key, batcher] : batchers_) stats[key] = batcher->Stats();
+  for (auto& [key, batcher] : batchers_) {
+    if (key.compare(0, prefix.size(), prefix) == 0) stats[key] = batcher->Stats();
+  }
   return stats;
 }
 

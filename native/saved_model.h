@@ -67,8 +67,8 @@ class SavedModel {
   // `batching` is given, else to the process-wide run pool.
   void Submit(TaskPtr task, std::shared_ptr<const RunSpec> spec, const BatchingParams* batching);
 
-  // Stats of every batcher this model has, keyed by feeds/fetches/params.
-  std::map<std::string, BatcherStats> BatchingStats();
+  // Stats of the batchers using these params, keyed by feeds/fetches/params.
+  std::map<std::string, BatcherStats> BatchingStats(const BatchingParams& params);
 
  private:
   // The session must go before the graph it runs, hence this order.

@@ -41,11 +41,6 @@ export function withCallerLimits<T>(work: Promise<T>, token: Int32Array, limits:
       if (timer) clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     };
-    if (signal?.aborted) return onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (timeoutMs !== undefined) {
-      timer = setTimeout(() => giveUp(new TfServeError('DEADLINE_EXCEEDED', `the request's deadline of ${timeoutMs} ms passed`)), timeoutMs);
-    }
     work.then(
       (value) => {
         cleanup();
@@ -56,5 +51,10 @@ export function withCallerLimits<T>(work: Promise<T>, token: Int32Array, limits:
         reject(error);
       },
     );
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(() => giveUp(new TfServeError('DEADLINE_EXCEEDED', `the request's deadline of ${timeoutMs} ms passed`)), timeoutMs);
+    }
   });
 }
