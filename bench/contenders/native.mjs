@@ -1,0 +1,49 @@
+// TF's own ceiling: the same SavedModel run by TF_SessionRun in a C++ loop
+// (bench/native/tf_loop.cc), one process per cell. A sweep cell with N
+// callers is N threads each running single-example requests; no batching,
+// no JavaScript. Same start/runCell/stop shape as lib/js-contender.mjs.
+import { runNativeLoop } from '../lib/native-loop.mjs';
+import { exportDir } from '../lib/models.mjs';
+
+export class NativeContender {
+  constructor(model, signature, plan) {
+    this.name = 'native';
+    this.model = model;
+    this.signature = signature;
+    this.plan = plan;
+    this.runtime = null;
+  }
+
+  async start() {
+    return { api: 'TF_LoadSessionFromSavedModel + TF_SessionRun', batching: false };
+  }
+
+  async runCell(spec) {
+    const { scenario, batch, concurrency } = spec;
+    try {
+      const report = await runNativeLoop({
+        exportDir: exportDir(this.model),
+        inputTensor: this.signature.inputTensor,
+        exampleShape: this.model.exampleShape,
+        outputTensors: this.signature.outputTensors,
+        batch,
+        threads: concurrency,
+        seconds: this.plan.seconds,
+        warmupSeconds: scenario === 'batch' ? 0 : this.plan.warmupSeconds,
+        minCalls: scenario === 'batch' ? 2 : 3,
+      });
+      this.runtime = { api: 'TF_LoadSessionFromSavedModel + TF_SessionRun', tensorflow: report.tfVersion, batching: false };
+      return {
+        ...spec,
+        calls: report.calls,
+        seconds: Math.round(report.seconds * 1000) / 1000,
+        examplesPerSecond: Math.round(report.examplesPerSecond * 10) / 10,
+        latencyUs: report.latencyUs,
+      };
+    } catch (error) {
+      return { ...spec, error: error.message };
+    }
+  }
+
+  async stop() {}
+}

@@ -1,0 +1,15 @@
+// Progress lines on stderr, so stdout stays free for the tables.
+const started = Date.now();
+
+function elapsed() {
+  const s = Math.round((Date.now() - started) / 1000);
+  return `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+}
+
+export function progress(message) {
+  process.stderr.write(`[bench ${elapsed()}] ${message}\n`);
+}
+
+export function secondsSince(startMs) {
+  return `${((Date.now() - startMs) / 1000).toFixed(1)} s`;
+}
