@@ -226,11 +226,10 @@ export class ModelManager extends EventEmitter {
     if (entry.removed || this.closed) return;
     const wantedAvailable = [...wanted].some((v) => entry.versions.get(v)?.state === 'AVAILABLE');
     if (!wantedAvailable && wanted.size > 0) return; // keep what serves until a wanted version does
-    const unloads: Promise<void>[] = [];
+    // Unloads wait for in-flight requests; scans (and setConfig) do not wait for them.
     for (const v of entry.versions.values()) {
-      if (!wanted.has(v.version) && (v.state === 'AVAILABLE' || v.state === 'LOADING' || v.state === 'START')) unloads.push(this.unload(entry, v));
+      if (!wanted.has(v.version) && (v.state === 'AVAILABLE' || v.state === 'LOADING' || v.state === 'START')) void this.unload(entry, v);
     }
-    await Promise.all(unloads);
   }
 
   private async load(entry: ModelEntry, version: number): Promise<void> {

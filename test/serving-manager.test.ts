@@ -1,0 +1,298 @@
+// ModelManager with real SavedModels in temp dirs: policies, labels, hot
+// transitions under load, broken versions, config reloads, warmup, leases.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { loadModel } from '../src';
+import type { Servable, ServableLoader } from '../src/servable';
+import { type ModelConfig, ModelManager, type ManagerOptions } from '../src/serving/model-manager';
+import { predict } from '../src/serving/inference';
+import { servingType } from '../src/serving/protos';
+import { WARMUP_FILE, readTfRecords, writeTfRecords } from '../src/serving/warmup';
+import { encodeTensorProto } from '../src/serving/tensor-proto';
+import { needsTfServingData, tempDir, tfServingModel } from './helpers';
+
+const skip = needsTfServingData();
+const TWO_VERSIONS = 'saved_model_half_plus_two_2_versions';
+
+const realLoader: ServableLoader = (basePath, options) => loadModel(basePath, options);
+
+function manager(overrides: Partial<ManagerOptions> = {}): ModelManager {
+  return new ModelManager({ loader: realLoader, fileSystemPollWaitSeconds: 0, enableModelWarmup: false, allowVersionLabelsForUnavailableModels: false, ...overrides });
+}
+
+function config(name: string, basePath: string, extra: Partial<ModelConfig> = {}): ModelConfig {
+  return { name, basePath, modelPlatform: 'tensorflow', versionPolicy: { kind: 'latest', numVersions: 1 }, versionLabels: {}, ...extra };
+}
+
+/** Copies a version dir of the two-version model into base/<version>, atomically (copy, then rename). */
+function addVersion(base: string, version: number, from = 123): void {
+  const staging = path.join(base, `.staging-${version}`);
+  fs.cpSync(path.join(tfServingModel(TWO_VERSIONS), String(from).padStart(8, '0')), staging, { recursive: true });
+  fs.renameSync(staging, path.join(base, String(version)));
+}
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 20000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+const x = { x: { dtype: 'float32' as const, shape: [2, 1], data: new Float32Array([2, 4]) } };
+
+describe('ModelManager', { skip }, () => {
+  test('version policies: latest, latest 2, all, specific', async () => {
+    const base = tfServingModel(TWO_VERSIONS);
+    const m = manager();
+    try {
+      await m.setConfig([
+        config('latest', base),
+        config('two', base, { versionPolicy: { kind: 'latest', numVersions: 2 } }),
+        config('all', base, { versionPolicy: { kind: 'all' } }),
+        config('specific', base, { versionPolicy: { kind: 'specific', versions: [123] } }),
+      ]);
+      const available = (name: string) => m.status(name).filter((s) => s.state === 'AVAILABLE').map((s) => s.version);
+      assert.deepEqual(available('latest'), [124]);
+      assert.deepEqual(available('two'), [124, 123]);
+      assert.deepEqual(available('all'), [124, 123]);
+      assert.deepEqual(available('specific'), [123]);
+      assert.equal(m.isReady(), true);
+      assert.deepEqual(m.modelNames(), ['all', 'latest', 'specific', 'two']);
+      const lease = m.acquire({ name: 'all' });
+      assert.equal(lease.version, 124);
+      lease.release();
+      const r = await predict(m, { modelSpec: { name: 'all', version: 123 }, inputs: x });
+      assert.equal(r.modelSpec.version, 123);
+      assert.deepEqual(Array.from(r.outputs.y!.data as Float32Array), [3, 4]);
+      assert.throws(() => m.acquire({ name: 'specific', version: 124 }), { code: 'NOT_FOUND', message: /version 124 of 'specific' is not available \(available: 123\)/ });
+      assert.throws(() => m.acquire({ name: 'nope' }), { code: 'NOT_FOUND', message: /no model named 'nope'/ });
+      assert.throws(() => m.status('nope'), { code: 'NOT_FOUND' });
+      assert.throws(() => m.status('latest', 7), { code: 'NOT_FOUND', message: /version 7 of model latest/ });
+    } finally {
+      await m.close();
+    }
+  });
+
+  test('labels map to versions; labels on unavailable versions need the flag', async () => {
+    const base = tfServingModel(TWO_VERSIONS);
+    const m = manager();
+    try {
+      await m.setConfig([config('hp', base, { versionPolicy: { kind: 'all' }, versionLabels: { stable: 123, canary: 124 } })]);
+      const stable = m.acquire({ name: 'hp', versionLabel: 'stable' });
+      const canary = m.acquire({ name: 'hp', versionLabel: 'canary' });
+      assert.deepEqual([stable.version, canary.version], [123, 124]);
+      stable.release();
+      canary.release();
+      assert.throws(() => m.acquire({ name: 'hp', versionLabel: 'beta' }), { code: 'INVALID_ARGUMENT', message: /Unrecognized servable version label: beta.*labels: stable, canary/ });
+      await assert.rejects(m.setConfig([config('hp', base, { versionPolicy: { kind: 'all' }, versionLabels: { stable: 999 } })]), {
+        code: 'FAILED_PRECONDITION',
+        message: /label 'stable' to version 999 of model 'hp'.*allow_version_labels_for_unavailable_models/,
+      });
+      const kept = m.acquire({ name: 'hp', versionLabel: 'stable' });
+      kept.release();
+      assert.equal(kept.version, 123, 'a refused label change keeps the old labels');
+    } finally {
+      await m.close();
+    }
+    const lenient = manager({ allowVersionLabelsForUnavailableModels: true });
+    try {
+      await lenient.setConfig([config('hp', base, { versionLabels: { next: 999 } })]);
+      assert.throws(() => lenient.acquire({ name: 'hp', versionLabel: 'next' }), { code: 'NOT_FOUND', message: /version 999/ });
+    } finally {
+      await lenient.close();
+    }
+  });
+
+  test('a new version replaces the old one under load with zero failed requests', async () => {
+    const base = tempDir('transition');
+    addVersion(base, 123);
+    const m = manager({ fileSystemPollWaitSeconds: 0.1 });
+    const events: string[] = [];
+    m.on('load', (e: { version: number }) => events.push(`load ${e.version}`));
+    m.on('unload', (e: { version: number }) => events.push(`unload ${e.version}`));
+    try {
+      await m.setConfig([config('hp', base)]);
+      let stop = false;
+      let failures = 0;
+      const seen: number[] = [];
+      const clients = Array.from({ length: 4 }, async () => {
+        for (let i = 0; i < 5000 && !stop; i++) {
+          try {
+            const r = await predict(m, { modelSpec: { name: 'hp' }, inputs: x });
+            assert.deepEqual(Array.from(r.outputs.y!.data as Float32Array), [3, 4]);
+            seen.push(r.modelSpec.version);
+          } catch (error) {
+            failures++;
+            console.error(error);
+          }
+        }
+      });
+      await waitFor('requests on 123', () => seen.includes(123));
+      addVersion(base, 124, 124);
+      await waitFor('requests switching to 124', () => seen.slice(-20).length === 20 && seen.slice(-20).every((v) => v === 124));
+      fs.rmSync(path.join(base, '123'), { recursive: true });
+      await waitFor('version 123 unloaded', () => m.status('hp').find((s) => s.version === 123)?.state === 'END');
+      const before = seen.length;
+      await waitFor('more requests after the unload', () => seen.length > before + 20);
+      stop = true;
+      await Promise.all(clients);
+      assert.equal(failures, 0);
+      assert.equal(seen[0], 123);
+      assert.equal(seen[seen.length - 1], 124);
+      assert.ok(events.indexOf('load 124') < events.indexOf('unload 123'), `new version loads before the old one unloads: ${events.join(', ')}`);
+    } finally {
+      await m.close();
+    }
+  });
+
+  test('a corrupt new version shows its error in status; the old one keeps serving', async () => {
+    const base = tempDir('corrupt');
+    addVersion(base, 123);
+    const m = manager({ fileSystemPollWaitSeconds: 0.1 });
+    try {
+      await m.setConfig([config('hp', base)]);
+      fs.mkdirSync(path.join(base, '.staging'));
+      fs.writeFileSync(path.join(base, '.staging', 'saved_model.pb'), 'this is not a SavedModel');
+      fs.renameSync(path.join(base, '.staging'), path.join(base, '125'));
+      await waitFor('version 125 to fail', () => m.status('hp').find((s) => s.version === 125)?.state === 'END');
+      const [broken, old] = m.status('hp');
+      assert.equal(broken!.version, 125);
+      assert.notEqual(broken!.error.code, 'OK');
+      assert.match(broken!.error.message, /125/);
+      assert.deepEqual(old, { version: 123, state: 'AVAILABLE', error: { code: 'OK', message: '' } });
+      for (let i = 0; i < 5; i++) {
+        const r = await predict(m, { modelSpec: { name: 'hp' }, inputs: x });
+        assert.equal(r.modelSpec.version, 123);
+      }
+      await sleep(300); // further scans neither retry 125 nor disturb 123
+      assert.equal(m.status('hp').find((s) => s.version === 123)!.state, 'AVAILABLE');
+    } finally {
+      await m.close();
+    }
+  });
+
+  test('a missing base path is reported; setConfig adds, changes and removes models', async () => {
+    const m = manager();
+    try {
+      await m.setConfig([config('ghost', path.join(tempDir('ghost'), 'nothing-here'))]);
+      assert.equal(m.isReady(), false);
+      assert.throws(() => m.acquire({ name: 'ghost' }), { code: 'NOT_FOUND', message: /does not exist/ });
+      assert.throws(() => m.status('ghost'), { code: 'NOT_FOUND', message: /Could not find any versions of model ghost/ });
+
+      const base = tfServingModel(TWO_VERSIONS);
+      await m.setConfig([config('a', base), config('b', base, { versionPolicy: { kind: 'specific', versions: [123] } })]);
+      assert.deepEqual(m.modelNames(), ['a', 'b']);
+      const held = m.acquire({ name: 'a' });
+      await m.setConfig([config('b', base, { versionPolicy: { kind: 'specific', versions: [124] } })]);
+      assert.deepEqual(m.modelNames(), ['b']);
+      assert.throws(() => m.acquire({ name: 'a' }), { code: 'NOT_FOUND' });
+      // The removed model's version finishes its in-flight request before it goes away.
+      const out = await held.servable.predict(x);
+      assert.deepEqual(Array.from(out.y!.data as Float32Array), [3, 4]);
+      held.release();
+      await waitFor('b 123 to end', () => m.status('b', 123)[0]!.state === 'END');
+      assert.deepEqual(
+        m.status('b').map((s) => [s.version, s.state]),
+        [
+          [124, 'AVAILABLE'],
+          [123, 'END'],
+        ],
+      );
+    } finally {
+      await m.close();
+    }
+  });
+
+  test('an unloading version waits for its leases', async () => {
+    const base = tempDir('lease');
+    addVersion(base, 123);
+    const m = manager();
+    try {
+      await m.setConfig([config('hp', base)]);
+      const lease = m.acquire({ name: 'hp' });
+      addVersion(base, 124, 124);
+      await m.setConfig([config('hp', base)]); // rescans: 124 loads, 123 starts unloading
+      assert.equal(m.status('hp', 123)[0]!.state, 'UNLOADING');
+      const next = m.acquire({ name: 'hp' });
+      next.release();
+      assert.equal(next.version, 124);
+      const out = await lease.servable.predict(x);
+      assert.equal(out.y!.dtype, 'float32');
+      lease.release();
+      await waitFor('123 to end', () => m.status('hp', 123)[0]!.state === 'END');
+    } finally {
+      await m.close();
+    }
+  });
+
+  test('warmup replays assets.extra/tf_serving_warmup_requests before AVAILABLE; a bad record fails the load', async () => {
+    const base = tempDir('warmup');
+    addVersion(base, 123);
+    const PredictionLog = servingType('tensorflow.serving.PredictionLog');
+    const TensorProto = servingType('tensorflow.TensorProto');
+    const tensor = (name: string) => ({
+      [name]: TensorProto.decode(encodeTensorProto({ dtype: 'float32', shape: [1, 1], data: new Float32Array([1]) })),
+    });
+    const record = (input: string) =>
+      PredictionLog.encode(PredictionLog.fromObject({ predictLog: { request: { modelSpec: { name: 'recorded' }, inputs: tensor(input) } } })).finish();
+    const exampleRecord = PredictionLog.encode(
+      PredictionLog.fromObject({
+        regressLog: {
+          request: {
+            modelSpec: { name: 'hp', signatureName: 'regress_x_to_y' },
+            input: { exampleList: { examples: [{ features: { feature: { x: { floatList: { value: [1] } } } } }] } },
+          },
+        },
+      }),
+    ).finish();
+    const assets = path.join(base, '123', 'assets.extra');
+    fs.mkdirSync(assets, { recursive: true });
+    const file = writeTfRecords([record('x'), exampleRecord, record('x')]);
+    assert.equal(readTfRecords(file, 'w').length, 3);
+    fs.writeFileSync(path.join(base, '123', WARMUP_FILE), file);
+
+    let predictions = 0;
+    let availableDuringWarmup = false;
+    let m: ModelManager | null = null;
+    const counting: ServableLoader = async (basePath, options) => {
+      const servable = await loadModel(basePath, options);
+      const counted: Servable = Object.create(servable) as Servable;
+      (counted as { predict: Servable['predict'] }).predict = (inputs, opts) => {
+        predictions++;
+        if (m && m.status('hp').some((s) => s.state === 'AVAILABLE')) availableDuringWarmup = true;
+        return servable.predict(inputs, opts);
+      };
+      return counted;
+    };
+    m = manager({ loader: counting, enableModelWarmup: true });
+    try {
+      await m.setConfig([config('hp', base)]);
+      assert.equal(predictions, 3);
+      assert.equal(availableDuringWarmup, false);
+      assert.equal(m.status('hp')[0]!.state, 'AVAILABLE');
+    } finally {
+      await m.close();
+    }
+
+    fs.writeFileSync(path.join(base, '123', WARMUP_FILE), writeTfRecords([record('x'), record('not_an_input')]));
+    const bad = manager({ enableModelWarmup: true });
+    try {
+      await bad.setConfig([config('hp', base)]);
+      const [status] = bad.status('hp');
+      assert.equal(status!.state, 'END');
+      assert.equal(status!.error.code, 'INVALID_ARGUMENT');
+      assert.match(status!.error.message, /warmup of 'hp' version 123 failed on .*tf_serving_warmup_requests record 1: unknown input 'not_an_input'/);
+    } finally {
+      await bad.close();
+    }
+
+    const corrupt = Buffer.from(writeTfRecords([record('x')]));
+    corrupt[corrupt.length - 1]! ^= 0xff;
+    assert.throws(() => readTfRecords(corrupt, 'w'), { code: 'DATA_LOSS', message: /record 0 at byte 0: corrupt data \(CRC mismatch\)/ });
+  });
+});
