@@ -8,8 +8,8 @@ export function newCancelToken(): Int32Array {
   return new Int32Array(new SharedArrayBuffer(4));
 }
 
-export function cancelRun(token: Int32Array): void {
-  Atomics.store(token, 0, 1);
+export function cancelRun(token: Int32Array | undefined): void {
+  if (token) Atomics.store(token, 0, 1);
 }
 
 export interface CallerLimits {
@@ -19,6 +19,11 @@ export interface CallerLimits {
   signal?: AbortSignal;
 }
 
+/** A token is only worth its allocation when the caller can give up. */
+export function needsCancelToken(limits: CallerLimits): boolean {
+  return limits.signal !== undefined || limits.timeoutMs !== undefined;
+}
+
 export function checkTimeout(timeoutMs: number | undefined): void {
   if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
     throw new TfServeError('INVALID_ARGUMENT', `timeoutMs must be a non-negative number, got ${timeoutMs}`);
@@ -26,7 +31,7 @@ export function checkTimeout(timeoutMs: number | undefined): void {
 }
 
 /** Settles with `work`, or rejects at once when the caller's deadline passes or its signal aborts. */
-export function withCallerLimits<T>(work: Promise<T>, token: Int32Array, limits: CallerLimits): Promise<T> {
+export function withCallerLimits<T>(work: Promise<T>, token: Int32Array | undefined, limits: CallerLimits): Promise<T> {
   const { signal, timeoutMs } = limits;
   if (!signal && timeoutMs === undefined) return work;
   return new Promise<T>((resolve, reject) => {

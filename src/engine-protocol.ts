@@ -10,8 +10,8 @@ export interface PredictTask {
   load: LoadOptions & { version: number };
   inputs: Record<string, TensorInput>;
   options: Pick<PredictOptions, 'signature' | 'outputs' | 'timeoutMs'>;
-  /** Shared cancel flag (SharedArrayBuffer) the main thread sets. */
-  cancel: Int32Array;
+  /** Shared cancel flag (SharedArrayBuffer) the main thread sets, when the caller can give up. */
+  cancel: Int32Array | undefined;
 }
 
 export type PredictReply = { outputs: Record<string, AnyTensor> } | { error: { code: StatusCode; message: string } };

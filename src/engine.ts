@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 
 import { Piscina } from 'piscina';
 
-import { type CallerLimits, checkTimeout, newCancelToken, withCallerLimits } from './cancellation';
+import { type CallerLimits, checkTimeout, needsCancelToken, newCancelToken, withCallerLimits } from './cancellation';
 import { type EngineBroadcast, type PredictReply, type PredictTask, channelName, modelKey } from './engine-protocol';
 import { TfServeError } from './errors';
 import { type LoadOptions, Model, type PredictOptions } from './model';
@@ -47,6 +47,8 @@ export class Engine {
             minThreads: workers,
             maxThreads: workers,
             idleTimeout: Number.POSITIVE_INFINITY,
+            // A worker awaits the batcher, not the CPU: let it hold many requests at once.
+            concurrentTasksPerWorker: 256,
             workerData: { engineId },
           });
   }
@@ -86,7 +88,7 @@ export class Engine {
   /** @internal */
   run(model: EngineModel, inputs: Record<string, TensorInput>, options: PredictOptions): Promise<Record<string, AnyTensor>> {
     if (this.closed) return Promise.reject(new TfServeError('FAILED_PRECONDITION', 'the engine is closed'));
-    const token = newCancelToken();
+    const token = needsCancelToken(options) ? newCancelToken() : undefined;
     let work: Promise<Record<string, AnyTensor>>;
     if (this.pool === null) {
       work = model.local.predictWithToken(inputs, options, token);

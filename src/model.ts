@@ -1,7 +1,7 @@
 import path from 'node:path';
 
 import type { BatchingOptions } from './batching-options';
-import { type CallerLimits, checkTimeout, newCancelToken, withCallerLimits } from './cancellation';
+import { type CallerLimits, checkTimeout, needsCancelToken, newCancelToken, withCallerLimits } from './cancellation';
 import { dtypeFromEnum } from './dtypes';
 import { TfServeError, invalidArgument } from './errors';
 import { prepareFeeds, selectOutputs } from './inputs';
@@ -108,12 +108,12 @@ export class Model implements Servable {
    * has not started by then never starts.
    */
   predict(inputs: Record<string, TensorInput>, options: PredictOptions = {}): Promise<Record<string, AnyTensor>> {
-    const token = newCancelToken();
+    const token = needsCancelToken(options) ? newCancelToken() : undefined;
     return withCallerLimits(this.predictWithToken(inputs, options, token), token, options);
   }
 
   /** @internal predict() with a cancel token the caller controls (possibly from another thread). */
-  async predictWithToken(inputs: Record<string, TensorInput>, options: PredictOptions, cancel: Int32Array): Promise<Record<string, AnyTensor>> {
+  async predictWithToken(inputs: Record<string, TensorInput>, options: PredictOptions, cancel: Int32Array | undefined): Promise<Record<string, AnyTensor>> {
     const model = this.native;
     if (model === null) throw new TfServeError('FAILED_PRECONDITION', `${this.name} version ${this.version} was unloaded`);
     checkTimeout(options.timeoutMs);
