@@ -1,0 +1,190 @@
+// Assembles a model server from tensorflow_model_server's flags: model
+// manager, gRPC and REST front doors, metrics, config polling, and the
+// draining shutdown.
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { TfServeError } from '../errors';
+import { type LoadOptions, loadModel } from '../model';
+import type { ServableLoader } from '../servable';
+import type { SessionOptions } from '../session-options';
+import { parseBatchingParametersFile, parseModelConfigFile, parseMonitoringConfigFile } from '../serving/config';
+import { type ModelConfig, ModelManager } from '../serving/model-manager';
+import type { ServerFlags } from './flags';
+import { type GrpcServer, startGrpcServer } from './grpc';
+import { ServerMetrics } from './metrics';
+import { LIVENESS_PATH, READINESS_PATH, type RestServer, startRestServer } from './rest';
+
+export interface ServingServer {
+  readonly manager: ModelManager;
+  readonly metrics: ServerMetrics;
+  readonly grpcPort: number;
+  /** null when --rest_api_port is 0. */
+  readonly restPort: number | null;
+  /** Settles once every model's first load attempt did. */
+  readonly loaded: Promise<void>;
+  /**
+   * Stops accepting connections, lets requests in flight finish for up to
+   * graceMs, then unloads the models.
+   */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Where progress lines go; default: stdout. */
+  log?: (line: string) => void;
+  loader?: ServableLoader;
+}
+
+function sessionOptions(flags: ServerFlags): SessionOptions {
+  const session: SessionOptions = {};
+  const shared = flags.tensorflowSessionParallelism;
+  if (shared > 0 || flags.tensorflowIntraOpParallelism > 0) session.intraOpThreads = shared || flags.tensorflowIntraOpParallelism;
+  if (shared > 0 || flags.tensorflowInterOpParallelism > 0) session.interOpThreads = shared || flags.tensorflowInterOpParallelism;
+  if (flags.perProcessGpuMemoryFraction > 0) session.gpu = { memoryFraction: flags.perProcessGpuMemoryFraction };
+  return session;
+}
+
+/** The models the flags name: the config file's, or --model_name at --model_base_path. */
+export function modelConfigsFromFlags(flags: ServerFlags): ModelConfig[] {
+  if (flags.modelConfigFile) return parseModelConfigFile(flags.modelConfigFile);
+  return [{ name: flags.modelName, basePath: flags.modelBasePath, modelPlatform: 'tensorflow', versionPolicy: { kind: 'latest', numVersions: 1 }, versionLabels: {} }];
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function describeStatus(manager: ModelManager): string[] {
+  const lines: string[] = [];
+  for (const name of manager.modelNames()) {
+    try {
+      for (const s of manager.status(name)) {
+        lines.push(`model '${name}' version ${s.version}: ${s.state}${s.error.code === 'OK' ? '' : ` (${s.error.code}: ${s.error.message})`}`);
+      }
+    } catch (error) {
+      lines.push(`model '${name}': ${(error as Error).message}`);
+    }
+  }
+  return lines;
+}
+
+/** Re-reads --model_config_file every poll interval and applies it when it changed. */
+function pollModelConfig(flags: ServerFlags, manager: ModelManager, log: (line: string) => void): () => void {
+  if (!flags.modelConfigFile || flags.modelConfigFilePollWaitSeconds <= 0) return () => undefined;
+  let last = fs.readFileSync(flags.modelConfigFile, 'utf8');
+  let applying = false;
+  const timer = setInterval(() => {
+    if (applying) return;
+    let text: string;
+    try {
+      text = fs.readFileSync(flags.modelConfigFile, 'utf8');
+    } catch (error) {
+      log(`cannot re-read ${flags.modelConfigFile}: ${(error as Error).message}; keeping the current config`);
+      return;
+    }
+    if (text === last) return;
+    last = text;
+    applying = true;
+    Promise.resolve()
+      .then(() => manager.setConfig(parseModelConfigFile(flags.modelConfigFile)))
+      .then(() => log(`applied the changed ${flags.modelConfigFile}: serving ${manager.modelNames().join(', ')}`))
+      .catch((error: unknown) => log(`cannot apply ${flags.modelConfigFile}: ${(error as Error).message}; keeping the current config`))
+      .finally(() => (applying = false));
+  }, flags.modelConfigFilePollWaitSeconds * 1000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+export async function startServer(flags: ServerFlags, options: StartOptions = {}): Promise<ServingServer> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const configs = modelConfigsFromFlags(flags);
+  const monitoring = flags.monitoringConfigFile ? parseMonitoringConfigFile(flags.monitoringConfigFile) : null;
+  const prometheusPath = monitoring?.prometheus.enable ? monitoring.prometheus.path : null;
+  if (prometheusPath && flags.restApiPort === 0) {
+    throw new TfServeError('INVALID_ARGUMENT', `${flags.monitoringConfigFile} enables Prometheus, which is served on the REST port: set --rest_api_port`);
+  }
+  if (prometheusPath && (prometheusPath === LIVENESS_PATH || prometheusPath === READINESS_PATH || prometheusPath.startsWith('/v1/'))) {
+    throw new TfServeError('INVALID_ARGUMENT', `${flags.monitoringConfigFile}: prometheus_config.path '${prometheusPath}' collides with another endpoint`);
+  }
+  const loadOptions: LoadOptions = {
+    session: sessionOptions(flags),
+    batching: flags.enableBatching ? (flags.batchingParametersFile ? parseBatchingParametersFile(flags.batchingParametersFile) : {}) : false,
+  };
+
+  const metrics = new ServerMetrics();
+  // Called only once loads start, after `manager` is set.
+  const modelNameFor = (basePath: string): string | undefined => manager.modelNames().find((name: string) => manager.modelConfig(name)?.basePath === path.resolve(basePath));
+  const manager: ModelManager = new ModelManager({
+    loader: metrics.instrumentLoader(options.loader ?? (loadModel as ServableLoader), modelNameFor),
+    loadOptions,
+    fileSystemPollWaitSeconds: flags.fileSystemPollWaitSeconds,
+    enableModelWarmup: flags.enableModelWarmup,
+    allowVersionLabelsForUnavailableModels: flags.allowVersionLabelsForUnavailableModels,
+  });
+  metrics.observeManager(manager);
+  manager.on('load', (event: { name: string; version: number; seconds: number; error?: { message?: string } }) => {
+    if (event.error) log(`model '${event.name}' version ${event.version} failed to load after ${event.seconds.toFixed(2)} s: ${event.error.message ?? String(event.error)}`);
+    else log(`model '${event.name}' version ${event.version} loaded in ${event.seconds.toFixed(2)} s`);
+  });
+
+  const grpcServers: GrpcServer[] = [];
+  let rest: RestServer | null = null;
+  const closeAll = async (graceMs: number) => {
+    await Promise.all([...grpcServers.map((s) => s.close(graceMs)), rest?.close(graceMs)]);
+  };
+  try {
+    const onRequest = metrics.grpcRecorder();
+    const maxMessageBytes = flags.grpcMaxMessageBytes;
+    const grpcServer = await startGrpcServer({ manager, address: hostPort(flags.bindAddress, flags.port), maxMessageBytes, onRequest });
+    grpcServers.push(grpcServer);
+    log(`Running gRPC ModelServer at ${hostPort(flags.bindAddress, grpcServer.port)} ...`);
+    if (flags.grpcSocketPath) {
+      grpcServers.push(await startGrpcServer({ manager, address: `unix:${flags.grpcSocketPath}`, maxMessageBytes, onRequest }));
+      log(`Running gRPC ModelServer at unix:${flags.grpcSocketPath} ...`);
+    }
+    if (flags.restApiPort > 0) {
+      rest = await startRestServer({
+        manager,
+        host: flags.bindAddress,
+        port: flags.restApiPort,
+        timeoutMs: flags.restApiTimeoutInMs,
+        maxBodyBytes: flags.restApiMaxBodyBytes,
+        metrics,
+        prometheusPath,
+      });
+      log(`Exporting HTTP/REST API at:${hostPort(flags.bindAddress, rest.port)} ...`);
+      if (prometheusPath) log(`Prometheus metrics at ${prometheusPath}`);
+    }
+  } catch (error) {
+    await closeAll(0);
+    await manager.close();
+    throw error;
+  }
+
+  const loaded = manager.setConfig(configs).then(
+    () => {
+      for (const line of describeStatus(manager)) log(line);
+    },
+    (error: unknown) => log(`cannot apply the model config: ${(error as Error).message}`),
+  );
+  const stopPolling = pollModelConfig(flags, manager, log);
+
+  let shutdown: Promise<void> | null = null;
+  return {
+    manager,
+    metrics,
+    grpcPort: grpcServers[0]!.port,
+    restPort: rest ? (rest as RestServer).port : null,
+    loaded,
+    shutdown(graceMs: number) {
+      shutdown ??= (async () => {
+        stopPolling();
+        await closeAll(graceMs);
+        await loaded;
+        await manager.close();
+      })();
+      return shutdown;
+    },
+  };
+}
