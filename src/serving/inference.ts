@@ -170,6 +170,10 @@ function examplesInput(signature: Signature, method: string): string {
     if (keys.length !== 1 || signature.inputs[EXAMPLES_INPUT] === undefined) {
       throw invalidArgument(`${method} signature '${signature.name}' must have exactly one input, '${EXAMPLES_INPUT}'; it has ${keys.join(', ')}`);
     }
+    const spec = signature.inputs[EXAMPLES_INPUT]!;
+    if (spec.dtype !== 'string') {
+      throw invalidArgument(`input '${EXAMPLES_INPUT}' of signature '${signature.name}' is ${spec.tfDtype}, not DT_STRING serialized tf.Examples: call Predict on it instead`);
+    }
     return EXAMPLES_INPUT;
   }
   // A predict signature that parses serialized examples from its one string input.
