@@ -1,0 +1,151 @@
+// startServer from flags: model config file (and its polling), monitoring
+// config, gRPC on a UNIX socket next to TCP, metrics from both front doors;
+// and `tfserve --demo` (what npm start runs) printing a curl that works.
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { test } from 'node:test';
+
+import * as grpc from '@grpc/grpc-js';
+
+import { DEFAULT_FLAGS, type ServerFlags } from '../src/server/flags';
+import { startServer } from '../src/server/server';
+import { servingType } from '../src/serving/protos';
+import { fixture, repoRoot, tempDir } from './helpers';
+import { get, post } from './rest-helpers';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function modelConfigText(names: string[]): string {
+  const entries = names.map((name) => `  config { name: "${name}" base_path: "${fixture('gaofei_cnn')}" model_platform: "tensorflow" }`);
+  return `model_config_list {\n${entries.join('\n')}\n}\n`;
+}
+
+function grpcStatus(address: string, model: string): Promise<{ error: grpc.ServiceError | null; states: string[] }> {
+  const Request = servingType('tensorflow.serving.GetModelStatusRequest');
+  const Response = servingType('tensorflow.serving.GetModelStatusResponse');
+  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(
+      '/tensorflow.serving.ModelService/GetModelStatus',
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      Buffer.from(Request.encode(Request.fromObject({ modelSpec: { name: model } })).finish()),
+      (error, response) => {
+        client.close();
+        const decoded = response ? (Response.toObject(Response.decode(response), { enums: String }) as { modelVersionStatus: Array<{ state: string }> }) : null;
+        resolve({ error, states: decoded ? decoded.modelVersionStatus.map((s) => s.state) : [] });
+      },
+    );
+  });
+}
+
+test('startServer: config file with polling, monitoring path, gRPC on TCP and a UNIX socket, metrics of both doors', async () => {
+  const dir = tempDir('assembly');
+  const configFile = path.join(dir, 'models.config');
+  const monitoringFile = path.join(dir, 'monitoring.config');
+  const socket = path.join(dir, 'grpc.sock');
+  fs.writeFileSync(configFile, modelConfigText(['digits']));
+  fs.writeFileSync(monitoringFile, 'prometheus_config { enable: true path: "/metrics" }\n');
+  const lines: string[] = [];
+  const flags: ServerFlags = {
+    ...DEFAULT_FLAGS,
+    port: 0,
+    restApiPort: await freePort(),
+    bindAddress: '127.0.0.1',
+    modelConfigFile: configFile,
+    modelConfigFilePollWaitSeconds: 1,
+    fileSystemPollWaitSeconds: 0,
+    monitoringConfigFile: monitoringFile,
+    grpcSocketPath: socket,
+  };
+  const server = await startServer(flags, { log: (line) => lines.push(line) });
+  try {
+    await server.loaded;
+    const rest = server.restPort!;
+    assert.ok(lines.some((l) => /Running gRPC ModelServer at 127\.0\.0\.1:\d+/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => l === `Running gRPC ModelServer at unix:${socket} ...`), lines.join('\n'));
+    assert.match((await get(rest, '/v1/models/digits')).text, /"state": "AVAILABLE"/);
+    const image = Array.from({ length: 28 }, () => new Array(28).fill(0));
+    assert.equal((await post(rest, '/v1/models/digits:predict', JSON.stringify({ instances: [image] }))).status, 200);
+
+    for (const address of [`127.0.0.1:${server.grpcPort}`, `unix:${socket}`]) {
+      const answer = await grpcStatus(address, 'digits');
+      assert.equal(answer.error, null, address);
+      assert.deepEqual(answer.states, ['AVAILABLE'], address);
+    }
+
+    const metrics = await get(rest, '/metrics');
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.text, /:tensorflow:serving:request_latency_count\{model_name="digits",API="predict",entrypoint="REST"\} 1/);
+    assert.match(metrics.text, /:tensorflow:serving:request_latency_count\{model_name="digits",API="get_model_status",entrypoint="GRPC"\} 2/);
+    assert.match(metrics.text, /process_cpu_seconds_total/);
+    assert.equal((await get(rest, '/monitoring/prometheus/metrics')).status, 404);
+
+    // The polled config file gains a model: it is served within a few polls.
+    fs.writeFileSync(configFile, modelConfigText(['digits', 'digits2']));
+    let status = 0;
+    for (let i = 0; i < 60 && status !== 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      status = (await get(rest, '/v1/models/digits2')).status;
+    }
+    assert.equal(status, 200, lines.join('\n'));
+    // A broken config file is reported and the current config stays.
+    fs.writeFileSync(configFile, 'model_config_list { config { name: "x" base_pat: "/" } }');
+    for (let i = 0; i < 60 && !lines.some((l) => l.startsWith('cannot apply')); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.ok(lines.some((l) => /cannot apply .*keeping the current config/.test(l)), lines.join('\n'));
+    assert.equal((await get(rest, '/v1/models/digits2')).status, 200);
+  } finally {
+    await server.shutdown(2000);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('startServer refuses a Prometheus config without a REST port', async () => {
+  const dir = tempDir('monitoring');
+  const monitoringFile = path.join(dir, 'monitoring.config');
+  fs.writeFileSync(monitoringFile, 'prometheus_config { enable: true }\n');
+  try {
+    await assert.rejects(startServer({ ...DEFAULT_FLAGS, port: 0, bindAddress: '127.0.0.1', modelBasePath: fixture('gaofei_cnn'), monitoringConfigFile: monitoringFile }, { log: () => undefined }), /set --rest_api_port/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('tfserve --demo (npm start) prints a curl command that returns a prediction', async (t) => {
+  const curlMissing = await new Promise<boolean>((resolve) => execFile('curl', ['--version'], (error) => resolve(error !== null)));
+  if (curlMissing) return t.skip('curl is not installed');
+  fixture('gaofei_cnn');
+  const [grpcPort, restPort] = [await freePort(), await freePort()];
+  const child = spawn(process.execPath, [path.join(repoRoot, 'dist', 'src', 'cli.js'), '--demo', `--port=${grpcPort}`, `--rest_api_port=${restPort}`, '--bind_address=127.0.0.1'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    for (let i = 0; i < 300 && !output.includes('Ctrl-C stops the server.'); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    const curl = output.split('\n').find((line) => line.includes(':predict'));
+    assert.ok(curl, output);
+    const label = Number(/holds a handwritten (\d)/.exec(output)![1]);
+    const answer = await new Promise<string>((resolve, reject) => execFile('sh', ['-c', curl.trim()], (error, stdout) => (error ? reject(error) : resolve(stdout))));
+    const prediction = JSON.parse(answer).predictions[0];
+    assert.equal(prediction.prediction, label, answer);
+    assert.equal(prediction.softmax.length, 10);
+    assert.match(output, /tensorflow_serving\.apis import predict_pb2/);
+    child.kill('SIGINT');
+    assert.equal(await exited, 0, output);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
