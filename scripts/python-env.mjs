@@ -19,7 +19,10 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export const VENV_DIR = path.join(REPO_ROOT, '.venv');
 export const REQUIREMENTS_FILE = path.join(REPO_ROOT, 'scripts', 'requirements-fixtures.txt');
 
+export const CLIENT_REQUIREMENTS_FILE = path.join(REPO_ROOT, 'scripts', 'requirements-clients.txt');
+
 const STAMP_FILE = path.join(VENV_DIR, '.tfserve-requirements.sha256');
+const CLIENT_STAMP_FILE = path.join(VENV_DIR, '.tfserve-client-requirements.sha256');
 const PIP_LOG = path.join(VENV_DIR, 'pip-install.log');
 
 // tensorflow-cpu 2.15.1 publishes wheels for CPython 3.9 to 3.11 only.
@@ -155,9 +158,31 @@ export async function ensurePythonEnv() {
   return python;
 }
 
-// `node scripts/python-env.mjs` prints the interpreter path.
+/**
+ * The fixtures venv plus scripts/requirements-clients.txt (the TF Serving
+ * Python client for the gRPC tests), installed with --no-deps under its own
+ * stamp so that the fixture cache key stays untouched.
+ * @returns {Promise<string>} absolute path of the venv's python executable
+ */
+export async function ensurePythonClients() {
+  const python = await ensurePythonEnv();
+  const wanted = await sha256File(CLIENT_REQUIREMENTS_FILE);
+  const stamp = await readFile(CLIENT_STAMP_FILE, 'utf8').catch(() => '');
+  if (stamp.trim() === wanted) return python;
+  await rm(CLIENT_STAMP_FILE, { force: true });
+  log(`installing ${path.relative(REPO_ROOT, CLIENT_REQUIREMENTS_FILE)} into the venv...`);
+  const args = ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', '--no-deps', '-r', CLIENT_REQUIREMENTS_FILE];
+  const r = await run(python, args);
+  if (r.code !== 0) {
+    throw new Error(`pip could not install the client requirements (exit ${r.code}):\n${lastLines(r.output, 15)}`);
+  }
+  await writeFile(CLIENT_STAMP_FILE, `${wanted}\n`);
+  return python;
+}
+
+// `node scripts/python-env.mjs [--clients]` prints the interpreter path.
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  ensurePythonEnv().then(
+  (process.argv.includes('--clients') ? ensurePythonClients() : ensurePythonEnv()).then(
     (p) => console.log(p),
     (err) => {
       console.error(`[tfserve] ${err.message}`);

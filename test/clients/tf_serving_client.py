@@ -2,7 +2,8 @@
 the tensorflow-serving-api package and tf.make_tensor_proto, and prints what
 came back as one JSON object (the node:test suite checks it).
 
-usage: tf_serving_client.py HOST:PORT half_plus_two|cnn MODEL_NAME [REFERENCE_JSON]
+usage: tf_serving_client.py HOST:PORT HALF_PLUS_TWO_NAME CNN_NAME CNN_REFERENCE_JSON
+(a name of "-" skips that model)
 """
 import json
 import os
@@ -114,12 +115,13 @@ def cnn(channel, name, reference_file):
 
 
 def main():
-    target, kind, name = sys.argv[1:4]
+    target, half_plus_two_name, cnn_name, reference_file = sys.argv[1:5]
+    out = {}
     with grpc.insecure_channel(target) as channel:
-        if kind == "half_plus_two":
-            out = half_plus_two(channel, name)
-        else:
-            out = cnn(channel, name, sys.argv[4])
+        if half_plus_two_name != "-":
+            out["half_plus_two"] = half_plus_two(channel, half_plus_two_name)
+        if cnn_name != "-":
+            out["cnn"] = cnn(channel, cnn_name, reference_file)
     print(json.dumps(out))
 
 
