@@ -4,6 +4,8 @@
 #include <napi.h>
 
 #include <cstddef>
+#include <memory>
+#include <mutex>
 
 namespace tfserve {
 
@@ -12,13 +14,21 @@ class JsRunTask;
 void DeliverRun(Napi::Env env, Napi::Function unused, void* context, JsRunTask* task);
 using RunDelivery = Napi::TypedThreadSafeFunction<void, JsRunTask, DeliverRun>;
 
+// Carries finished runs from scheduler threads back to one env's thread.
+// Node deletes a thread-safe function when its env is torn down, whoever
+// still holds it; the gate closes first (an env cleanup hook), and threads
+// only call the delivery with the gate held open.
+struct DeliveryGate {
+  std::mutex mutex;
+  bool open = true;
+  RunDelivery delivery;
+};
+
 struct AddonData {
   explicit AddonData(Napi::Env env);
-  ~AddonData();
 
   Napi::FunctionReference model_constructor;
-  // Carries finished runs from scheduler threads back to this env's thread.
-  RunDelivery delivery;
+  std::shared_ptr<DeliveryGate> gate;
   // Runs in flight from this env; the delivery handle keeps the event loop
   // alive only while there are some (JS thread only).
   size_t pending_runs = 0;

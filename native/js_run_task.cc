@@ -7,12 +7,15 @@
 
 namespace tfserve {
 
-AddonData::AddonData(Napi::Env env)
-    : delivery(RunDelivery::New(env, "tfserve.run", 0, 1, static_cast<void*>(nullptr))) {
-  delivery.Unref(env);
+AddonData::AddonData(Napi::Env env) : gate(std::make_shared<DeliveryGate>()) {
+  gate->delivery = RunDelivery::New(env, "tfserve.run", 0, 1, static_cast<void*>(nullptr));
+  gate->delivery.Unref(env);
+  // Registered after the delivery, so it runs before Node deletes it.
+  env.AddCleanupHook([gate = gate] {
+    std::lock_guard<std::mutex> lock(gate->mutex);
+    gate->open = false;
+  });
 }
-
-AddonData::~AddonData() { delivery.Release(); }
 
 void DeliverRun(Napi::Env env, Napi::Function, void*, JsRunTask* task) {
   if (env == nullptr) {
@@ -27,7 +30,7 @@ JsRunTask::JsRunTask(Napi::Env env, std::shared_ptr<SavedModel> model, std::vect
     : deferred_(Napi::Promise::Deferred::New(env)),
       model_(std::move(model)),
       owned_(std::move(inputs)),
-      delivery_(GetAddonData(env).delivery) {
+      gate_(GetAddonData(env).gate) {
   for (const auto& input : owned_) inputs_.push_back(input.get());
   if (!cancel.IsEmpty() && cancel.ElementLength() >= 1) {
     cancel_ = Napi::Persistent(cancel);
@@ -39,10 +42,7 @@ Napi::Promise JsRunTask::Submit(std::unique_ptr<JsRunTask> task, std::shared_ptr
                                 const BatchingParams* batching) {
   Napi::Env env = task->deferred_.Env();
   AddonData& data = GetAddonData(env);
-  if (task->delivery_.Acquire() != napi_ok) {
-    throw MakeJsError(env, "UNAVAILABLE", "this thread is shutting down");
-  }
-  if (data.pending_runs++ == 0) data.delivery.Ref(env);
+  if (data.pending_runs++ == 0) data.gate->delivery.Ref(env);
   Napi::Promise promise = task->Promise();
   SavedModel* model = task->model_.get();
   model->Submit(std::move(task), std::move(spec), batching);
@@ -51,10 +51,13 @@ Napi::Promise JsRunTask::Submit(std::unique_ptr<JsRunTask> task, std::shared_ptr
 
 void JsRunTask::Complete(RunResult result) {
   result_ = std::move(result);
-  RunDelivery delivery = delivery_;
-  napi_status status = delivery.BlockingCall(this);
-  delivery.Release();
-  if (status != napi_ok) Discard();
+  // Once queued, the task may be delivered and freed at any moment: hold the
+  // gate through a local reference, not through `this`.
+  std::shared_ptr<DeliveryGate> gate = gate_;
+  std::unique_lock<std::mutex> lock(gate->mutex);
+  if (gate->open && gate->delivery.BlockingCall(this) == napi_ok) return;
+  lock.unlock();
+  Discard();
 }
 
 void JsRunTask::Discard() {
@@ -65,7 +68,7 @@ void JsRunTask::Discard() {
 void JsRunTask::Deliver(Napi::Env env) {
   std::unique_ptr<JsRunTask> self(this);
   AddonData& data = GetAddonData(env);
-  if (--data.pending_runs == 0) data.delivery.Unref(env);
+  if (--data.pending_runs == 0) data.gate->delivery.Unref(env);
   Napi::HandleScope scope(env);
   if (result_.code != TF_OK) {
     deferred_.Reject(MakeJsError(env, CodeName(result_.code), result_.message).Value());

@@ -40,7 +40,7 @@ class JsRunTask : public Task {
   std::vector<OwnedTensor> owned_;
   std::vector<TF_Tensor*> inputs_;
   Napi::Reference<Napi::Int32Array> cancel_;
-  RunDelivery delivery_;
+  std::shared_ptr<DeliveryGate> gate_;
   RunResult result_;
 };
 

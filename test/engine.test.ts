@@ -47,7 +47,7 @@ describe('Engine', () => {
   test('1,000 concurrent requests from 4 workers with batching: all answered, each with its own result', async () => {
     const engine = await Engine.create({ workers: 4 });
     try {
-      const model = await engine.load(fixture('multi_sig'), { version: 1, batching: { maxBatchSize: 32, batchTimeoutMicros: 2000 } });
+      const model = await engine.load(fixture('multi_sig'), { version: 1, batching: { maxBatchSize: 32, batchTimeoutMicros: 2000, maxEnqueuedBatches: 64 } });
       // y = x W + b with W = [[1,2,3],[4,5,6]], b = [0.5,-1,2]: distinct per request.
       const outs = await Promise.all(Array.from({ length: 1000 }, (_, i) => model.predict({ x: { shape: [1, 2], data: [i, 1000 - i] } })));
       outs.forEach((out, i) => {
