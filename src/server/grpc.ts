@@ -147,7 +147,7 @@ function predictionHandlers(manager: ModelManager): Record<string, Handler> {
       for (const field of fields) {
         if (field !== SIGNATURE_DEF_FIELD) throw invalidArgument(`Metadata field ${field} is not supported (supported: ${SIGNATURE_DEF_FIELD})`);
       }
-      const result = await modelMetadata(manager, modelSpec);
+      const result = modelMetadata(manager, modelSpec);
       return { model: modelSpec.name, response: encodeMetadataResponse(result.modelSpec, result.signatureDefMap) };
     },
   };

@@ -296,12 +296,14 @@ export function multiInference(manager: ModelManager, request: MultiInferenceReq
 }
 
 /** GetModelMetadata's signature_def: the version's serialized tensorflow.serving.SignatureDefMap. */
-export async function modelMetadata(manager: ModelManager, modelSpec: ModelSpecInput): Promise<{ modelSpec: ResolvedSpec; signatureDefMap: Uint8Array }> {
+export function modelMetadata(manager: ModelManager, modelSpec: ModelSpecInput): { modelSpec: ResolvedSpec; signatureDefMap: Uint8Array } {
   const spec = checkSpec(modelSpec);
-  return withLease(manager, spec, async (target) => ({
-    modelSpec: resolved(target, spec.signatureName ?? ''),
-    signatureDefMap: target.servable.signatureDefMap,
-  }));
+  const lease = manager.acquire({ name: spec.name, version: spec.version, versionLabel: spec.versionLabel });
+  try {
+    return { modelSpec: resolved(lease, spec.signatureName ?? ''), signatureDefMap: lease.servable.signatureDefMap };
+  } finally {
+    lease.release();
+  }
 }
 
 /** GetModelStatus: every version of the model, or the one asked for by number or label. */
