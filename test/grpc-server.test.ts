@@ -247,6 +247,21 @@ describe('gRPC server', { skip }, () => {
     assert.deepEqual(await check(''), { status: 'SERVING' });
     assert.deepEqual(await check('cnn'), { status: 'SERVING' });
     await rejectsGrpc(check('nope'), grpc.status.NOT_FOUND, /unknown service or model 'nope'/);
+    const Request = servingType('grpc.health.v1.HealthCheckRequest');
+    const Response = servingType('grpc.health.v1.HealthCheckResponse');
+    const stream = client.raw.makeServerStreamRequest(
+      '/grpc.health.v1.Health/Watch',
+      (b: Uint8Array) => Buffer.from(b),
+      (b: Buffer) => b,
+      Request.encode({ service: 'default' }).finish(),
+    );
+    const first = await new Promise<Buffer>((resolve, reject) => {
+      stream.once('data', resolve);
+      stream.once('error', reject);
+    });
+    assert.deepEqual(Response.toObject(Response.decode(first), { enums: String }), { status: 'SERVING' });
+    stream.on('error', () => undefined); // the cancellation below ends it with CANCELLED
+    stream.cancel();
   });
 
   test('bad requests get their status code and the server keeps serving', async () => {
