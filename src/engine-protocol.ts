@@ -9,7 +9,7 @@ export interface PredictTask {
   basePath: string;
   load: LoadOptions & { version: number };
   inputs: Record<string, TensorInput>;
-  options: Pick<PredictOptions, 'signature' | 'outputs' | 'timeoutMs'>;
+  options: Pick<PredictOptions, 'signature' | 'outputs' | 'timeoutMs' | 'validateShapes'>;
   /** Shared cancel flag (SharedArrayBuffer) the main thread sets, when the caller can give up. */
   cancel: Int32Array | undefined;
 }

@@ -86,7 +86,7 @@ export class Engine {
   }
 
   /** @internal */
-  run(model: EngineModel, inputs: Record<string, TensorInput>, options: PredictOptions): Promise<Record<string, AnyTensor>> {
+  run(model: EngineModel, inputs: Record<string, TensorInput>, options: EnginePredictOptions): Promise<Record<string, AnyTensor>> {
     if (this.closed) return Promise.reject(new TfServeError('FAILED_PRECONDITION', 'the engine is closed'));
     const token = needsCancelToken(options) ? newCancelToken() : undefined;
     let work: Promise<Record<string, AnyTensor>>;
@@ -99,10 +99,11 @@ export class Engine {
         basePath: model.basePath,
         load: model.loadOptions,
         inputs,
-        options: { signature: options.signature, outputs: options.outputs, timeoutMs: options.timeoutMs },
+        options: { signature: options.signature, outputs: options.outputs, timeoutMs: options.timeoutMs, validateShapes: options.validateShapes },
         cancel: token,
       };
-      work = this.pool.run(task).then(
+      const transferList = options.transferInputs ? inputBuffers(inputs) : undefined;
+      work = this.pool.run(task, { transferList }).then(
         (reply: PredictReply) => {
           if ('error' in reply) throw new TfServeError(reply.error.code, reply.error.message);
           return reply.outputs;
@@ -129,6 +130,26 @@ export class Engine {
   private broadcast(message: EngineBroadcast): void {
     this.channel.postMessage(message);
   }
+}
+
+/** Whole, unshared ArrayBuffers behind the inputs: these can move to a worker instead of being copied. */
+function inputBuffers(inputs: Record<string, TensorInput>): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const input of Object.values(inputs)) {
+    const data = input?.data;
+    if (!ArrayBuffer.isView(data) || !(data.buffer instanceof ArrayBuffer)) continue;
+    if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) buffers.add(data.buffer);
+  }
+  return [...buffers];
+}
+
+export interface EnginePredictOptions extends PredictOptions {
+  /**
+   * Move the inputs' ArrayBuffers to the worker instead of copying them; the
+   * caller's typed arrays are detached afterwards. Only views that cover
+   * their whole buffer are moved.
+   */
+  transferInputs?: boolean;
 }
 
 /** A model version served by an Engine. */
@@ -166,7 +187,7 @@ export class EngineModel implements Servable {
   }
 
   /** Like Model.predict, with the work done on the engine's worker threads. */
-  predict(inputs: Record<string, TensorInput>, options: PredictOptions = {}): Promise<Record<string, AnyTensor>> {
+  predict(inputs: Record<string, TensorInput>, options: EnginePredictOptions = {}): Promise<Record<string, AnyTensor>> {
     if (!this.local.loaded) return Promise.reject(new TfServeError('FAILED_PRECONDITION', `${this.name} version ${this.version} was unloaded`));
     return this.engine.run(this, inputs, options);
   }

@@ -15,6 +15,6 @@ export function tensorflowVersion(): string {
   return native.tfVersion();
 }
 export type { Servable, ServableLoader } from './servable';
-export { Engine, EngineModel, type EngineOptions } from './engine';
+export { Engine, EngineModel, type EngineOptions, type EnginePredictOptions } from './engine';
 export type { BatchingOptions } from './batching-options';
 export type { NativeBatchingStats as BatchingStats } from './native';

@@ -70,10 +70,11 @@ function fromPlainValues(alias: string, info: DTypeInfo, values: readonly unknow
   return array;
 }
 
-function checkShape(alias: string, signatureName: string, shape: unknown, spec: TensorSpec): number[] {
+function checkShape(alias: string, signatureName: string, shape: unknown, spec: TensorSpec, againstSignature: boolean): number[] {
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
     throw invalidArgument(`input '${alias}': shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
   }
+  if (!againstSignature) return shape as number[];
   const expected = spec.shape;
   const fits = expected === null || (expected.length === shape.length && expected.every((d, i) => d === -1 || d === shape[i]));
   if (!fits) {
@@ -84,7 +85,7 @@ function checkShape(alias: string, signatureName: string, shape: unknown, spec: 
   return shape as number[];
 }
 
-function toFeed(alias: string, signatureName: string, input: TensorInput, spec: TensorSpec): NativeFeed {
+function toFeed(alias: string, signatureName: string, input: TensorInput, spec: TensorSpec, validateShapes: boolean): NativeFeed {
   if (spec.encoding !== 'dense' || spec.dtype === null) {
     throw invalidArgument(`input '${alias}' of signature '${signatureName}' is a ${spec.encoding} ${spec.tfDtype} tensor, which tfserve cannot feed`);
   }
@@ -95,7 +96,7 @@ function toFeed(alias: string, signatureName: string, input: TensorInput, spec: 
     throw invalidArgument(`input '${alias}' has dtype ${String(input.dtype)} but signature '${signatureName}' expects ${spec.dtype}`);
   }
   const info = dtypeInfo(spec.dtype);
-  const shape = checkShape(alias, signatureName, input.shape, spec);
+  const shape = checkShape(alias, signatureName, input.shape, spec, validateShapes);
   const count = elementCount(shape);
   const slots = count * info.slotsPerElement;
 
@@ -116,8 +117,12 @@ function toFeed(alias: string, signatureName: string, input: TensorInput, spec: 
   return { name: spec.name, dtype: info.tfEnum, shape, data };
 }
 
-/** Validates predict() inputs against a signature; returns the addon's feeds. */
-export function prepareFeeds(signature: Signature, inputs: Record<string, TensorInput>): NativeFeed[] {
+/**
+ * Validates predict() inputs against a signature; returns the addon's feeds.
+ * With `validateShapes` false, shapes are not held to the signature's (TF
+ * Serving's behaviour: TF itself decides whether the ops accept them).
+ */
+export function prepareFeeds(signature: Signature, inputs: Record<string, TensorInput>, validateShapes = true): NativeFeed[] {
   if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs)) {
     throw invalidArgument(`inputs must be an object keyed by input name, got ${describe(inputs)}`);
   }
@@ -132,7 +137,7 @@ export function prepareFeeds(signature: Signature, inputs: Record<string, Tensor
     if (input === undefined) {
       throw invalidArgument(`missing input '${alias}' for signature '${signature.name}' (its inputs: ${expected.join(', ')})`);
     }
-    return toFeed(alias, signature.name, input, signature.inputs[alias]!);
+    return toFeed(alias, signature.name, input, signature.inputs[alias]!, validateShapes);
   });
 }
 

@@ -31,6 +31,11 @@ export interface PredictOptions extends CallerLimits {
   signature?: string;
   /** Output aliases to return; default all of the signature's outputs. */
   outputs?: string[];
+  /**
+   * Hold input shapes to the signature's (default true). TF Serving does not,
+   * leaving it to TF's ops: its front doors turn this off.
+   */
+  validateShapes?: boolean;
 }
 
 export const DEFAULT_SIGNATURE = 'serving_default';
@@ -118,7 +123,7 @@ export class Model implements Servable {
     if (model === null) throw new TfServeError('FAILED_PRECONDITION', `${this.name} version ${this.version} was unloaded`);
     checkTimeout(options.timeoutMs);
     const signature = this.signature(options.signature);
-    const feeds = prepareFeeds(signature, inputs);
+    const feeds = prepareFeeds(signature, inputs, options.validateShapes ?? true);
     const aliases = selectOutputs(signature, options.outputs);
     const fetches = aliases.map((alias) => {
       const spec = signature.outputs[alias]!;

@@ -24,6 +24,11 @@ describe('Engine', () => {
       const joined = await model.predict({ a: { shape: [1], data: ['tf'] }, b: { shape: [1], data: ['serve'] } }, { signature: 'concat' });
       assert.equal(Buffer.from((joined.out!.data as Uint8Array[])[0]!).toString(), 'tfserve');
       await rejectsWithCode(model.predict({ x: { shape: [1, 3], data: [1, 2, 3] } }), 'INVALID_ARGUMENT', /input 'x' has shape \[1,3\]/);
+      // transferInputs moves the input's buffer to the worker instead of copying it.
+      const moved = new Float32Array([1, 2, 3, 4]);
+      const out = await model.predict({ x: { shape: [2, 2], data: moved } }, { transferInputs: true });
+      assert.equal(moved.byteLength, 0, 'the caller\'s array was detached');
+      assertClose(out.y!.data as Float32Array, want.y!.data as Float32Array, 0, 'y after transfer');
       // One session for the model, however many threads use it.
       assert.equal(addon.liveSessions(), 1);
     } finally {

@@ -75,9 +75,8 @@ describe('REST API', { skip }, () => {
 
   // TF Serving does not check request shapes against the signature (TF does
   // not either for fed placeholders), so x = [1.0, 2.0, 5.0] of shape [3]
-  // runs and y comes back with shape [3]. The engine's predict() refuses
-  // shapes the signature does not accept, so these wait on an engine option.
-  test('golden: predict with bare instances and inputs, byte for byte', { todo: 'needs predict() to accept shapes outside the signature, as TF Serving does' }, async () => {
+  // runs and y comes back with shape [3].
+  test('golden: predict with bare instances and inputs, byte for byte', async () => {
     const row = await post(port, '/v1/models/half_plus_two:predict', '{"instances": [1.0, 2.0, 5.0]}');
     assert.equal(row.text, '{"predictions": [2.5, 3.0, 4.5]}');
     const columnar = await post(port, '/v1/models/half_plus_two:predict', '{"inputs": [2.0, 3.0, 4.0]}');

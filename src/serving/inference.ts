@@ -144,7 +144,8 @@ export async function predictOn(target: Target, request: Omit<PredictRequest, 'm
   if (Object.keys(request.inputs).length === 0) {
     throw invalidArgument(`the request has no inputs; signature '${signature.name}' takes ${Object.keys(signature.inputs).join(', ')}`);
   }
-  const running = target.servable.predict(request.inputs, { signature: signature.name, outputs: request.outputFilter });
+  // Like TF Serving, leave shapes to TF: e.g. x = [2.0] into a [-1,1] signature.
+  const running = target.servable.predict(request.inputs, { signature: signature.name, outputs: request.outputFilter, validateShapes: false });
   if (request.signal) running.catch(() => undefined); // an early abort must not leave it unhandled
   const outputs = await abortable(running, request.signal);
   if (request.signal?.aborted) throw abortError(request.signal);
