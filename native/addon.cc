@@ -7,6 +7,7 @@
 
 #include "addon_data.h"
 #include "js_error.h"
+#include "batcher.h"
 #include "model_registry.h"
 #include "model_wrap.h"
 #include "promise_worker.h"
@@ -64,6 +65,14 @@ Napi::Value TfVersion(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), TF_Version());
 }
 
+// Upper bounds in seconds of batchingStats().queueBuckets (the last bucket is +Inf).
+Napi::Value QueueBucketBoundsJs(const Napi::CallbackInfo& info) {
+  const auto& bounds = QueueBucketBounds();
+  Napi::Array result = Napi::Array::New(info.Env(), bounds.size());
+  for (size_t i = 0; i < bounds.size(); ++i) result.Set(static_cast<uint32_t>(i), bounds[i]);
+  return result;
+}
+
 Napi::Value LiveSessions(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(SavedModel::LiveCount()));
 }
@@ -75,6 +84,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<AddonData>(data.release());  // freed by node-addon-api at env teardown
   exports.Set("loadSavedModel", Napi::Function::New<LoadSavedModel>(env, "loadSavedModel"));
   exports.Set("tfVersion", Napi::Function::New<TfVersion>(env, "tfVersion"));
+  exports.Set("queueBucketBounds", Napi::Function::New<QueueBucketBoundsJs>(env, "queueBucketBounds"));
   exports.Set("liveSessions", Napi::Function::New<LiveSessions>(env, "liveSessions"));
   return exports;
 }

@@ -86,6 +86,7 @@ Batcher::Batcher(SavedModel* model, BatchingParams params, std::vector<std::stri
       params_(std::move(params)),
       feed_names_(std::move(feed_names)),
       fetch_names_(std::move(fetch_names)) {
+  stats_.queue_buckets.assign(QueueBucketBounds().size() + 1, 0);
   for (int i = 0; i < std::max(1, params_.num_batch_threads); ++i) {
     threads_.emplace_back([this] { Loop(); });
   }
@@ -240,14 +241,14 @@ void Batcher::Process(std::unique_ptr<Batch> batch) {
   const auto now = Clock::now();
   std::vector<TaskPtr> tasks;
   std::vector<int64_t> rows;
-  double queue_seconds = 0;
+  std::vector<double> waits;
   for (size_t i = 0; i < batch->tasks.size(); ++i) {
     TaskPtr& task = batch->tasks[i];
     if (TF_Code why = task->Unwanted(now)) {
       FinishUnwanted(std::move(task), why);
       continue;
     }
-    queue_seconds += std::chrono::duration<double>(now - task->enqueued).count();
+    waits.push_back(std::chrono::duration<double>(now - task->enqueued).count());
     rows.push_back(batch->rows[i]);
     tasks.push_back(std::move(task));
   }
@@ -268,7 +269,11 @@ void Batcher::Process(std::unique_ptr<Batch> batch) {
     stats_.requests += tasks.size();
     stats_.rows += static_cast<uint64_t>(total);
     stats_.padded_rows += static_cast<uint64_t>(target - total);
-    stats_.queue_seconds += queue_seconds;
+    const auto& bounds = QueueBucketBounds();
+    for (double wait : waits) {
+      stats_.queue_seconds += wait;
+      stats_.queue_buckets[std::lower_bound(bounds.begin(), bounds.end(), wait) - bounds.begin()] += 1;
+    }
     size_t bucket = 0;
     while (bucket + 1 < stats_.size_buckets.size() && (int64_t{1} << bucket) < target) ++bucket;
     stats_.size_buckets[bucket] += 1;

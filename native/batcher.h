@@ -30,7 +30,17 @@ struct BatcherStats {
   uint64_t queued_requests = 0;
   // batches by size: bucket i counts batches of size in (2^(i-1), 2^i]
   std::vector<uint64_t> size_buckets = std::vector<uint64_t>(16, 0);
+  // requests by queue latency: bucket i counts waits <= kQueueBucketBounds[i];
+  // the last bucket counts the rest
+  std::vector<uint64_t> queue_buckets;
 };
+
+// Upper bounds (seconds) of BatcherStats::queue_buckets.
+inline const std::vector<double>& QueueBucketBounds() {
+  static const std::vector<double> bounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                             0.025,  0.05,    0.1,    0.25,  0.5,    1.0};
+  return bounds;
+}
 
 class Batcher {
  public:

@@ -182,6 +182,11 @@ Napi::Value ModelWrap::BatchingStats(const Napi::CallbackInfo& info) {
       buckets.Set(static_cast<uint32_t>(i), static_cast<double>(stats.size_buckets[i]));
     }
     entry.Set("sizeBuckets", buckets);
+    Napi::Array waits = Napi::Array::New(env, stats.queue_buckets.size());
+    for (size_t i = 0; i < stats.queue_buckets.size(); ++i) {
+      waits.Set(static_cast<uint32_t>(i), static_cast<double>(stats.queue_buckets[i]));
+    }
+    entry.Set("queueBuckets", waits);
     result.Set(index++, entry);
   }
   return result;

@@ -25,7 +25,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   // setBatching(params | null): later runs from this handle are batched with
   // TF Serving's BatchingParameters (camelCase keys), or not at all.
   Napi::Value SetBatching(const Napi::CallbackInfo& info);
-  // batchingStats() -> [{ key, batches, requests, rows, paddedRows, queueSeconds, queuedRequests, sizeBuckets }]
+  // batchingStats() -> [{ key, batches, requests, rows, paddedRows, queueSeconds, queuedRequests, sizeBuckets, queueBuckets }]
   Napi::Value BatchingStats(const Napi::CallbackInfo& info);
   // release() -> Promise<void>; the session closes off the JS thread once no
   // run holds it any more.

@@ -50,6 +50,8 @@ export interface NativeBatchingStats {
   queuedRequests: number;
   /** Batches by size: bucket i counts sizes in (2^(i-1), 2^i]. */
   sizeBuckets: number[];
+  /** Requests by queue wait: bucket i counts waits <= queueBucketBounds()[i]; the last, the rest. */
+  queueBuckets: number[];
 }
 
 export interface NativeModel {
@@ -63,6 +65,8 @@ export interface NativeModel {
 export interface NativeAddon {
   loadSavedModel(exportDir: string, tags: string[], configProto: Uint8Array): Promise<{ model: NativeModel; metaGraphDef: Buffer }>;
   tfVersion(): string;
+  /** Upper bounds (seconds) of NativeBatchingStats.queueBuckets. */
+  queueBucketBounds(): number[];
   /** Sessions alive in this process, across all threads. */
   liveSessions(): number;
 }

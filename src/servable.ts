@@ -1,4 +1,5 @@
 import type { LoadOptions, PredictOptions } from './model';
+import type { NativeBatchingStats } from './native';
 import type { Signature } from './signatures';
 import type { AnyTensor, TensorInput } from './tensor';
 
@@ -16,6 +17,8 @@ export interface Servable {
   readonly signatureDefMap: Uint8Array;
   predict(inputs: Record<string, TensorInput>, options?: PredictOptions): Promise<Record<string, AnyTensor>>;
   unload(): Promise<void>;
+  /** What this version's batchers did, when it batches. */
+  batchingStats?(): NativeBatchingStats[];
 }
 
 /** Loads one version directory of a model as a Servable. */

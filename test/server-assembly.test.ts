@@ -149,3 +149,44 @@ test('tfserve --demo (npm start) prints a curl command that returns a prediction
     if (child.exitCode === null) child.kill('SIGKILL');
   }
 });
+
+test('startServer with --enable_batching, a TF Serving batching file and engine workers: batched answers, batching metrics', async () => {
+  const dir = tempDir('batching');
+  const batchingFile = path.join(dir, 'batching.config');
+  const monitoringFile = path.join(dir, 'monitoring.config');
+  // A TF Serving user's batching file, unchanged.
+  fs.writeFileSync(batchingFile, 'max_batch_size { value: 16 }\nbatch_timeout_micros { value: 20000 }\nmax_enqueued_batches { value: 100 }\nnum_batch_threads { value: 2 }\n');
+  fs.writeFileSync(monitoringFile, 'prometheus_config { enable: true path: "/monitoring/prometheus/metrics" }\n');
+  const flags: ServerFlags = {
+    ...DEFAULT_FLAGS,
+    port: 0,
+    restApiPort: await freePort(),
+    bindAddress: '127.0.0.1',
+    modelName: 'digits',
+    modelBasePath: fixture('gaofei_cnn'),
+    fileSystemPollWaitSeconds: 0,
+    enableBatching: true,
+    batchingParametersFile: batchingFile,
+    monitoringConfigFile: monitoringFile,
+    engineWorkers: 1,
+  };
+  const server = await startServer(flags, { log: () => undefined });
+  try {
+    await server.loaded;
+    const rest = server.restPort!;
+    const blank = Array.from({ length: 28 }, () => new Array(28).fill(0));
+    const answers = await Promise.all(Array.from({ length: 12 }, () => post(rest, '/v1/models/digits:predict', JSON.stringify({ instances: [blank] }))));
+    const first = answers[0]!.text;
+    for (const answer of answers) {
+      assert.equal(answer.status, 200, answer.text);
+      assert.equal(answer.text, first, 'the same image gets the same answer in any batch');
+    }
+    const metrics = (await get(rest, '/monitoring/prometheus/metrics')).text;
+    const batches = Number(/tfserve_batch_size_count\{model_name="digits"\} (\d+)/.exec(metrics)?.[1]);
+    const requests = Number(/tfserve_batch_queue_latency_seconds_count\{model_name="digits"\} (\d+)/.exec(metrics)?.[1]);
+    assert.equal(requests, 12, metrics);
+    assert.ok(batches >= 1 && batches < 12, `12 requests ran in ${batches} batches`);
+  } finally {
+    await server.shutdown(1000);
+  }
+});

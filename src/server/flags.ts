@@ -25,6 +25,7 @@ export interface ServerFlags {
   grpcMaxMessageBytes: number;
   restApiMaxBodyBytes: number;
   shutdownGraceSeconds: number;
+  engineWorkers: number;
   demo: boolean;
 }
 
@@ -65,6 +66,7 @@ export const DEFAULT_FLAGS: Readonly<ServerFlags> = Object.freeze({
   grpcMaxMessageBytes: 64 * 1024 * 1024,
   restApiMaxBodyBytes: 128 * 1024 * 1024,
   shutdownGraceSeconds: 10,
+  engineWorkers: 0,
   demo: false,
 });
 
@@ -93,6 +95,7 @@ export const FLAG_SPECS: readonly FlagSpec[] = [
   { name: 'bind_address', key: 'bindAddress', kind: 'string', own: true, help: 'address the gRPC and REST ports listen on; tensorflow_model_server always binds every interface (0.0.0.0), use 127.0.0.1 to accept local clients only' },
   { name: 'grpc_max_message_bytes', key: 'grpcMaxMessageBytes', kind: 'int', min: 1024, max: 2 ** 31 - 1, own: true, help: 'largest gRPC request or response in bytes' },
   { name: 'rest_api_max_body_bytes', key: 'restApiMaxBodyBytes', kind: 'int', min: 1024, max: 2 ** 31 - 1, own: true, help: 'largest REST request body in bytes, after gzip decoding (larger: 413)' },
+  { name: 'engine_workers', key: 'engineWorkers', kind: 'int', min: 0, max: 64, own: true, help: 'worker threads that validate and marshal tensors for the engine; 0 does it on the main thread (TensorFlow itself never runs there)' },
   { name: 'shutdown_grace_seconds', key: 'shutdownGraceSeconds', kind: 'int', ...COUNT, own: true, help: 'on SIGTERM/SIGINT, how long in-flight requests may take to finish' },
   { name: 'demo', key: 'demo', kind: 'bool', own: true, help: 'serve the demo model (.fixtures/gaofei_cnn, made by `npm start`) and print commands that query it' },
 ];

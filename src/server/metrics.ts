@@ -4,9 +4,10 @@
 // in microseconds, like TF Serving's samplers), so that dashboards built for
 // tensorflow_model_server keep working. Metrics TF Serving does not export
 // are named tfserve_*, in seconds.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, type Metric, Registry, collectDefaultMetrics } from 'prom-client';
 
 import type { StatusCode } from '../errors';
+import { type NativeBatchingStats, native } from '../native';
 import type { PredictOptions } from '../model';
 import type { Servable, ServableLoader } from '../servable';
 import type { TensorInput } from '../tensor';
@@ -176,67 +177,84 @@ function timedServable(servable: Servable, observe: (seconds: number, api: strin
   });
 }
 
+/** Per loaded model version, what its batchers did (cumulative, from the addon). */
+export type BatchingStatsSource = () => Iterable<{ model: string; stats: readonly NativeBatchingStats[] }>;
+
+interface CollectedValue {
+  value: number;
+  labels: Record<string, string | number>;
+  metricName?: string;
+}
+
+/** A metric whose samples are computed at each scrape from the addon's cumulative counters. */
+function scrapeTimeMetric(registry: Registry, name: string, help: string, type: 'histogram' | 'gauge' | 'counter', collect: () => CollectedValue[]): void {
+  registry.registerMetric({
+    name,
+    help,
+    type,
+    aggregator: 'sum',
+    get: async () => ({ name, help, type, aggregator: 'sum', values: collect() }),
+    reset: () => undefined,
+  } as unknown as Metric);
+}
+
+/** A Prometheus histogram from per-bucket counts (bucket i = values <= bounds[i], the last = the rest). */
+function histogramValues(name: string, model: string, bounds: readonly number[], counts: readonly number[], sum: number): CollectedValue[] {
+  const values: CollectedValue[] = [];
+  let cumulative = 0;
+  bounds.forEach((bound, i) => {
+    cumulative += counts[i] ?? 0;
+    values.push({ metricName: `${name}_bucket`, labels: { le: bound, model_name: model }, value: cumulative });
+  });
+  const total = counts.reduce((a, b) => a + b, 0);
+  values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf', model_name: model }, value: total });
+  values.push({ metricName: `${name}_sum`, labels: { model_name: model }, value: sum });
+  values.push({ metricName: `${name}_count`, labels: { model_name: model }, value: total });
+  return values;
+}
+
+/** Sums the stats of one model's batchers (one per signature / output filter). */
+function merge(stats: readonly NativeBatchingStats[]): NativeBatchingStats | null {
+  if (stats.length === 0) return null;
+  const add = (a: number[], b: number[]) => a.map((v, i) => v + (b[i] ?? 0));
+  return stats.reduce((total, s) => ({
+    key: total.key,
+    batches: total.batches + s.batches,
+    requests: total.requests + s.requests,
+    rows: total.rows + s.rows,
+    paddedRows: total.paddedRows + s.paddedRows,
+    queueSeconds: total.queueSeconds + s.queueSeconds,
+    queuedRequests: total.queuedRequests + s.queuedRequests,
+    sizeBuckets: add(total.sizeBuckets, s.sizeBuckets),
+    queueBuckets: add(total.queueBuckets, s.queueBuckets),
+  }));
+}
+
 /**
- * Where the engine's batcher reports, for registerBatchingMetrics. The
- * depth is read at each scrape; batches and queue waits are pushed by the
- * batcher through the returned recorder.
+ * Batch size and queue latency histograms, queue depth and padding, read
+ * from the addon's batchers at each scrape (nothing is recorded per request).
  */
-export interface BatchingMetricsSource {
-  /** Requests waiting in the batch queues now, per model. */
-  queueDepths(): ReadonlyArray<{ model: string; depth: number }>;
-}
-
-export interface BatchingMetricsRecorder {
-  /** A batch ran with `size` rows (before padding) of which `padding` were added to reach an allowed size. */
-  batch(model: string, size: number, padding: number): void;
-  /** One request waited `seconds` in the queue before its batch started. */
-  queued(model: string, seconds: number): void;
-}
-
-const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
-const QUEUE_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
-
-/** Adds the batching metrics to a server's registry; the batcher feeds them through the recorder. */
-export function registerBatchingMetrics(metrics: ServerMetrics, source: BatchingMetricsSource): BatchingMetricsRecorder {
-  const registers = [metrics.registry];
-  const batchSize = new Histogram({
-    name: 'tfserve_batch_size',
-    help: 'Rows per batch run, before padding.',
-    labelNames: ['model_name'],
-    buckets: BATCH_SIZE_BUCKETS,
-    registers,
-  });
-  const padding = new Histogram({
-    name: 'tfserve_batch_padding_rows',
-    help: 'Rows added to a batch to reach an allowed batch size.',
-    labelNames: ['model_name'],
-    buckets: [0, ...BATCH_SIZE_BUCKETS],
-    registers,
-  });
-  const queueLatency = new Histogram({
-    name: 'tfserve_batch_queue_latency_seconds',
-    help: 'Time a request waited in the batch queue before its batch started.',
-    labelNames: ['model_name'],
-    buckets: QUEUE_BUCKETS_S,
-    registers,
-  });
-  new Gauge({
-    name: 'tfserve_batch_queue_depth',
-    help: 'Requests waiting in the batch queues.',
-    labelNames: ['model_name'],
-    registers,
-    collect() {
-      this.reset();
-      for (const { model, depth } of source.queueDepths()) this.set({ model_name: model }, depth);
-    },
-  });
-  return {
-    batch(model, size, paddingRows) {
-      batchSize.observe({ model_name: model }, size);
-      padding.observe({ model_name: model }, paddingRows);
-    },
-    queued(model, seconds) {
-      queueLatency.observe({ model_name: model }, seconds);
-    },
+export function registerBatchingMetrics(metrics: ServerMetrics, source: BatchingStatsSource): void {
+  const sizeBounds = Array.from({ length: 16 }, (_, i) => 2 ** i);
+  const queueBounds = native.queueBucketBounds();
+  const perModel = () => {
+    const merged: Array<{ model: string; stats: NativeBatchingStats }> = [];
+    for (const { model, stats } of source()) {
+      const total = merge(stats);
+      if (total) merged.push({ model, stats: total });
+    }
+    return merged;
   };
+  scrapeTimeMetric(metrics.registry, 'tfserve_batch_size', 'Rows per batch run, padding included.', 'histogram', () =>
+    perModel().flatMap(({ model, stats }) => histogramValues('tfserve_batch_size', model, sizeBounds, stats.sizeBuckets, stats.rows + stats.paddedRows)),
+  );
+  scrapeTimeMetric(metrics.registry, 'tfserve_batch_queue_latency_seconds', 'Time a request waited in the batch queue before its batch started.', 'histogram', () =>
+    perModel().flatMap(({ model, stats }) => histogramValues('tfserve_batch_queue_latency_seconds', model, queueBounds, stats.queueBuckets, stats.queueSeconds)),
+  );
+  scrapeTimeMetric(metrics.registry, 'tfserve_batch_padding_rows', 'Rows added to batches to reach an allowed batch size.', 'counter', () =>
+    perModel().map(({ model, stats }) => ({ labels: { model_name: model }, value: stats.paddedRows })),
+  );
+  scrapeTimeMetric(metrics.registry, 'tfserve_batch_queue_depth', 'Requests waiting in the batch queues.', 'gauge', () =>
+    perModel().map(({ model, stats }) => ({ labels: { model_name: model }, value: stats.queuedRequests })),
+  );
 }

@@ -5,14 +5,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { TfServeError } from '../errors';
-import { type LoadOptions, loadModel } from '../model';
+import { Engine } from '../engine';
+import type { LoadOptions } from '../model';
 import type { ServableLoader } from '../servable';
 import type { SessionOptions } from '../session-options';
 import { parseBatchingParametersFile, parseModelConfigFile, parseMonitoringConfigFile } from '../serving/config';
 import { type ModelConfig, ModelManager } from '../serving/model-manager';
 import type { ServerFlags } from './flags';
 import { type GrpcServer, startGrpcServer } from './grpc';
-import { ServerMetrics } from './metrics';
+import { type BatchingStatsSource, ServerMetrics, registerBatchingMetrics } from './metrics';
 import { LIVENESS_PATH, READINESS_PATH, type RestServer, startRestServer } from './rest';
 
 export interface ServingServer {
@@ -96,6 +97,28 @@ function pollModelConfig(flags: ServerFlags, manager: ModelManager, log: (line: 
   return () => clearInterval(timer);
 }
 
+/** The batching stats of every AVAILABLE version, read at scrape time. */
+function batchingStatsOf(manager: ModelManager): BatchingStatsSource {
+  return function* () {
+    for (const name of manager.modelNames()) {
+      for (const status of manager.status(name)) {
+        if (status.state !== 'AVAILABLE') continue;
+        let lease;
+        try {
+          lease = manager.acquire({ name, version: status.version });
+        } catch {
+          continue; // unloaded since status() was read
+        }
+        try {
+          yield { model: name, stats: lease.servable.batchingStats?.() ?? [] };
+        } finally {
+          lease.release();
+        }
+      }
+    }
+  };
+}
+
 export async function startServer(flags: ServerFlags, options: StartOptions = {}): Promise<ServingServer> {
   const log = options.log ?? ((line: string) => console.log(line));
   const configs = modelConfigsFromFlags(flags);
@@ -113,16 +136,19 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
   };
 
   const metrics = new ServerMetrics();
+  const engine = options.loader ? null : await Engine.create({ workers: flags.engineWorkers });
+  const loader: ServableLoader = options.loader ?? ((basePath, load) => engine!.load(basePath, load));
   // Called only once loads start, after `manager` is set.
   const modelNameFor = (basePath: string): string | undefined => manager.modelNames().find((name: string) => manager.modelConfig(name)?.basePath === path.resolve(basePath));
   const manager: ModelManager = new ModelManager({
-    loader: metrics.instrumentLoader(options.loader ?? (loadModel as ServableLoader), modelNameFor),
+    loader: metrics.instrumentLoader(loader, modelNameFor),
     loadOptions,
     fileSystemPollWaitSeconds: flags.fileSystemPollWaitSeconds,
     enableModelWarmup: flags.enableModelWarmup,
     allowVersionLabelsForUnavailableModels: flags.allowVersionLabelsForUnavailableModels,
   });
   metrics.observeManager(manager);
+  if (loadOptions.batching) registerBatchingMetrics(metrics, batchingStatsOf(manager));
   manager.on('load', (event: { name: string; version: number; seconds: number; error?: { message?: string } }) => {
     if (event.error) log(`model '${event.name}' version ${event.version} failed to load after ${event.seconds.toFixed(2)} s: ${event.error.message ?? String(event.error)}`);
     else log(`model '${event.name}' version ${event.version} loaded in ${event.seconds.toFixed(2)} s`);
@@ -159,6 +185,7 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
   } catch (error) {
     await closeAll(0);
     await manager.close();
+    await engine?.close();
     throw error;
   }
 
@@ -183,6 +210,7 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
         await closeAll(graceMs);
         await loaded;
         await manager.close();
+        await engine?.close();
       })();
       return shutdown;
     },
