@@ -1,6 +1,8 @@
 // The compiled addon (native/, built into build/Release/tfserve.node).
 import path from 'node:path';
 
+import type { BatchingOptions } from './batching-options';
+
 /** A tensor as the addon takes and returns it; dtype is the TF_DataType enum. */
 export interface NativeTensor {
   dtype: number;
@@ -27,17 +29,6 @@ export interface NativeRunOptions {
   cancel?: Int32Array;
 }
 
-/** BatchingOptions with every field the addon reads. */
-export interface NativeBatchingParams {
-  maxBatchSize?: number;
-  batchTimeoutMicros?: number;
-  numBatchThreads?: number;
-  maxEnqueuedBatches?: number;
-  allowedBatchSizes?: number[];
-  enableLargeBatchSplitting?: boolean;
-  padVariableLengthInputs?: boolean;
-}
-
 export interface NativeBatchingStats {
   /** Batching params, feeds and fetches this batcher serves. */
   key: string;
@@ -57,7 +48,7 @@ export interface NativeBatchingStats {
 export interface NativeModel {
   run(feeds: NativeFeed[], fetches: string[], options?: NativeRunOptions): Promise<NativeOutput[]>;
   /** Batch this handle's later runs (null: run each on its own). */
-  setBatching(params: NativeBatchingParams | null): void;
+  setBatching(params: BatchingOptions | null): void;
   batchingStats(): NativeBatchingStats[];
   release(): Promise<void>;
 }

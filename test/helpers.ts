@@ -1,6 +1,7 @@
 // Paths and small utilities shared by the test suites.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -53,4 +54,16 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
     const diff = Math.abs(actual[i]! - expected[i]!);
     assert.ok(diff <= tolerance, `${what}[${i}]: ${actual[i]} vs ${expected[i]} (diff ${diff} > ${tolerance})`);
   }
+}
+
+/** A TCP port free on 127.0.0.1 right now (for servers whose port must be known before they start). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 
@@ -13,19 +12,8 @@ import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_FLAGS, type ServerFlags } from '../src/server/flags';
 import { startServer } from '../src/server/server';
 import { servingType } from '../src/serving/protos';
-import { fixture, repoRoot, tempDir } from './helpers';
+import { fixture, repoRoot, tempDir, freePort } from './helpers';
 import { get, post } from './rest-helpers';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function modelConfigText(names: string[]): string {
   const entries = names.map((name) => `  config { name: "${name}" base_path: "${fixture('gaofei_cnn')}" model_platform: "tensorflow" }`);

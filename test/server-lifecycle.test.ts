@@ -4,28 +4,16 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 
 import * as grpc from '@grpc/grpc-js';
 
 import { servingType } from '../src/serving/protos';
-import { fixture, repoRoot } from './helpers';
+import { fixture, repoRoot, freePort } from './helpers';
 import { get } from './rest-helpers';
 
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli.js');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Spawned {
   child: ChildProcess;
