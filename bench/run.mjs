@@ -85,7 +85,13 @@ function cellSpecs(options, model) {
 // first one rotating, so load from elsewhere on the machine that comes and
 // goes weighs on all contenders alike.
 async function measure(options, runnable, contenders, signatures, results) {
-  const plan = { scenarios: options.scenarios, concurrency: options.concurrency, seconds: options.seconds, warmupSeconds: options.warmupSeconds };
+  const plan = {
+    scenarios: options.scenarios,
+    concurrency: options.concurrency,
+    seconds: options.seconds,
+    warmupSeconds: options.warmupSeconds,
+    tfserveWorkers: options.tfserveWorkers,
+  };
   for (const model of runnable) {
     const sessions = [];
     for (const name of contenders) {

@@ -1,6 +1,6 @@
 // @tensorflow/tfjs-node, as set up by lib/tfjs-node-setup.mjs in bench/.tfjs:
 // tf.node.loadSavedModel(dir, tags, signature).predict(). Same adapter shape
-// as contenders/tfserve.mjs.
+// as contenders/tfserve.mjs; the same call in every scenario.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -8,8 +8,6 @@ import { exportDir, makeInputData } from '../lib/models.mjs';
 import { TFJS_DIR } from '../lib/paths.mjs';
 
 export const name = 'tfjs-node';
-export const label = 'tfjs-node loadSavedModel().predict()';
-export const supportsBatching = false;
 
 export async function open(model) {
   const require = createRequire(path.join(TFJS_DIR, 'package.json'));
@@ -25,20 +23,24 @@ export async function open(model) {
     prepare(batch) {
       return { data: makeInputData(model, batch), shape: [batch, ...model.exampleShape] };
     },
-    // tfjs-node's predict runs the session on the calling thread; only
-    // reading the outputs back is asynchronous.
-    async run(request) {
-      const input = tf.tensor(request.data, request.shape, 'float32');
-      const out = loaded.predict({ [model.input]: input });
-      const outputs = out instanceof tf.Tensor ? [out] : Object.values(out);
-      try {
-        return await Promise.all(outputs.map((t) => t.data()));
-      } finally {
-        tf.dispose([input, ...outputs]);
-      }
+    runner() {
+      return run;
     },
     async close() {
       loaded.dispose();
     },
   };
+
+  // tfjs-node's predict runs the session on the calling thread; only reading
+  // the outputs back is asynchronous.
+  async function run(request) {
+    const input = tf.tensor(request.data, request.shape, 'float32');
+    const out = loaded.predict({ [model.input]: input });
+    const outputs = out instanceof tf.Tensor ? [out] : Object.values(out);
+    try {
+      return await Promise.all(outputs.map((t) => t.data()));
+    } finally {
+      tf.dispose([input, ...outputs]);
+    }
+  }
 }

@@ -1,10 +1,14 @@
-// tfserve's embedded API, from the compiled package (dist/src).
+// tfserve's embedded API, from the compiled package (dist/src): an Engine
+// (piscina worker pool), the model loaded twice through it: without batching
+// for the sequential and large-batch cells, with micro-batching for the
+// concurrency sweep.
 //
-// Every JS contender exports the same adapter: `open(model, { batching })`
-// loads the model and returns a session with
-//   runtime            what ran (versions), for the report
+// Every JS contender exports the same adapter: `open(model)` loads the model
+// and returns a session with
+//   runtime            what ran (versions, settings), for the report
 //   prepare(batch)     builds one request of `batch` examples, outside the timing
-//   run(request)       one prediction, resolved once the outputs are JS arrays
+//   runner(scenario)   the call to measure in that scenario: request → Promise,
+//                      resolved once the outputs are JS arrays
 //   close()
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -17,11 +21,23 @@ const require = createRequire(import.meta.url);
 const PACKAGE = path.join(REPO_ROOT, 'dist', 'src', 'index.js');
 
 export const name = 'tfserve';
-export const label = 'tfserve predict()';
+
+/**
+ * Batching for the sweep, in TF Serving's terms. Batches of up to 64 rows (the
+ * batch size the issue compares against); no waiting for a batch to fill,
+ * since under load requests pile up while the previous batch runs; a queue deep
+ * enough that 256 closed-loop callers never see UNAVAILABLE.
+ */
+export const SWEEP_BATCHING = { maxBatchSize: 64, batchTimeoutMicros: 0, maxEnqueuedBatches: 64 };
 
 function loadPackage() {
   if (!fs.existsSync(PACKAGE)) throw new Error(`${PACKAGE} is missing: build tfserve first (npm run build)`);
   return require(PACKAGE);
+}
+
+function workerCount() {
+  const value = process.env.TFSERVE_BENCH_WORKERS;
+  return value === undefined ? undefined : Number(value);
 }
 
 /** Graph tensor names of the serving signature, which the native loop feeds and fetches. */
@@ -32,28 +48,26 @@ export async function describe(model) {
     const signature = loaded.signatures.serving_default;
     const input = signature.inputs[model.input];
     if (!input) throw new Error(`${model.id}: serving_default has no input '${model.input}'`);
-    return {
-      inputTensor: input.name,
-      outputs: Object.keys(signature.outputs).sort(),
-      outputTensors: Object.keys(signature.outputs).sort().map((alias) => signature.outputs[alias].name),
-    };
+    const aliases = Object.keys(signature.outputs).sort();
+    return { inputTensor: input.name, outputs: aliases, outputTensors: aliases.map((alias) => signature.outputs[alias].name) };
   } finally {
     await loaded.unload();
   }
 }
 
-// Micro-batching arrives with the Engine API; until then every request runs
-// on its own and `batching` is recorded as unavailable.
-export const supportsBatching = false;
-
 export async function open(model) {
   const tfserve = loadPackage();
-  const loaded = await tfserve.loadModel(model.basePath, { version: model.version });
+  const engine = await tfserve.Engine.create({ workers: workerCount() });
+  const plain = await engine.load(model.basePath, { version: model.version });
+  const batched = await engine.load(model.basePath, { version: model.version, batching: SWEEP_BATCHING });
+  const plainRun = (request) => plain.predict(request);
+  const batchedRun = (request) => batched.predict(request);
   return {
     runtime: {
-      api: 'loadModel().predict()',
+      api: 'Engine.create().load().predict()',
       tensorflow: tfserve.tensorflowVersion(),
-      batching: false,
+      workers: engine.workers,
+      sweepBatching: SWEEP_BATCHING,
       uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
     },
     prepare(batch) {
@@ -61,11 +75,11 @@ export async function open(model) {
         [model.input]: { dtype: 'float32', shape: [batch, ...model.exampleShape], data: makeInputData(model, batch) },
       };
     },
-    run(request) {
-      return loaded.predict(request);
+    runner(scenario) {
+      return scenario === 'sweep' ? batchedRun : plainRun;
     },
     close() {
-      return loaded.unload();
+      return engine.close();
     },
   };
 }

@@ -16,8 +16,11 @@ function runtimeLine(results, contender) {
   if (runs.length === 0) return null;
   const rt = runs[0].runtime;
   switch (contender) {
-    case 'tfserve':
-      return `- **tfserve** \`${rt.api}\`, TensorFlow ${rt.tensorflow} (${results.setup.tfserve?.libtensorflow ?? 'deps/libtensorflow'}), batching ${rt.batching ? 'on' : 'off'}, UV_THREADPOOL_SIZE=${rt.uvThreadpoolSize}`;
+    case 'tfserve': {
+      const b = rt.sweepBatching ?? {};
+      const batching = Object.entries(b).map(([k, v]) => `${k} ${v}`).join(', ');
+      return `- **tfserve** \`${rt.api}\`, TensorFlow ${rt.tensorflow} (${results.setup.tfserve?.libtensorflow ?? 'deps/libtensorflow'}), ${rt.workers} worker thread(s); micro-batching on for the concurrency sweep (${batching}), off for the sequential and large-batch cells`;
+    }
     case 'tfjs-node':
       return `- **tfjs-node** ${rt.tfjsNode} \`${rt.api}\`, TensorFlow ${rt.tensorflow} (${results.setup.tfjsNode?.libtensorflow}; tfjs-node pins ${results.setup.tfjsNode?.pinnedTensorflow}), binding built from source`;
     case 'native':

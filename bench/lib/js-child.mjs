@@ -19,15 +19,20 @@ const messageOf = (error) => (error instanceof Error ? error.message : String(er
 async function warmUp(session, batchSizes) {
   const one = session.prepare(1);
   const until = performance.now() + job.plan.warmupSeconds * 1000;
-  for (let i = 0; i < 5 || performance.now() < until; i++) await session.run(one);
-  for (const batch of batchSizes) await session.run(session.prepare(batch));
+  for (const scenario of new Set(job.plan.scenarios)) {
+    const run = session.runner(scenario);
+    for (let i = 0; i < 5 || performance.now() < until; i++) await run(one);
+  }
+  const run = session.runner('batch');
+  for (const batch of batchSizes) await run(session.prepare(batch));
 }
 
 function measure(session, requests, { scenario, batch, concurrency }) {
   const { plan, model } = job;
   requests[batch] ??= session.prepare(batch);
   const request = requests[batch];
-  const call = () => session.run(request);
+  const run = session.runner(scenario);
+  const call = () => run(request);
   switch (scenario) {
     case 'latency':
       return sequentialLatency({ name: `${job.contender} ${model.id}`, seconds: plan.seconds, call });

@@ -13,6 +13,7 @@ export class JsContender {
   constructor(contender, model, plan) {
     this.name = contender;
     this.job = { contender, model, plan };
+    this.plan = plan;
     this.child = null;
     this.pending = null;
     this.stderr = '';
@@ -21,11 +22,16 @@ export class JsContender {
 
   /** Forks the child and waits until it has loaded and warmed up the model; resolves to its runtime. */
   start() {
+    const { plan } = this;
     this.child = fork(CHILD, [JSON.stringify(this.job)], {
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
       // TF 2.9 logs an error line for every attribute a newer TF added to the
       // graph, which it then ignores; keep the progress readable.
-      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: this.name === 'tfjs-node' ? '3' : '2' },
+      env: {
+        ...process.env,
+        TF_CPP_MIN_LOG_LEVEL: this.name === 'tfjs-node' ? '3' : '2',
+        ...(plan.tfserveWorkers === null ? {} : { TFSERVE_BENCH_WORKERS: String(plan.tfserveWorkers) }),
+      },
     });
     this.child.stderr.on('data', (chunk) => {
       this.stderr = (this.stderr + chunk).slice(-4000);

@@ -17,6 +17,8 @@ export const USAGE = `usage: npm run bench -- [options]
                        build tfjs-node against the TF version it pins, taken
                        from that version's tensorflow-cpu wheel (default), or
                        against the libtensorflow tfserve uses
+  --tfserve-workers N  tfserve Engine worker threads (default: the Engine's
+                       own default; 0 = decode/encode on the main thread)
   --docs / --no-docs   rewrite docs/benchmarks.md and its chart (default: only
                        for a full run)
   --help`;
@@ -39,6 +41,7 @@ export function parseOptions(argv) {
       seconds: { type: 'string' },
       quick: { type: 'boolean', default: false },
       'tfjs-libtensorflow': { type: 'string', default: 'pinned' },
+      'tfserve-workers': { type: 'string' },
       docs: { type: 'boolean' },
       'no-docs': { type: 'boolean' },
       help: { type: 'boolean', default: false },
@@ -54,6 +57,8 @@ export function parseOptions(argv) {
   if (concurrency.some((c) => !Number.isInteger(c) || c < 1)) throw new Error('--concurrency takes positive integers');
   const tfjsLibtensorflow = values['tfjs-libtensorflow'];
   if (!['pinned', 'tfserve'].includes(tfjsLibtensorflow)) throw new Error("--tfjs-libtensorflow is 'pinned' or 'tfserve'");
+  const tfserveWorkers = values['tfserve-workers'] === undefined ? null : Number(values['tfserve-workers']);
+  if (tfserveWorkers !== null && !(Number.isInteger(tfserveWorkers) && tfserveWorkers >= 0)) throw new Error('--tfserve-workers takes an integer >= 0');
   const options = {
     models: values.models ? list(values.models, null, 'models') : null,
     contenders: values.contenders ? list(values.contenders, ALL_CONTENDERS, 'contenders') : ALL_CONTENDERS,
@@ -64,8 +69,9 @@ export function parseOptions(argv) {
     warmupSeconds: quick ? 0.3 : 0.5,
     quick,
     tfjsLibtensorflow,
+    tfserveWorkers,
   };
-  const full = !quick && !values.models && !values.contenders && !values.scenarios && !values.concurrency && !values.seconds;
+  const full = !quick && !values.models && !values.contenders && !values.scenarios && !values.concurrency && !values.seconds && tfserveWorkers === null;
   options.full = full;
   options.docs = values['no-docs'] ? false : values.docs ?? full;
   return options;
