@@ -145,6 +145,16 @@ async function main() {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
+  if (options.report) {
+    const results = JSON.parse(fs.readFileSync(options.report, 'utf8'));
+    const models = selectModels(results.options.models);
+    printReport(results, models);
+    if (options.docs) {
+      const written = writeDocs(results, models);
+      progress(`wrote ${written.doc} and ${written.chart} from ${options.report}`);
+    }
+    return;
+  }
   const started = new Date();
   const machine = describeMachine();
   progress(`${machine.cores} cores, ${machine.cpuModel}, Node.js ${machine.node}`);

@@ -24,7 +24,8 @@ function fmtTick(v) {
 
 function panel(results, model, x0) {
   const sweep = cellsOf(results, model.id, 'sweep').filter((c) => !c.error);
-  const ceiling = cellsOf(results, model.id, 'batch').filter((c) => !c.error && c.contender === 'native').sort((a, b) => b.batch - a.batch)[0];
+  const nativeBatches = cellsOf(results, model.id, 'batch').filter((c) => !c.error && c.contender === 'native');
+  const ceiling = nativeBatches.find((c) => c.batch === 64) ?? nativeBatches.sort((a, b) => b.batch - a.batch)[0];
   const levels = [...new Set(sweep.map((c) => c.concurrency))].sort((a, b) => a - b);
   const out = [];
   const plotW = PANEL_W - MARGIN.left - MARGIN.right;
@@ -36,7 +37,10 @@ function panel(results, model, x0) {
     out.push(`<text x="${x0 + PANEL_W / 2}" y="${top + plotH / 2}" text-anchor="middle" fill="#868e96">not measured</text>`);
     return out.join('\n');
   }
-  const yMax = niceMax(Math.max(...sweep.map((c) => c.examplesPerSecond), ceiling?.examplesPerSecond ?? 0) * 1.05);
+  const sweepMax = Math.max(...sweep.map((c) => c.examplesPerSecond));
+  // A ceiling far above every sweep point would flatten the lines; it is then named, not drawn.
+  const ceilingOnScale = ceiling && ceiling.examplesPerSecond <= 2 * sweepMax;
+  const yMax = niceMax(Math.max(sweepMax, ceilingOnScale ? ceiling.examplesPerSecond : 0) * 1.05);
   const xOf = (c) => left + (levels.length === 1 ? plotW / 2 : (levels.indexOf(c) / (levels.length - 1)) * plotW);
   const yOf = (v) => top + plotH - (v / yMax) * plotH;
   for (let i = 0; i <= 4; i++) {
@@ -49,7 +53,10 @@ function panel(results, model, x0) {
   out.push(`<text x="${left + plotW / 2}" y="${PANEL_H - 8}" text-anchor="middle" font-size="11">concurrent callers (1 example each)</text>`);
   out.push(`<text transform="translate(${x0 + 14},${top + plotH / 2}) rotate(-90)" text-anchor="middle" font-size="11">examples/s</text>`);
   out.push(`<rect x="${left}" y="${top}" width="${plotW}" height="${plotH}" fill="none" stroke="#adb5bd"/>`);
-  if (ceiling) {
+  if (ceiling && !ceilingOnScale) {
+    out.push(`<text x="${left + plotW - 4}" y="${top + 12}" text-anchor="end" font-size="10" fill="${COLORS.native}">TF batch-${ceiling.batch}: ${fmtTick(ceiling.examplesPerSecond)} ex/s (off scale)</text>`);
+  }
+  if (ceilingOnScale) {
     const y = yOf(ceiling.examplesPerSecond);
     out.push(`<line x1="${left}" y1="${y}" x2="${left + plotW}" y2="${y}" stroke="${COLORS.native}" stroke-dasharray="5,4"/>`);
     out.push(`<text x="${left + plotW - 4}" y="${y - 4}" text-anchor="end" font-size="10" fill="${COLORS.native}">TF batch-${ceiling.batch}</text>`);

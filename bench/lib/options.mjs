@@ -19,6 +19,8 @@ export const USAGE = `usage: npm run bench -- [options]
                        against the libtensorflow tfserve uses
   --tfserve-workers N  tfserve Engine worker threads (default: the Engine's
                        own default; 0 = decode/encode on the main thread)
+  --report FILE        measure nothing: print the tables of a results file
+                       (bench/results/*.json) and, with --docs, rewrite the docs
   --docs / --no-docs   rewrite docs/benchmarks.md and its chart (default: only
                        for a full run)
   --help`;
@@ -42,6 +44,7 @@ export function parseOptions(argv) {
       quick: { type: 'boolean', default: false },
       'tfjs-libtensorflow': { type: 'string', default: 'pinned' },
       'tfserve-workers': { type: 'string' },
+      report: { type: 'string' },
       docs: { type: 'boolean' },
       'no-docs': { type: 'boolean' },
       help: { type: 'boolean', default: false },
@@ -73,6 +76,7 @@ export function parseOptions(argv) {
   };
   const full = !quick && !values.models && !values.contenders && !values.scenarios && !values.concurrency && !values.seconds && tfserveWorkers === null;
   options.full = full;
+  options.report = values.report ?? null;
   options.docs = values['no-docs'] ? false : values.docs ?? full;
   return options;
 }
