@@ -1,7 +1,9 @@
 // Module entry: loadSavedModel(), tfVersion(), liveSessions().
 #include <napi.h>
 
+#include <exception>
 #include <memory>
+#include <thread>
 #include <string>
 #include <utility>
 
@@ -23,7 +25,21 @@ class LoadWorker : public PromiseWorker {
       : PromiseWorker(env), options_(std::move(options)) {}
 
  protected:
-  void Work() override { model_ = ModelRegistry::Instance().Acquire(options_); }
+  // On a thread of its own, lowered in priority: TF creates its compute
+  // thread pools with the first session, and they inherit that priority.
+  void Work() override {
+    std::exception_ptr error;
+    std::thread loader([this, &error] {
+      DeprioritizeComputeThread();
+      try {
+        model_ = ModelRegistry::Instance().Acquire(options_);
+      } catch (...) {
+        error = std::current_exception();
+      }
+    });
+    loader.join();
+    if (error) std::rethrow_exception(error);
+  }
 
   Napi::Value Result(Napi::Env env) override {
     Napi::Object result = Napi::Object::New(env);

@@ -204,6 +204,7 @@ void Batcher::Enqueue(TaskPtr task, int64_t rows, const std::string& shape_key) 
 
 void Batcher::Loop() {
   MarkServingThread();
+  DeprioritizeComputeThread();
   const auto timeout = std::chrono::microseconds(params_.batch_timeout_micros);
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {

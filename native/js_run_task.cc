@@ -1,5 +1,8 @@
 #include "js_run_task.h"
 
+#include <chrono>
+#include <cstdlib>
+#include <thread>
 #include <utility>
 
 #include "js_error.h"
@@ -38,19 +41,56 @@ JsRunTask::JsRunTask(Napi::Env env, std::shared_ptr<SavedModel> model, std::vect
   }
 }
 
+namespace {
+
+// How long the JS thread may wait for a lone run to finish before leaving it
+// to the event loop. Waking a sleeping thread costs tens of microseconds on
+// virtual machines, more than a small model's whole run; the wait is bounded
+// so the event loop never stalls longer. TFSERVE_JS_WAIT_MICROS overrides.
+std::chrono::microseconds JsWaitBudget() {
+  static const std::chrono::microseconds budget([] {
+    const char* env = std::getenv("TFSERVE_JS_WAIT_MICROS");
+    return env != nullptr ? std::max(0, std::atoi(env)) : 50;
+  }());
+  return budget;
+}
+
+}  // namespace
+
 Napi::Promise JsRunTask::Submit(std::unique_ptr<JsRunTask> task, std::shared_ptr<const RunSpec> spec,
                                 const BatchingParams* batching) {
   Napi::Env env = task->deferred_.Env();
   AddonData& data = GetAddonData(env);
   if (data.pending_runs++ == 0) data.gate->delivery.Ref(env);
   Napi::Promise promise = task->Promise();
-  SavedModel* model = task->model_.get();
+  // Only a lone run of a model that usually finishes within the budget is
+  // waited for: waiting longer would take a core from TensorFlow.
+  const bool wait = data.pending_runs == 1 && task->model_->TypicalRunTime() <= JsWaitBudget() &&
+                    JsWaitBudget().count() > 0;
+  JsRunTask* raw = task.get();
+  raw->handoff_.store(wait ? kJsWaiting : kGate, std::memory_order_relaxed);
+  SavedModel* model = raw->model_.get();
   model->Submit(std::move(task), std::move(spec), batching);
+  if (!wait) return promise;
+
+  const auto until = Clock::now() + JsWaitBudget();
+  int state = kJsWaiting;
+  while ((state = raw->handoff_.load(std::memory_order_acquire)) == kJsWaiting && Clock::now() < until) {
+    std::this_thread::yield();
+  }
+  if (state == kJsWaiting && raw->handoff_.compare_exchange_strong(state, kGate, std::memory_order_acq_rel)) {
+    return promise;  // still running: the gate delivers it
+  }
+  raw->Deliver(env);  // finished while we waited
   return promise;
 }
 
 void JsRunTask::Complete(RunResult result) {
   result_ = std::move(result);
+  int waiting = kJsWaiting;
+  if (handoff_.compare_exchange_strong(waiting, kDoneForJs, std::memory_order_acq_rel)) {
+    return;  // the JS thread is waiting for it; `this` is its to free now
+  }
   // Once queued, the task may be delivered and freed at any moment: hold the
   // gate through a local reference, not through `this`.
   std::shared_ptr<DeliveryGate> gate = gate_;

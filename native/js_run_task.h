@@ -4,6 +4,7 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -42,6 +43,11 @@ class JsRunTask : public Task {
   Napi::Reference<Napi::Int32Array> cancel_;
   std::shared_ptr<DeliveryGate> gate_;
   RunResult result_;
+
+  // Who delivers the result: the submitting JS thread, while it waits a few
+  // microseconds for a fast run (no cross-thread wake-up), or the gate.
+  enum Handoff : int { kJsWaiting, kGate, kDoneForJs };
+  std::atomic<int> handoff_{kGate};
 };
 
 }  // namespace tfserve

@@ -1,6 +1,12 @@
 #include "run_pool.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
+#include <cerrno>
 #include <cstdlib>
 
 namespace tfserve {
@@ -11,6 +17,18 @@ thread_local bool serving_thread = false;
 
 void MarkServingThread() { serving_thread = true; }
 bool IsServingThread() { return serving_thread; }
+
+void DeprioritizeComputeThread() {
+  static const int nice = [] {
+    const char* env = std::getenv("TFSERVE_COMPUTE_NICE");
+    return env != nullptr ? std::clamp(std::atoi(env), 0, 19) : 5;
+  }();
+  if (nice == 0) return;
+  const auto tid = static_cast<id_t>(syscall(SYS_gettid));
+  errno = 0;
+  const int current = getpriority(PRIO_PROCESS, tid);
+  if (errno == 0) setpriority(PRIO_PROCESS, tid, std::min(19, current + nice));
+}
 
 RunPool& RunPool::Instance() {
   static RunPool pool([] {
@@ -40,20 +58,38 @@ void RunPool::Submit(std::unique_ptr<Job> job) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     jobs_.push_back(std::move(job));
+    queued_.fetch_add(1, std::memory_order_release);
   }
-  ready_.notify_one();
+  // A polling thread takes the job; if it stops polling first, it checks the
+  // queue under the lock before it sleeps, so nothing is missed.
+  if (!polling_.load(std::memory_order_acquire)) ready_.notify_one();
+}
+
+bool RunPool::PollForWork() {
+  bool expected = false;
+  if (!polling_.compare_exchange_strong(expected, true)) return false;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+  bool found = false;
+  while (!(found = queued_.load(std::memory_order_acquire) > 0) && std::chrono::steady_clock::now() < until) {
+    std::this_thread::yield();
+  }
+  polling_.store(false, std::memory_order_release);
+  return found;
 }
 
 void RunPool::Loop() {
   MarkServingThread();
+  DeprioritizeComputeThread();
   for (;;) {
     std::unique_ptr<Job> job;
+    PollForWork();
     {
       std::unique_lock<std::mutex> lock(mutex_);
       ready_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
       if (jobs_.empty()) return;
       job = std::move(jobs_.front());
       jobs_.pop_front();
+      queued_.fetch_sub(1, std::memory_order_relaxed);
     }
     job->Run();
   }

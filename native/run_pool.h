@@ -3,6 +3,7 @@
 // a few per core. TFSERVE_RUN_THREADS overrides the count.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -29,9 +30,15 @@ class RunPool {
   explicit RunPool(size_t threads);
   void Loop();
 
+  // One idle thread at a time polls for work briefly before sleeping, so a
+  // steady stream of requests does not pay a thread wake-up each.
+  bool PollForWork();
+
   std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<std::unique_ptr<Job>> jobs_;
+  std::atomic<size_t> queued_{0};
+  std::atomic<bool> polling_{false};
   bool stopping_ = false;
   std::vector<std::thread> threads_;
 };
@@ -41,5 +48,10 @@ class RunPool {
 // a fresh thread instead.
 void MarkServingThread();
 bool IsServingThread();
+
+// Lowers the calling thread's scheduling priority (nice +5, or
+// TFSERVE_COMPUTE_NICE) so that, on a busy machine, JS threads get a core
+// before TensorFlow does. Threads TF creates from here on inherit it.
+void DeprioritizeComputeThread();
 
 }  // namespace tfserve

@@ -2,8 +2,8 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <thread>
 #include <filesystem>
+#include <thread>
 
 #include "run_pool.h"
 #include "tf_error.h"
@@ -196,9 +196,14 @@ std::vector<OwnedTensor> SavedModel::Run(const std::vector<std::string>& feed_na
 
   std::vector<TF_Tensor*> raw_outputs(outputs.size(), nullptr);
   StatusPtr status = NewStatus();
+  const auto started = Clock::now();
   TF_SessionRun(session_.get(), nullptr, inputs.data(), feed_values.data(),
                 static_cast<int>(inputs.size()), outputs.data(), raw_outputs.data(),
                 static_cast<int>(outputs.size()), nullptr, 0, nullptr, status.get());
+
+  const int64_t took = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
+  const int64_t typical = typical_run_micros_.load(std::memory_order_relaxed);
+  typical_run_micros_.store(typical == 0 ? took : (7 * typical + took) / 8, std::memory_order_relaxed);
 
   std::vector<OwnedTensor> results;
   results.reserve(raw_outputs.size());

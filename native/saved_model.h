@@ -2,6 +2,8 @@
 // loaded from. Thread-safe: Run and Resolve may be called from any thread.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -67,6 +69,11 @@ class SavedModel {
   // `batching` is given, else to the process-wide run pool.
   void Submit(TaskPtr task, std::shared_ptr<const RunSpec> spec, const BatchingParams* batching);
 
+  // A moving average of how long runs of this model take (any thread).
+  std::chrono::microseconds TypicalRunTime() const {
+    return std::chrono::microseconds(typical_run_micros_.load(std::memory_order_relaxed));
+  }
+
   // Stats of the batchers using these params, keyed by feeds/fetches/params.
   std::map<std::string, BatcherStats> BatchingStats(const BatchingParams& params);
 
@@ -78,6 +85,7 @@ class SavedModel {
 
   std::mutex resolved_mutex_;
   std::unordered_map<std::string, TF_Output> resolved_;
+  std::atomic<int64_t> typical_run_micros_{0};
 
   // Declared last: batchers stop (joining their threads) before the session goes.
   std::mutex batchers_mutex_;

@@ -18,7 +18,8 @@ export interface EngineOptions {
   /**
    * Worker threads that decode, validate and encode tensors and call the
    * addon. 0 does that work on the main thread (TensorFlow still runs off
-   * it). Default: min(2, CPU cores).
+   * it). Default: CPU cores - 2, at most 4 (so 0 on a 2-core machine, where
+   * workers would only take cores from TensorFlow).
    */
   workers?: number;
 }
@@ -54,7 +55,7 @@ export class Engine {
   }
 
   static async create(options: EngineOptions = {}): Promise<Engine> {
-    const workers = options.workers ?? Math.min(2, os.availableParallelism());
+    const workers = options.workers ?? Math.max(0, Math.min(4, os.availableParallelism() - 2));
     if (!Number.isInteger(workers) || workers < 0) throw new RangeError(`workers must be a non-negative integer, got ${workers}`);
     return new Engine(workers);
   }

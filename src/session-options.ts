@@ -4,7 +4,12 @@ import { protoType } from './proto';
 export interface SessionOptions {
   /** Threads for one op's inner parallelism; 0 lets TF choose. */
   intraOpThreads?: number;
-  /** Threads for running independent ops in parallel; 0 lets TF choose. */
+  /**
+   * Threads for running independent ops of one run in parallel; 0 lets TF
+   * choose. Default -1: ops run on the thread that runs the request (tfserve's
+   * run and batch threads supply the concurrency), which saves two thread
+   * hand-offs per run: tens of microseconds, the whole cost of a small model.
+   */
   interOpThreads?: number;
   /** Place ops on a device that exists when the one asked for does not (default true, so a model exported for GPU loads on a CPU build). */
   allowSoftPlacement?: boolean;
@@ -19,9 +24,9 @@ export interface SessionOptions {
   };
 }
 
-function checkCount(name: string, value: number | undefined): number {
-  if (value === undefined) return 0;
-  if (!Number.isInteger(value) || value < 0) throw new RangeError(`session.${name} must be a non-negative integer, got ${value}`);
+function checkCount(name: string, value: number | undefined, fallback: number, minimum: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < minimum) throw new RangeError(`session.${name} must be an integer >= ${minimum}, got ${value}`);
   return value;
 }
 
@@ -32,8 +37,8 @@ export function encodeConfigProto(options: SessionOptions = {}): Uint8Array {
   }
   const ConfigProto = protoType('tensorflow.ConfigProto');
   const message = ConfigProto.fromObject({
-    intraOpParallelismThreads: checkCount('intraOpThreads', options.intraOpThreads),
-    interOpParallelismThreads: checkCount('interOpThreads', options.interOpThreads),
+    intraOpParallelismThreads: checkCount('intraOpThreads', options.intraOpThreads, 0, 0),
+    interOpParallelismThreads: checkCount('interOpThreads', options.interOpThreads, -1, -1),
     allowSoftPlacement: options.allowSoftPlacement ?? true,
     logDevicePlacement: options.logDevicePlacement ?? false,
     gpuOptions: {

@@ -64,6 +64,8 @@ export function runNativeLoop({ exportDir, inputTensor, exampleShape, outputTens
     '--seconds', String(seconds),
     '--warmup', String(warmupSeconds),
     '--min-calls', String(minCalls),
+    // tfserve's default session config: ops run on the calling thread.
+    '--inter-op', '-1',
   ];
   return new Promise((resolve, reject) => {
     const child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });

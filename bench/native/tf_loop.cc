@@ -49,12 +49,28 @@ void Check(TF_Status* status, const std::string& what) {
   }
 }
 
+std::string ConfigWithInterOp(int inter_op) {
+  std::string bytes(1, static_cast<char>((5 << 3) | 0));  // field 5, varint
+  uint64_t value = static_cast<uint64_t>(static_cast<int64_t>(inter_op));  // int32 varints sign-extend to 64 bits
+  do {
+    uint8_t byte = value & 0x7f;
+    value >>= 7;
+    bytes.push_back(static_cast<char>(value ? byte | 0x80 : byte));
+  } while (value);
+  return bytes;
+}
+
 // Closes and deletes the session; a failure to close is reported, not thrown.
 class Session {
  public:
-  Session(const std::string& dir, const std::string& tag) : graph_(TF_NewGraph()) {
+  Session(const std::string& dir, const std::string& tag, int inter_op) : graph_(TF_NewGraph()) {
     OptionsPtr options(TF_NewSessionOptions());
     StatusPtr status = NewStatus();
+    // tensorflow.ConfigProto { inter_op_parallelism_threads (field 5) }, so the
+    // ceiling runs with the same session config as the contender it bounds.
+    const std::string config = ConfigWithInterOp(inter_op);
+    TF_SetConfig(options.get(), config.data(), config.size(), status.get());
+    Check(status.get(), "session config");
     const char* tags[] = {tag.c_str()};
     session_ = TF_LoadSessionFromSavedModel(options.get(), nullptr, dir.c_str(), tags, 1, graph_.get(),
                                             nullptr, status.get());
@@ -104,6 +120,7 @@ struct Options {
   double seconds = 3;
   double warmup = 0.5;
   int min_calls = 3;
+  int inter_op = 0;
 };
 
 std::vector<int64_t> ParseShape(const std::string& text) {
@@ -134,6 +151,7 @@ Options ParseArgs(int argc, char** argv) {
     else if (flag == "--seconds") o.seconds = std::stod(value);
     else if (flag == "--warmup") o.warmup = std::stod(value);
     else if (flag == "--min-calls") o.min_calls = std::stoi(value);
+    else if (flag == "--inter-op") o.inter_op = std::stoi(value);
     else throw std::runtime_error("unknown flag " + flag);
   }
   if (o.model.empty() || o.input.empty() || o.outputs.empty()) {
@@ -175,7 +193,7 @@ double Percentile(const std::vector<double>& sorted, double p) {
 
 int Main(int argc, char** argv) {
   const Options o = ParseArgs(argc, argv);
-  const Session session(o.model, o.tag);
+  const Session session(o.model, o.tag, o.inter_op);
   const TF_Output input = session.Resolve(o.input);
   std::vector<TF_Output> fetches;
   for (const auto& name : o.outputs) fetches.push_back(session.Resolve(name));
