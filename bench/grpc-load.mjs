@@ -1,13 +1,16 @@
 // gRPC Predict load: N concurrent clients (default 64), one 28x28 image per
-// request (tensor_content, as tf.make_tensor_proto sends it), against tfserve's
-// gRPC server on the seed CNN; and, in the same run, the embedded predict()
-// with the same concurrency, as the ceiling the front door is compared with.
+// request (tensor_content, as tf.make_tensor_proto sends it), against the
+// `tfserve` binary with --enable_batching on the seed CNN; and, in the same
+// run, the embedded Engine predict() with the same batching parameters and
+// concurrency, as the ceiling the front door is compared with.
 //
 //   node bench/grpc-load.mjs [--clients 64] [--seconds 10] [--model .fixtures/gaofei_cnn]
 //
-// The server runs in a child process so that the load generator does not
-// share its event loop.
-import { fork } from 'node:child_process';
+// The server runs as its own process, as users run it, so that the load
+// generator does not share its event loop.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -23,37 +26,12 @@ const { values: opts } = parseArgs({
     clients: { type: 'string', default: '64' },
     seconds: { type: 'string', default: '10' },
     model: { type: 'string', default: path.join(repo, '.fixtures', 'gaofei_cnn') },
-    serve: { type: 'boolean', default: false },
   },
 });
 
-async function makeManager() {
-  const { loadModel } = await import(dist('index.js'));
-  const { ModelManager } = await import(dist('serving/model-manager.js'));
-  const manager = new ModelManager({
-    loader: (basePath, options) => loadModel(basePath, options),
-    fileSystemPollWaitSeconds: 0,
-    enableModelWarmup: false,
-    allowVersionLabelsForUnavailableModels: false,
-  });
-  await manager.setConfig([{ name: 'cnn', basePath: opts.model, modelPlatform: 'tensorflow', versionPolicy: { kind: 'latest', numVersions: 1 }, versionLabels: {} }]);
-  return manager;
-}
-
-if (opts.serve) {
-  // Child: the server.
-  const manager = await makeManager();
-  const { startGrpcServer } = await import(dist('server/grpc.js'));
-  const server = await startGrpcServer({ manager, address: '127.0.0.1:0' });
-  process.send({ port: server.port });
-  process.on('message', async () => {
-    await server.close(1000);
-    await manager.close();
-    process.exit(0);
-  });
-} else {
-  await main();
-}
+// One set of batching parameters for both contenders, in TF Serving's file format and as options.
+const BATCHING = { maxBatchSize: 64, batchTimeoutMicros: 0, maxEnqueuedBatches: 64 };
+const BATCHING_FILE = 'max_batch_size { value: 64 }\nbatch_timeout_micros { value: 0 }\nmax_enqueued_batches { value: 64 }\n';
 
 function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -80,42 +58,55 @@ async function drive(clients, seconds, call) {
   );
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  return {
-    requests: latencies.length,
-    errors,
-    perSecond: latencies.length / elapsed,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-  };
+  return { requests: latencies.length, errors, perSecond: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
 function show(name, r) {
   console.log(`${name.padEnd(22)} ${r.perSecond.toFixed(0).padStart(7)} req/s   p50 ${r.p50.toFixed(2)} ms   p99 ${r.p99.toFixed(2)} ms   (${r.requests} requests, ${r.errors} errors)`);
 }
 
+/** Starts `tfserve` on a free port and resolves with the process and its gRPC port. */
+function startServer(batchingFile) {
+  const child = spawn(process.execPath, [
+    dist('cli.js'),
+    '--port=0',
+    '--bind_address=127.0.0.1',
+    '--model_name=cnn',
+    `--model_base_path=${opts.model}`,
+    '--enable_batching',
+    `--batching_parameters_file=${batchingFile}`,
+  ], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let output = '';
+    let port = 0;
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+      port ||= Number(/Running gRPC ModelServer at 127\.0\.0\.1:(\d+)/.exec(output)?.[1] ?? 0);
+      if (port && /: AVAILABLE/.test(output)) resolve({ child, port });
+    });
+    child.once('exit', (code) => reject(new Error(`tfserve exited with ${code}:\n${output}`)));
+  });
+}
+
 async function main() {
   const clients = Number(opts.clients);
   const seconds = Number(opts.seconds);
-  const { readFileSync } = await import('node:fs');
-  const reference = JSON.parse(readFileSync(path.join(opts.model, 'reference.json'), 'utf8'));
+  const reference = JSON.parse(fs.readFileSync(path.join(opts.model, 'reference.json'), 'utf8'));
   const image = Float32Array.from(reference.images[0]);
 
-  // Embedded predict(), same concurrency.
-  const manager = await makeManager();
-  const { predict } = await import(dist('serving/inference.js'));
-  const lease = manager.acquire({ name: 'cnn' });
-  const direct = () => lease.servable.predict({ image: { dtype: 'float32', shape: [1, 28, 28], data: image } });
-  await drive(clients, 1, direct); // warm up
+  // Embedded: the Engine with the same batching.
+  const { Engine } = await import(dist('index.js'));
+  const engine = await Engine.create();
+  const model = await engine.load(opts.model, { batching: BATCHING });
+  const direct = () => model.predict({ image: { dtype: 'float32', shape: [1, 28, 28], data: image } });
+  await drive(clients, 1, direct);
   const embedded = await drive(clients, seconds, direct);
-  const viaManager = await drive(clients, seconds, () =>
-    predict(manager, { modelSpec: { name: 'cnn' }, inputs: { image: { dtype: 'float32', shape: [1, 28, 28], data: image } } }),
-  );
-  lease.release();
-  await manager.close();
+  await engine.close();
 
-  // gRPC, server in a child process.
-  const child = fork(fileURLToPath(import.meta.url), ['--serve', '--model', opts.model], { stdio: 'inherit' });
-  const { port } = await new Promise((resolve) => child.once('message', resolve));
+  // gRPC against the tfserve binary.
+  const batchingFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tfserve-grpc-load-')), 'batching.config');
+  fs.writeFileSync(batchingFile, BATCHING_FILE);
+  const { child, port } = await startServer(batchingFile);
   const { servingType } = await import(dist('serving/protos.js'));
   const PredictRequest = servingType('tensorflow.serving.PredictRequest');
   const request = PredictRequest.encode(
@@ -134,12 +125,13 @@ async function main() {
   await drive(clients, 1, call);
   const overGrpc = await drive(clients, seconds, call);
   client.close();
-  child.send('stop');
+  child.kill('SIGTERM');
   await new Promise((resolve) => child.once('exit', resolve));
 
-  console.log(`CNN ${path.basename(opts.model)}, 1 image per request, ${clients} concurrent clients, ${seconds} s each`);
+  console.log(`CNN ${path.basename(opts.model)}, 1 image per request, ${clients} concurrent clients, ${seconds} s each, batching ${JSON.stringify(BATCHING)}`);
   show('embedded predict()', embedded);
-  show('inference.predict()', viaManager);
-  show('gRPC Predict', overGrpc);
+  show('gRPC Predict (tfserve)', overGrpc);
   console.log(`gRPC / embedded throughput: ${(overGrpc.perSecond / embedded.perSecond).toFixed(2)}`);
 }
+
+await main();

@@ -24,7 +24,7 @@ void DeliverRun(Napi::Env env, Napi::Function, void*, JsRunTask* task) {
   if (env == nullptr) {
     task->Discard();
   } else {
-    task->Deliver(env);
+    task->Deliver(env, /*settled_inline=*/false);
   }
 }
 
@@ -81,7 +81,10 @@ Napi::Promise JsRunTask::Submit(std::unique_ptr<JsRunTask> task, std::shared_ptr
   if (state == kJsWaiting && raw->handoff_.compare_exchange_strong(state, kGate, std::memory_order_acq_rel)) {
     return promise;  // still running: the gate delivers it
   }
-  raw->Deliver(env);  // finished while we waited
+  // Finished while we waited: settle it now, marked so that the JS side
+  // yields to the event loop before going on (else an `await` loop over
+  // short runs would never let the loop turn).
+  raw->Deliver(env, /*settled_inline=*/true);
   return promise;
 }
 
@@ -91,6 +94,10 @@ void JsRunTask::Complete(RunResult result) {
   if (handoff_.compare_exchange_strong(waiting, kDoneForJs, std::memory_order_acq_rel)) {
     return;  // the JS thread is waiting for it; `this` is its to free now
   }
+  SendThroughGate();
+}
+
+void JsRunTask::SendThroughGate() {
   // Once queued, the task may be delivered and freed at any moment: hold the
   // gate through a local reference, not through `this`.
   std::shared_ptr<DeliveryGate> gate = gate_;
@@ -105,7 +112,7 @@ void JsRunTask::Discard() {
   cancel_.SuppressDestruct();  // its env is gone: nothing left to unref
 }
 
-void JsRunTask::Deliver(Napi::Env env) {
+void JsRunTask::Deliver(Napi::Env env, bool settled_inline) {
   std::unique_ptr<JsRunTask> self(this);
   AddonData& data = GetAddonData(env);
   if (--data.pending_runs == 0) data.gate->delivery.Unref(env);
@@ -119,6 +126,7 @@ void JsRunTask::Deliver(Napi::Env env) {
     for (size_t i = 0; i < result_.outputs.size(); ++i) {
       outputs.Set(static_cast<uint32_t>(i), TensorToJs(env, result_.outputs[i].get()));
     }
+    if (settled_inline) outputs.Set("settledInline", true);
     deferred_.Resolve(outputs);
   } catch (const Napi::Error& error) {
     deferred_.Reject(error.Value());

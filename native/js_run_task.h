@@ -28,7 +28,7 @@ class JsRunTask : public Task {
                               const BatchingParams* batching);
 
   // Settles the promise and frees the task. JS thread.
-  void Deliver(Napi::Env env);
+  void Deliver(Napi::Env env, bool settled_inline);
   // Frees the task without touching JS (its env is gone).
   void Discard();
 
@@ -36,6 +36,9 @@ class JsRunTask : public Task {
   void Complete(RunResult result) override;
 
  private:
+  // Queues the finished task to its env's thread, or discards it if that env is gone.
+  void SendThroughGate();
+
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<SavedModel> model_;
   std::vector<OwnedTensor> owned_;

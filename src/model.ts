@@ -6,7 +6,7 @@ import { dtypeFromEnum } from './dtypes';
 import { TfServeError, invalidArgument } from './errors';
 import { prepareFeeds, selectOutputs } from './inputs';
 import { resolveVersion } from './model-dir';
-import { type NativeBatchingStats, type NativeModel, type NativeOutput, native } from './native';
+import { type NativeBatchingStats, type NativeModel, type NativeOutput, type NativeRunResult, native } from './native';
 import { type SessionOptions, encodeConfigProto } from './session-options';
 import { type Signature, extractSignatureDefMap, parseMetaGraph } from './signatures';
 import type { Servable } from './servable';
@@ -130,7 +130,7 @@ export class Model implements Servable {
       if (spec.encoding !== 'dense') throw new TfServeError('UNIMPLEMENTED', `output '${alias}' is a ${spec.encoding} tensor, which tfserve cannot fetch`);
       return spec.name;
     });
-    let outputs: NativeOutput[];
+    let outputs: NativeRunResult;
     try {
       outputs = await model.run(feeds, fetches, { timeoutMs: options.timeoutMs, cancel });
     } catch (error) {
@@ -141,6 +141,9 @@ export class Model implements Servable {
       });
       throw wrapped;
     }
+    // A run that settled without an event-loop turn yields one, so that a
+    // caller's `await` loop over fast runs cannot starve timers and I/O.
+    if (outputs.settledInline) await new Promise<void>((resolve) => setImmediate(resolve));
     const result: Record<string, AnyTensor> = {};
     aliases.forEach((alias, i) => {
       result[alias] = toTensor(outputs[i]!);

@@ -45,8 +45,14 @@ export interface NativeBatchingStats {
   queueBuckets: number[];
 }
 
+/**
+ * One output per fetch. `settledInline`: the run finished while the caller's
+ * thread waited for it, so the promise settled without an event-loop turn.
+ */
+export type NativeRunResult = NativeOutput[] & { settledInline?: true };
+
 export interface NativeModel {
-  run(feeds: NativeFeed[], fetches: string[], options?: NativeRunOptions): Promise<NativeOutput[]>;
+  run(feeds: NativeFeed[], fetches: string[], options?: NativeRunOptions): Promise<NativeRunResult>;
   /** Batch this handle's later runs (null: run each on its own). */
   setBatching(params: BatchingOptions | null): void;
   batchingStats(): NativeBatchingStats[];

@@ -110,3 +110,17 @@ test('a stateful model increments once per call', async () => {
     await model.unload();
   }
 });
+
+test('session options: thread pools and GPU options load on a CPU build (soft placement); bad values are refused', async () => {
+  const model = await loadModel(fixture('multi_sig'), {
+    session: { intraOpThreads: 1, interOpThreads: 2, gpu: { visibleDevices: '0', allowGrowth: true, memoryFraction: 0.5 } },
+  });
+  try {
+    const out = await model.predict({ x: { shape: [1, 2], data: [0, 0] } });
+    assert.deepEqual(out.y!.shape, [1, 3]);
+  } finally {
+    await model.unload();
+  }
+  await assert.rejects(loadModel(fixture('multi_sig'), { session: { intraOpThreads: -1 } }), /session.intraOpThreads must be an integer >= 0/);
+  await assert.rejects(loadModel(fixture('multi_sig'), { session: { gpu: { memoryFraction: 1.5 } } }), /memoryFraction must be in \(0, 1\]/);
+});

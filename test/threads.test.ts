@@ -83,3 +83,23 @@ test('the event loop keeps ticking while a model loads and predicts', async () =
   assert.ok(loadGap < 250, `event loop stalled ${loadGap.toFixed(1)} ms during load`);
   assert.ok(predictGap < 250, `event loop stalled ${predictGap.toFixed(1)} ms during predict`);
 });
+
+test('a tight sequential predict loop on a tiny model still lets the event loop turn', async () => {
+  // Short runs are waited for on the JS thread, but their promises still
+  // settle from the event loop, so an `await` loop cannot starve timers.
+  const model = await loadModel(fixture('multi_sig'));
+  try {
+    const a = { a: { shape: [1], data: [1] }, b: { shape: [1], data: [2] } };
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const gap = await maxEventLoopGap(async () => {
+      const end = performance.now() + 300;
+      while (performance.now() < end) await model.predict(a, { signature: 'add' });
+    });
+    clearInterval(timer);
+    assert.ok(ticks >= 50, `a 1 ms interval fired only ${ticks} times in 300 ms`);
+    assert.ok(gap < 100, `event loop stalled ${gap.toFixed(1)} ms`);
+  } finally {
+    await model.unload();
+  }
+});

@@ -49,26 +49,32 @@ void Check(TF_Status* status, const std::string& what) {
   }
 }
 
-std::string ConfigWithInterOp(int inter_op) {
-  std::string bytes(1, static_cast<char>((5 << 3) | 0));  // field 5, varint
-  uint64_t value = static_cast<uint64_t>(static_cast<int64_t>(inter_op));  // int32 varints sign-extend to 64 bits
+void AppendVarintField(std::string& bytes, int field, int32_t number) {
+  bytes.push_back(static_cast<char>(field << 3));  // wire type 0: varint
+  uint64_t value = static_cast<uint64_t>(static_cast<int64_t>(number));  // int32 varints sign-extend to 64 bits
   do {
     uint8_t byte = value & 0x7f;
     value >>= 7;
     bytes.push_back(static_cast<char>(value ? byte | 0x80 : byte));
   } while (value);
+}
+
+// tensorflow.ConfigProto { intra_op_parallelism_threads = 2; inter_op_parallelism_threads = 5; }
+std::string SessionConfig(int intra_op, int inter_op) {
+  std::string bytes;
+  AppendVarintField(bytes, 2, intra_op);
+  AppendVarintField(bytes, 5, inter_op);
   return bytes;
 }
 
 // Closes and deletes the session; a failure to close is reported, not thrown.
 class Session {
  public:
-  Session(const std::string& dir, const std::string& tag, int inter_op) : graph_(TF_NewGraph()) {
+  Session(const std::string& dir, const std::string& tag, int intra_op, int inter_op) : graph_(TF_NewGraph()) {
     OptionsPtr options(TF_NewSessionOptions());
     StatusPtr status = NewStatus();
-    // tensorflow.ConfigProto { inter_op_parallelism_threads (field 5) }, so the
-    // ceiling runs with the same session config as the contender it bounds.
-    const std::string config = ConfigWithInterOp(inter_op);
+    // The same session config as the contender this loop bounds.
+    const std::string config = SessionConfig(intra_op, inter_op);
     TF_SetConfig(options.get(), config.data(), config.size(), status.get());
     Check(status.get(), "session config");
     const char* tags[] = {tag.c_str()};
@@ -120,6 +126,7 @@ struct Options {
   double seconds = 3;
   double warmup = 0.5;
   int min_calls = 3;
+  int intra_op = 0;
   int inter_op = 0;
 };
 
@@ -152,6 +159,7 @@ Options ParseArgs(int argc, char** argv) {
     else if (flag == "--warmup") o.warmup = std::stod(value);
     else if (flag == "--min-calls") o.min_calls = std::stoi(value);
     else if (flag == "--inter-op") o.inter_op = std::stoi(value);
+    else if (flag == "--intra-op") o.intra_op = std::stoi(value);
     else throw std::runtime_error("unknown flag " + flag);
   }
   if (o.model.empty() || o.input.empty() || o.outputs.empty()) {
@@ -193,7 +201,7 @@ double Percentile(const std::vector<double>& sorted, double p) {
 
 int Main(int argc, char** argv) {
   const Options o = ParseArgs(argc, argv);
-  const Session session(o.model, o.tag, o.inter_op);
+  const Session session(o.model, o.tag, o.intra_op, o.inter_op);
   const TF_Output input = session.Resolve(o.input);
   std::vector<TF_Output> fetches;
   for (const auto& name : o.outputs) fetches.push_back(session.Resolve(name));
