@@ -30,6 +30,13 @@ export const name = 'tfserve';
  */
 export const SWEEP_BATCHING = { maxBatchSize: 64, batchTimeoutMicros: 0, maxEnqueuedBatches: 64 };
 
+/**
+ * The throughput-oriented session for the sweep: one intra-op thread per
+ * batch thread (the batcher runs as many batches at once as there are
+ * cores), so concurrent batches do not fight over the cores.
+ */
+export const SWEEP_SESSION = { intraOpThreads: 1 };
+
 function loadPackage() {
   if (!fs.existsSync(PACKAGE)) throw new Error(`${PACKAGE} is missing: build tfserve first (npm run build)`);
   return require(PACKAGE);
@@ -59,7 +66,7 @@ export async function open(model) {
   const tfserve = loadPackage();
   const engine = await tfserve.Engine.create({ workers: workerCount() });
   const plain = await engine.load(model.basePath, { version: model.version });
-  const batched = await engine.load(model.basePath, { version: model.version, batching: SWEEP_BATCHING });
+  const batched = await engine.load(model.basePath, { version: model.version, session: SWEEP_SESSION, batching: SWEEP_BATCHING });
   const plainRun = (request) => plain.predict(request);
   const batchedRun = (request) => batched.predict(request);
   return {
@@ -68,6 +75,7 @@ export async function open(model) {
       tensorflow: tfserve.tensorflowVersion(),
       workers: engine.workers,
       sweepBatching: SWEEP_BATCHING,
+      sweepSession: SWEEP_SESSION,
       uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
     },
     prepare(batch) {

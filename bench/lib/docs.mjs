@@ -19,12 +19,13 @@ function runtimeLine(results, contender) {
     case 'tfserve': {
       const b = rt.sweepBatching ?? {};
       const batching = Object.entries(b).map(([k, v]) => `${k} ${v}`).join(', ');
-      return `- **tfserve** \`${rt.api}\`, TensorFlow ${rt.tensorflow} (${results.setup.tfserve?.libtensorflow ?? 'deps/libtensorflow'}), ${rt.workers} worker thread(s); micro-batching on for the concurrency sweep (${batching}), off for the sequential and large-batch cells`;
+      const session = Object.entries(rt.sweepSession ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
+      return `- **tfserve** \`${rt.api}\`, TensorFlow ${rt.tensorflow} (${results.setup.tfserve?.libtensorflow ?? 'deps/libtensorflow'}), ${rt.workers} worker thread(s); micro-batching on for the concurrency sweep (${batching}; session ${session || 'default'}), off for the sequential and large-batch cells (default session: ops on the calling thread)`;
     }
     case 'tfjs-node':
       return `- **tfjs-node** ${rt.tfjsNode} \`${rt.api}\`, TensorFlow ${rt.tensorflow} (${results.setup.tfjsNode?.libtensorflow}; tfjs-node pins ${results.setup.tfjsNode?.pinnedTensorflow}), binding built from source`;
     case 'native':
-      return `- **native** \`${rt.api}\` in a C++17 loop (bench/native/tf_loop.cc), TensorFlow ${rt.tensorflow}, the same libtensorflow as tfserve`;
+      return `- **native** \`${rt.api}\` in a C++17 loop (bench/native/tf_loop.cc), TensorFlow ${rt.tensorflow}, the same libtensorflow and default session config as tfserve (inter-op -1: ops on the calling thread); in the sweep, N threads without batching`;
     default:
       return null;
   }
