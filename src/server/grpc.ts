@@ -190,16 +190,20 @@ function unaryService(
     implementation[method] = (call: grpc.ServerUnaryCall<Buffer, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>) => {
       const started = process.hrtime.bigint();
       const controller = new AbortController();
-      call.on('cancelled', () => controller.abort(new TfServeError('CANCELLED', 'the client cancelled the call or its deadline passed')));
+      let answered = false;
+      // grpc-js also reports 'cancelled' once an answered call's stream closes.
+      call.on('cancelled', () => answered || controller.abort());
       let model = '';
       const finish = (code: 'OK' | StatusCode) => onRequest?.({ service: serviceName, method, model, code, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
       handler(call.request, call, controller.signal).then(
         (result) => {
+          answered = true;
           model = result.model;
           callback(null, result.response);
           finish('OK');
         },
         (error: unknown) => {
+          answered = true;
           const failure = TfServeError.from(error);
           model = peekModelName(call.request);
           callback({ code: grpcCode(failure.code), details: failure.message });

@@ -113,28 +113,6 @@ function resolved(target: Target, signatureName: string): ResolvedSpec {
   return { name: target.name, version: target.version, signatureName };
 }
 
-function abortError(signal: AbortSignal): TfServeError {
-  const reason = signal.reason as { code?: string; message?: string } | undefined;
-  if (reason instanceof TfServeError) return reason;
-  return new TfServeError('CANCELLED', reason?.message ? `request cancelled: ${reason.message}` : 'request cancelled');
-}
-
-/** Settles with the run, or early when the signal aborts (the run itself still completes before the lease is released). */
-async function abortable<T>(run: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return run;
-  if (signal.aborted) throw abortError(signal);
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(abortError(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([run, aborted]);
-  } finally {
-    signal.removeEventListener('abort', onAbort!);
-  }
-}
-
 /** Predict on a given servable (warmup replays use this directly). */
 export async function predictOn(target: Target, request: Omit<PredictRequest, 'modelSpec'> & { signatureName?: string }): Promise<PredictResult> {
   const signature = signatureOf(target, request.signatureName);
@@ -145,16 +123,18 @@ export async function predictOn(target: Target, request: Omit<PredictRequest, 'm
     throw invalidArgument(`the request has no inputs; signature '${signature.name}' takes ${Object.keys(signature.inputs).join(', ')}`);
   }
   // Like TF Serving, leave shapes to TF: e.g. x = [2.0] into a [-1,1] signature.
-  const running = target.servable.predict(request.inputs, { signature: signature.name, outputs: request.outputFilter, validateShapes: false });
-  if (request.signal) running.catch(() => undefined); // an early abort must not leave it unhandled
-  const outputs = await abortable(running, request.signal);
-  if (request.signal?.aborted) throw abortError(request.signal);
+  // An aborted call is answered at once; if its run had not started, it never does.
+  const outputs = await target.servable.predict(request.inputs, {
+    signature: signature.name,
+    outputs: request.outputFilter,
+    validateShapes: false,
+    signal: request.signal,
+  });
   return { modelSpec: resolved(target, signature.name), outputs };
 }
 
 export function predict(manager: ModelManager, request: PredictRequest): Promise<PredictResult> {
   const spec = checkSpec(request.modelSpec);
-  if (request.signal?.aborted) return Promise.reject(abortError(request.signal));
   return withLease(manager, spec, (target) => predictOn(target, { ...request, signatureName: spec.signatureName }));
 }
 
