@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { log, seconds } from './log.mjs';
+import { definedSymbols, listWheel, unpackWheel } from './wheel.mjs';
 
 export const TF_VERSION = '2.15.1';
 const WHEEL = `tensorflow-cpu==${TF_VERSION}`;
@@ -53,15 +54,11 @@ function checkLayout(libDir, includeDir) {
 }
 
 function checkSymbols(libraryPath) {
-  const nm = spawnSync('nm', ['-D', '--defined-only', libraryPath], {
-    encoding: 'utf8',
-    maxBuffer: 256 * 1024 * 1024,
-  });
-  if (nm.error) {
-    log(`warning: 'nm' is not available (${nm.error.message}); skipping the C API symbol check`);
+  const defined = definedSymbols(libraryPath);
+  if (defined === null) {
+    log("warning: 'nm' is not available; skipping the C API symbol check");
     return;
   }
-  const defined = new Set(nm.stdout.split('\n').map((line) => line.split(' ').pop().split('@')[0]));
   const missing = REQUIRED_SYMBOLS.filter((symbol) => !defined.has(symbol));
   if (missing.length > 0) {
     throw new RouteError(`${libraryPath} does not export the TF C API (missing ${missing.join(', ')})`);
@@ -88,29 +85,26 @@ function fromPythonTensorflow() {
   return { source: `Python tensorflow ${version} (${python()})`, libDir, includeDir, version };
 }
 
-const EXTRACT = `
-import sys, zipfile, os
-wheel, dest = sys.argv[1], sys.argv[2]
-keep_libs = ('tensorflow/libtensorflow_cc.so.2', 'tensorflow/libtensorflow_framework.so.2')
-header_prefixes = ('tensorflow/include/tensorflow/c/', 'tensorflow/include/tensorflow/core/platform/ctstring',
-                   'tensorflow/include/tsl/platform/ctstring', 'tensorflow/include/tsl/c/')
-with zipfile.ZipFile(wheel) as z:
-    for info in z.infolist():
-        name = info.filename
-        if name in keep_libs:
-            target = os.path.join(dest, 'lib', os.path.basename(name))
-        elif name.endswith('.h') and name.startswith(header_prefixes):
-            target = os.path.join(dest, 'include', name[len('tensorflow/include/'):])
-        else:
-            continue
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        with z.open(info) as src, open(target, 'wb') as out:
-            while True:
-                chunk = src.read(1 << 20)
-                if not chunk:
-                    break
-                out.write(chunk)
-`;
+const WHEEL_LIBRARIES = ['tensorflow/libtensorflow_cc.so.2', 'tensorflow/libtensorflow_framework.so.2'];
+// The C API headers and the two tstring headers they include.
+const WHEEL_HEADER_PREFIXES = [
+  'tensorflow/include/tensorflow/c/',
+  'tensorflow/include/tensorflow/core/platform/ctstring',
+  'tensorflow/include/tsl/platform/ctstring',
+  'tensorflow/include/tsl/c/',
+];
+
+/** The wheel members to unpack, with where they go under the destination. */
+function wheelMembers(names) {
+  const members = [];
+  for (const name of names) {
+    if (WHEEL_LIBRARIES.includes(name)) members.push([name, path.join('lib', path.basename(name))]);
+    else if (name.endsWith('.h') && WHEEL_HEADER_PREFIXES.some((prefix) => name.startsWith(prefix))) {
+      members.push([name, path.join('include', name.slice('tensorflow/include/'.length))]);
+    }
+  }
+  return members;
+}
 
 function fromWheel() {
   const root = cacheDir();
@@ -142,8 +136,11 @@ function fromWheel() {
   const started = Date.now();
   log(`unpacking the C API libraries and headers from ${path.basename(wheel)} ...`);
   fs.rmSync(dest, { recursive: true, force: true });
-  const unpack = spawnSync(python(), ['-c', EXTRACT, wheel, dest], { stdio: ['ignore', 'inherit', 'inherit'] });
-  if (unpack.status !== 0) throw new RouteError(`unpacking ${wheel} failed`);
+  try {
+    unpackWheel(python(), wheel, dest, wheelMembers(listWheel(python(), wheel)));
+  } catch (error) {
+    throw new RouteError(error.message);
+  }
   fs.writeFileSync(stamp, `${TF_VERSION}\n`);
   log(`unpacked in ${seconds(started)}`);
   return result;

@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 
 import { cacheDir } from '../../scripts/libtensorflow.mjs';
+import { definedSymbols, listWheel, unpackWheel } from '../../scripts/wheel.mjs';
 import { REPO_ROOT, TFJS_DIR } from './paths.mjs';
 import { progress, secondsSince } from './progress.mjs';
 import { buildPythonStub, undefinedPythonSymbols } from './python-stub.mjs';
@@ -75,27 +76,10 @@ function pinnedTensorflowVersion() {
 }
 
 function definesCApi(library) {
-  const out = spawnSync('nm', ['-D', '--defined-only', library], { encoding: 'utf8', maxBuffer: 1024 * 1024 * 1024 });
-  if (out.status !== 0) throw new Error(`nm ${library} failed: ${out.stderr}`);
-  const defined = new Set(out.stdout.split('\n').map((line) => line.split(' ').pop().split('@')[0]));
+  const defined = definedSymbols(library);
+  if (defined === null) throw new Error("the bench needs 'nm' (binutils) to find the TF C API in the wheel");
   return C_API_SYMBOLS.every((symbol) => defined.has(symbol));
 }
-
-const LIST_WHEEL = 'import json, sys, zipfile; print(json.dumps(zipfile.ZipFile(sys.argv[1]).namelist()))';
-const EXTRACT = `
-import json, os, sys, zipfile
-wheel, dest, members = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-with zipfile.ZipFile(wheel) as z:
-    for name, target in members:
-        target = os.path.join(dest, target)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        with z.open(name) as src, open(target, 'wb') as out:
-            while True:
-                chunk = src.read(1 << 20)
-                if not chunk:
-                    break
-                out.write(chunk)
-`;
 
 function fetchWheel(version) {
   const wheelDir = path.join(cacheDir(), 'wheels');
@@ -125,15 +109,15 @@ function libtensorflowFromWheel(version) {
   const started = Date.now();
   progress(`unpacking the TF C API from ${path.basename(wheel)} ...`);
   fs.rmSync(dest, { recursive: true, force: true });
-  const names = JSON.parse(run(python(), ['-c', LIST_WHEEL, wheel], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).stdout);
+  const names = listWheel(python(), wheel);
   const headers = names
     .filter((n) => n.endsWith('.h') && HEADER_PREFIXES.some((p) => n.startsWith(p)))
     .map((n) => [n, path.join('include', n.slice('tensorflow/include/'.length))]);
-  run(python(), ['-c', EXTRACT, wheel, dest, JSON.stringify([...headers, [FRAMEWORK_MEMBER, 'lib/libtensorflow_framework.so.2']])]);
+  unpackWheel(python(), wheel, dest, [...headers, [FRAMEWORK_MEMBER, 'lib/libtensorflow_framework.so.2']]);
   let cApi = null;
   for (const member of C_API_CANDIDATES.filter((m) => names.includes(m))) {
     const target = path.join('lib', path.basename(member));
-    run(python(), ['-c', EXTRACT, wheel, dest, JSON.stringify([[member, target]])]);
+    unpackWheel(python(), wheel, dest, [[member, target]]);
     if (definesCApi(path.join(dest, target))) {
       cApi = path.basename(member);
       break;
