@@ -150,10 +150,10 @@ describe('ModelManager', { skip }, () => {
     }
   });
 
-  test('a corrupt new version shows its error in status; the old one keeps serving', async () => {
+  test('a corrupt new version shows its error in status; the old one keeps serving; fixed in place, it loads on a retry', async () => {
     const base = tempDir('corrupt');
     addVersion(base, 123);
-    const m = manager({ fileSystemPollWaitSeconds: 0.1 });
+    const m = manager({ fileSystemPollWaitSeconds: 0.1, loadRetryIntervalSeconds: 0.2 });
     try {
       await m.setConfig([config('hp', base)]);
       fs.mkdirSync(path.join(base, '.staging'));
@@ -169,8 +169,12 @@ describe('ModelManager', { skip }, () => {
         const r = await predict(m, { modelSpec: { name: 'hp' }, inputs: x });
         assert.equal(r.modelSpec.version, 123);
       }
-      await sleep(300); // further scans neither retry 125 nor disturb 123
-      assert.equal(m.status('hp').find((s) => s.version === 123)!.state, 'AVAILABLE');
+      // The copy finishes in place: a retry loads it and it takes over.
+      fs.cpSync(path.join(tfServingModel(TWO_VERSIONS), '00000123'), path.join(base, '125'), { recursive: true, force: true });
+      await waitFor('version 125 to load on a retry', () => m.status('hp').find((s) => s.version === 125)?.state === 'AVAILABLE');
+      await waitFor('version 123 to be unloaded', () => m.status('hp').find((s) => s.version === 123)?.state === 'END');
+      const r = await predict(m, { modelSpec: { name: 'hp' }, inputs: x });
+      assert.equal(r.modelSpec.version, 125);
     } finally {
       await m.close();
     }

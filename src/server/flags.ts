@@ -20,6 +20,8 @@ export interface ServerFlags {
   enableModelWarmup: boolean;
   monitoringConfigFile: string;
   allowVersionLabelsForUnavailableModels: boolean;
+  maxNumLoadRetries: number;
+  loadRetryIntervalMicros: number;
   // tfserve's own
   bindAddress: string;
   grpcMaxMessageBytes: number;
@@ -62,6 +64,8 @@ export const DEFAULT_FLAGS: Readonly<ServerFlags> = Object.freeze({
   enableModelWarmup: true,
   monitoringConfigFile: '',
   allowVersionLabelsForUnavailableModels: false,
+  maxNumLoadRetries: 5,
+  loadRetryIntervalMicros: 60_000_000,
   bindAddress: '0.0.0.0',
   grpcMaxMessageBytes: 64 * 1024 * 1024,
   restApiMaxBodyBytes: 128 * 1024 * 1024,
@@ -87,10 +91,12 @@ export const FLAG_SPECS: readonly FlagSpec[] = [
   { name: 'batching_parameters_file', key: 'batchingParametersFile', kind: 'string', help: 'BatchingParameters text-format file (needs --enable_batching)' },
   { name: 'tensorflow_session_parallelism', key: 'tensorflowSessionParallelism', kind: 'int', ...COUNT, help: 'threads of a TF session, both intra- and inter-op (0 = TF decides)' },
   { name: 'tensorflow_intra_op_parallelism', key: 'tensorflowIntraOpParallelism', kind: 'int', ...COUNT, help: "threads parallelizing one op's execution (0 = TF decides)" },
-  { name: 'tensorflow_inter_op_parallelism', key: 'tensorflowInterOpParallelism', kind: 'int', ...COUNT, help: 'threads running independent ops in parallel (0 = TF decides)' },
+  { name: 'tensorflow_inter_op_parallelism', key: 'tensorflowInterOpParallelism', kind: 'int', ...COUNT, help: 'threads running independent ops of a run in parallel (0 = tfserve'"'"'s default: ops run on the thread serving the request)' },
   { name: 'per_process_gpu_memory_fraction', key: 'perProcessGpuMemoryFraction', kind: 'float', min: 0, max: 1, help: "fraction of each GPU's memory to take (0 = TF's default)" },
   { name: 'enable_model_warmup', key: 'enableModelWarmup', kind: 'bool', help: 'replay assets.extra/tf_serving_warmup_requests before a version serves' },
   { name: 'monitoring_config_file', key: 'monitoringConfigFile', kind: 'string', help: 'MonitoringConfig text-format file (enables the Prometheus endpoint on the REST port)' },
+  { name: 'max_num_load_retries', key: 'maxNumLoadRetries', kind: 'int', ...COUNT, help: 'how many times a version that failed to load is retried' },
+  { name: 'load_retry_interval_micros', key: 'loadRetryIntervalMicros', kind: 'int', min: 0, max: Number.MAX_SAFE_INTEGER, help: 'microseconds between those retries' },
   { name: 'allow_version_labels_for_unavailable_models', key: 'allowVersionLabelsForUnavailableModels', kind: 'bool', help: 'allow a version label to point at a version that is not loaded yet' },
   { name: 'bind_address', key: 'bindAddress', kind: 'string', own: true, help: 'address the gRPC and REST ports listen on; tensorflow_model_server always binds every interface (0.0.0.0), use 127.0.0.1 to accept local clients only' },
   { name: 'grpc_max_message_bytes', key: 'grpcMaxMessageBytes', kind: 'int', min: 1024, max: 2 ** 31 - 1, own: true, help: 'largest gRPC request or response in bytes' },

@@ -146,6 +146,8 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
     fileSystemPollWaitSeconds: flags.fileSystemPollWaitSeconds,
     enableModelWarmup: flags.enableModelWarmup,
     allowVersionLabelsForUnavailableModels: flags.allowVersionLabelsForUnavailableModels,
+    maxLoadRetries: flags.maxNumLoadRetries,
+    loadRetryIntervalSeconds: flags.loadRetryIntervalMicros / 1e6,
   });
   metrics.observeManager(manager);
   if (loadOptions.batching) registerBatchingMetrics(metrics, batchingStatsOf(manager));

@@ -33,6 +33,14 @@ export interface ManagerOptions {
   fileSystemPollWaitSeconds: number;
   enableModelWarmup: boolean;
   allowVersionLabelsForUnavailableModels: boolean;
+  /**
+   * A version that fails to load is retried on later scans, at most this many
+   * times (a version directory copied in place may be read before it is
+   * complete). TF Serving's --max_num_load_retries; default 5.
+   */
+  maxLoadRetries?: number;
+  /** Seconds between those retries (TF Serving's --load_retry_interval_micros); default 60. */
+  loadRetryIntervalSeconds?: number;
 }
 
 export type VersionState = 'START' | 'LOADING' | 'AVAILABLE' | 'UNLOADING' | 'END';
@@ -65,6 +73,9 @@ interface VersionEntry {
   /** Settles when an unload that waits for leases is done. */
   unloaded: Promise<void> | null;
   releaseWaiter: (() => void) | null;
+  /** Failed load attempts so far, and when the next may start (ms since epoch). */
+  failures: number;
+  retryAt: number;
 }
 
 interface ModelEntry {
@@ -219,8 +230,11 @@ export class ModelManager extends EventEmitter {
     for (const version of wanted) {
       const existing = entry.versions.get(version);
       if (existing && existing.state !== 'END') continue;
-      if (existing && existing.error.code !== 'OK') continue; // failed before: not retried
-      loads.push(this.load(entry, version));
+      if (existing && existing.error.code !== 'OK') {
+        if (existing.failures > (this.options.maxLoadRetries ?? 5) || Date.now() < existing.retryAt) continue;
+        if (this.options.fileSystemPollWaitSeconds <= 0) continue; // scanned once: nothing comes back to retry it
+      }
+      loads.push(this.load(entry, version, existing?.failures ?? 0));
     }
     await Promise.all(loads);
     if (entry.removed || this.closed) return;
@@ -232,9 +246,9 @@ export class ModelManager extends EventEmitter {
     }
   }
 
-  private async load(entry: ModelEntry, version: number): Promise<void> {
+  private async load(entry: ModelEntry, version: number, failures: number): Promise<void> {
     const { name, basePath } = entry.config;
-    const v: VersionEntry = { version, state: 'LOADING', error: OK, servable: null, leases: 0, unloaded: null, releaseWaiter: null };
+    const v: VersionEntry = { version, state: 'LOADING', error: OK, servable: null, leases: 0, unloaded: null, releaseWaiter: null, failures, retryAt: 0 };
     entry.versions.set(version, v);
     const started = process.hrtime.bigint();
     try {
@@ -253,6 +267,8 @@ export class ModelManager extends EventEmitter {
       v.servable = null;
       v.state = 'END';
       v.error = { code: failure.code, message: failure.message };
+      v.failures = failures + 1;
+      v.retryAt = Date.now() + (this.options.loadRetryIntervalSeconds ?? 60) * 1000;
       this.emit('load', { name, version, seconds: Number(process.hrtime.bigint() - started) / 1e9, error: failure });
     }
   }
