@@ -91,7 +91,7 @@ export const FLAG_SPECS: readonly FlagSpec[] = [
   { name: 'batching_parameters_file', key: 'batchingParametersFile', kind: 'string', help: 'BatchingParameters text-format file (needs --enable_batching)' },
   { name: 'tensorflow_session_parallelism', key: 'tensorflowSessionParallelism', kind: 'int', ...COUNT, help: 'threads of a TF session, both intra- and inter-op (0 = TF decides)' },
   { name: 'tensorflow_intra_op_parallelism', key: 'tensorflowIntraOpParallelism', kind: 'int', ...COUNT, help: "threads parallelizing one op's execution (0 = TF decides)" },
-  { name: 'tensorflow_inter_op_parallelism', key: 'tensorflowInterOpParallelism', kind: 'int', ...COUNT, help: 'threads running independent ops of a run in parallel (0 = tfserve'"'"'s default: ops run on the thread serving the request)' },
+  { name: 'tensorflow_inter_op_parallelism', key: 'tensorflowInterOpParallelism', kind: 'int', ...COUNT, help: "threads running independent ops of a run in parallel (0 = tfserve's default: ops run on the thread serving the request)" },
   { name: 'per_process_gpu_memory_fraction', key: 'perProcessGpuMemoryFraction', kind: 'float', min: 0, max: 1, help: "fraction of each GPU's memory to take (0 = TF's default)" },
   { name: 'enable_model_warmup', key: 'enableModelWarmup', kind: 'bool', help: 'replay assets.extra/tf_serving_warmup_requests before a version serves' },
   { name: 'monitoring_config_file', key: 'monitoringConfigFile', kind: 'string', help: 'MonitoringConfig text-format file (enables the Prometheus endpoint on the REST port)' },
