@@ -3,7 +3,7 @@
 // write it: half_plus_two (Predict, Classify, Regress, GetModelMetadata,
 // GetModelStatus) and the seed CNN, which answers `prediction` and `softmax`.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { loadModel } from '../src';
 import { startGrpcServer, type GrpcServer } from '../src/server/grpc';
 import { type ModelConfig, ModelManager } from '../src/serving/model-manager';
-import { fixture, needsTfServingData, readJson, repoRoot, tfServingModel } from './helpers';
+import { fixture, freePort, needsTfServingData, readJson, repoRoot, tfServingModel } from './helpers';
 
 const run = promisify(execFile);
 const skip = needsTfServingData();
@@ -82,4 +82,35 @@ test('the tensorflow-serving-api Python client gets what TF Serving would answer
   assert.deepEqual(out.cnn.prediction, ref.prediction.slice(0, 4));
   out.cnn.softmax.forEach((row, i) => row.forEach((p, k) => assert.ok(Math.abs(p - ref.softmax[i]![k]!) < 1e-5, `softmax[${i}][${k}]`)));
   assert.equal(out.cnn.version, 0);
+});
+
+test('`npx tfserve --port=P --model_base_path=<dir>/gaofei_cnn` answers the article\'s client unchanged', { skip, timeout: 120_000 }, async () => {
+  const port = await freePort();
+  // As the reference article starts tensorflow_model_server; bound to loopback for the test.
+  const server = spawn('npx', ['--no-install', 'tfserve', `--port=${port}`, `--model_base_path=${fixture('gaofei_cnn')}`, '--bind_address=127.0.0.1'], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true,
+  });
+  try {
+    let log = '';
+    await new Promise<void>((resolve, reject) => {
+      server.stdout!.on('data', (chunk: Buffer) => {
+        log += chunk.toString();
+        if (/'default' version 0: AVAILABLE/.test(log)) resolve();
+      });
+      server.once('exit', (code) => reject(new Error(`tfserve exited with ${code}:\n${log}`)));
+    });
+    const reference = path.join(fixture('gaofei_cnn'), 'reference.json');
+    const script = path.join(repoRoot, 'test', 'clients', 'tf_serving_client.py');
+    // No --model_name: TF Serving calls the model "default", and so does tfserve.
+    const { stdout } = await run(python, [script, `127.0.0.1:${port}`, '-', 'default', reference], { timeout: 110_000 });
+    const out = JSON.parse(stdout.trim().split('\n').pop()!) as ClientOutput;
+    const ref = readJson<{ prediction: number[]; softmax: number[][] }>(reference);
+    assert.deepEqual(out.cnn.prediction, ref.prediction.slice(0, 4));
+    out.cnn.softmax.forEach((row, i) => row.forEach((p, k) => assert.ok(Math.abs(p - ref.softmax[i]![k]!) < 1e-5, `softmax[${i}][${k}]`)));
+  } finally {
+    process.kill(-server.pid!, 'SIGTERM');
+    await new Promise((resolve) => server.once('exit', resolve));
+  }
 });
