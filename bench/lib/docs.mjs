@@ -31,6 +31,17 @@ function runtimeLine(results, contender) {
   }
 }
 
+// Profiled by hand (timestamps in the addon, --cpu-prof, tf_loop variants) on
+// the 2-core machine above; the text explains the targets table, so it stays
+// in the generated page.
+const WHERE_THE_TIME_GOES = [
+  '## Where the time goes',
+  '',
+  '- **A small model (half_plus_two).** TF needs ~4 µs; tfserve answers in ~13-15 µs. Sessions run ops on the calling thread (inter-op -1), an idle run thread polls for work, and a run whose typical duration is under 50 µs is waited for on the JS thread, which still yields one event-loop turn before the caller continues.',
+  '- **A longer run, one at a time (CNN batch 1).** Timestamps in the addon, p50 over 2,000 calls: JS call and marshalling ~15 µs, submit to run thread 2 µs, TF_SessionRun 775 µs, completion to JS delivery **70 µs**. That last hop is the JS thread waking from `epoll_wait` on a halted virtual CPU (the guest uses haltpoll); tf_loop never sleeps between runs. Waiting on the JS thread instead would block the event loop for the whole run, and spinning there takes a core from TF\'s intra-op threads (measured: slower). The rest of the gap in the table is run-to-run noise of a few tens of µs. MobileNet shows the same hop plus a ~4% slower TF run.',
+  '- **64 concurrent callers (CNN).** A CPU profile of the JS thread shows it 86% idle: it is not the bottleneck. Batches form as soon as a batch thread is free (batch_timeout_micros 0), about 15 rows each with two batch threads; TF itself does 10,027 ex/s at batch 16 on two threads (tf_loop --threads 2 --batch 16 --intra-op 1) and 8,922 ex/s at batch 64 on one. The difference to tfserve is the JS work per request (~20 µs, validation, marshalling, promise settling: ~14% of one core at 7,000 req/s) competing with TF for the two cores, and a thread wake-up on each side of every batch (~70 µs each per ~1.5 ms batch). Waiting longer to fill batches (batch_timeout_micros 200-2,000) made batches bigger but throughput no better.',
+];
+
 export function writeDocs(results, models) {
   fs.mkdirSync(DOCS_DIR, { recursive: true });
   fs.writeFileSync(CHART_FILE, throughputChart(results, models));
@@ -57,7 +68,7 @@ export function writeDocs(results, models) {
       ? markdownTable(['measure', 'target', 'this run', 'met'], targets.map((t) => [t.name, t.target, t.display, t.met ? 'yes' : '**no**']))
       : 'This run did not include the cells the targets need.',
   );
-  lines.push('', `![throughput against concurrent callers](${path.basename(CHART_FILE)})`, '');
+  lines.push('', `![throughput against concurrent callers](${path.basename(CHART_FILE)})`, '', ...WHERE_THE_TIME_GOES, '');
   for (const model of models) {
     lines.push(`## ${model.id}: ${model.title}`, '');
     const skipped = results.skipped.find((s) => s.model === model.id);
