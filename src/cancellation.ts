@@ -30,21 +30,42 @@ export function checkTimeout(timeoutMs: number | undefined): void {
   }
 }
 
+// One 'abort' listener per signal, whatever the number of requests sharing
+// it (a signal that cancels a whole batch of requests is common, and Node
+// warns past 10 listeners on one EventTarget).
+const waiters = new WeakMap<AbortSignal, Set<() => void>>();
+
+function onAbort(signal: AbortSignal, callback: () => void): () => void {
+  let set = waiters.get(signal);
+  if (!set) {
+    const callbacks = new Set<() => void>();
+    set = callbacks;
+    waiters.set(signal, callbacks);
+    signal.addEventListener('abort', () => {
+      waiters.delete(signal);
+      for (const call of callbacks) call();
+    }, { once: true });
+  }
+  set.add(callback);
+  return () => set!.delete(callback);
+}
+
 /** Settles with `work`, or rejects at once when the caller's deadline passes or its signal aborts. */
 export function withCallerLimits<T>(work: Promise<T>, token: Int32Array | undefined, limits: CallerLimits): Promise<T> {
   const { signal, timeoutMs } = limits;
   if (!signal && timeoutMs === undefined) return work;
   return new Promise<T>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
+    let unsubscribe: (() => void) | undefined;
     const giveUp = (error: TfServeError) => {
       cancelRun(token);
       cleanup();
       reject(error);
     };
-    const onAbort = () => giveUp(new TfServeError('CANCELLED', 'the request was cancelled'));
+    const cancelled = () => giveUp(new TfServeError('CANCELLED', 'the request was cancelled'));
     const cleanup = () => {
       if (timer) clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      unsubscribe?.();
     };
     work.then(
       (value) => {
@@ -56,8 +77,8 @@ export function withCallerLimits<T>(work: Promise<T>, token: Int32Array | undefi
         reject(error);
       },
     );
-    if (signal?.aborted) return onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) return cancelled();
+    if (signal) unsubscribe = onAbort(signal, cancelled);
     if (timeoutMs !== undefined) {
       timer = setTimeout(() => giveUp(new TfServeError('DEADLINE_EXCEEDED', `the request's deadline of ${timeoutMs} ms passed`)), timeoutMs);
     }

@@ -236,6 +236,25 @@ describe('deadlines, cancellation and state', () => {
     }
   });
 
+  test('one AbortSignal shared by many requests cancels them all, with one listener', async () => {
+    const batched = await loadModel(fixture('counter'), { batching: counterBatching });
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const controller = new AbortController();
+      const requests = Array.from({ length: 32 }, (_, i) => batched.predict({ x: { shape: [1, 1], data: [i] } }, { outputs: ['y'], signal: controller.signal }));
+      controller.abort();
+      const settled = await Promise.allSettled(requests);
+      assert.ok(settled.every((r) => r.status === 'rejected' && (r.reason as { code: string }).code === 'CANCELLED'));
+      await sleep(10);
+      assert.deepEqual(warnings, [], 'no MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+      await batched.unload();
+    }
+  });
+
   test('a stateful model without batching counts exactly one per request', async () => {
     const model = await loadModel(fixture('counter'));
     try {
