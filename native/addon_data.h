@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <unordered_set>
 
 namespace tfserve {
 
@@ -22,6 +23,8 @@ struct DeliveryGate {
   std::mutex mutex;
   bool open = true;
   RunDelivery delivery;
+  // Runs submitted from this env and not yet delivered or discarded.
+  std::unordered_set<JsRunTask*> in_flight;
 };
 
 struct AddonData {

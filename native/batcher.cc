@@ -22,6 +22,10 @@ class SplitState {
  public:
   SplitState(TaskPtr original, size_t pieces) : original_(std::move(original)), parts_(pieces), remaining_(pieces) {}
 
+  // The original is alive until the last piece finishes, which is after any
+  // piece last asks whether it is still wanted.
+  const Task& original() const { return *original_; }
+
   void PieceDone(size_t index, RunResult result) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -58,6 +62,7 @@ class SplitPiece : public Task {
     for (const auto& input : owned_) inputs_.push_back(input.get());
   }
   const std::vector<TF_Tensor*>& inputs() const override { return inputs_; }
+  const std::atomic<int32_t>* CancelFlag() const override { return state_->original().CancelFlag(); }
 
  protected:
   void Complete(RunResult result) override {
@@ -150,7 +155,6 @@ void Batcher::Split(TaskPtr task, int64_t rows, const std::string& shape_key) {
   const int64_t size = params_.max_batch_size;
   const size_t pieces = static_cast<size_t>((rows + size - 1) / size);
   const auto deadline = task->deadline;
-  const auto* cancelled = task->cancelled;
   std::vector<std::vector<OwnedTensor>> sliced(pieces);
   for (size_t p = 0; p < pieces; ++p) {
     const int64_t begin = static_cast<int64_t>(p) * size;
@@ -160,7 +164,6 @@ void Batcher::Split(TaskPtr task, int64_t rows, const std::string& shape_key) {
   for (size_t p = 0; p < pieces; ++p) {
     auto piece = std::make_unique<SplitPiece>(state, p, std::move(sliced[p]));
     piece->deadline = deadline;
-    piece->cancelled = cancelled;
     const int64_t piece_rows = std::min(size, rows - static_cast<int64_t>(p) * size);
     Enqueue(std::move(piece), piece_rows, shape_key);
   }

@@ -17,6 +17,7 @@ AddonData::AddonData(Napi::Env env) : gate(std::make_shared<DeliveryGate>()) {
   env.AddCleanupHook([gate = gate] {
     std::lock_guard<std::mutex> lock(gate->mutex);
     gate->open = false;
+    for (JsRunTask* task : gate->in_flight) task->DetachFromEnv();
   });
 }
 
@@ -37,8 +38,13 @@ JsRunTask::JsRunTask(Napi::Env env, std::shared_ptr<SavedModel> model, std::vect
   for (const auto& input : owned_) inputs_.push_back(input.get());
   if (!cancel.IsEmpty() && cancel.ElementLength() >= 1) {
     cancel_ = Napi::Persistent(cancel);
-    cancelled = reinterpret_cast<const std::atomic<int32_t>*>(cancel.Data());
+    cancel_flag_.store(reinterpret_cast<const std::atomic<int32_t>*>(cancel.Data()), std::memory_order_release);
   }
+}
+
+void JsRunTask::DetachFromEnv() {
+  static const std::atomic<int32_t> always_cancelled{1};
+  cancel_flag_.store(&always_cancelled, std::memory_order_release);
 }
 
 namespace {
@@ -62,6 +68,10 @@ Napi::Promise JsRunTask::Submit(std::unique_ptr<JsRunTask> task, std::shared_ptr
   Napi::Env env = task->deferred_.Env();
   AddonData& data = GetAddonData(env);
   if (data.pending_runs++ == 0) data.gate->delivery.Ref(env);
+  {
+    std::lock_guard<std::mutex> lock(data.gate->mutex);
+    data.gate->in_flight.insert(task.get());
+  }
   Napi::Promise promise = task->Promise();
   // Only a lone run of a model that usually finishes within the budget is
   // waited for: waiting longer would take a core from TensorFlow.
@@ -107,12 +117,19 @@ void JsRunTask::SendThroughGate() {
   Discard();
 }
 
+void JsRunTask::Forget() {
+  std::lock_guard<std::mutex> lock(gate_->mutex);
+  gate_->in_flight.erase(this);
+}
+
 void JsRunTask::Discard() {
+  Forget();
   std::unique_ptr<JsRunTask> self(this);
   cancel_.SuppressDestruct();  // its env is gone: nothing left to unref
 }
 
 void JsRunTask::Deliver(Napi::Env env, bool settled_inline) {
+  Forget();
   std::unique_ptr<JsRunTask> self(this);
   AddonData& data = GetAddonData(env);
   if (--data.pending_runs == 0) data.gate->delivery.Unref(env);

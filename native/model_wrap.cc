@@ -145,7 +145,8 @@ Napi::Value ModelWrap::Run(const Napi::CallbackInfo& info) {
     if (timeout.IsNumber()) timeout_ms = timeout.As<Napi::Number>().DoubleValue();
   }
   auto task = std::make_unique<JsRunTask>(env, model_, std::move(inputs), cancel);
-  if (timeout_ms >= 0) {
+  // Beyond a year a deadline means none (and would overflow the clock).
+  if (timeout_ms >= 0 && timeout_ms < 365.0 * 24 * 3600 * 1000) {
     task->deadline = task->enqueued + std::chrono::microseconds(static_cast<int64_t>(timeout_ms * 1000));
   }
   return JsRunTask::Submit(std::move(task), std::move(spec), batching_ ? &*batching_ : nullptr);

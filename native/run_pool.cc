@@ -90,6 +90,9 @@ void RunPool::Loop() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
       queued_.fetch_sub(1, std::memory_order_relaxed);
+      // Submit skips the notify while a thread polls; jobs that arrived
+      // together must not wait for this one to finish.
+      if (!jobs_.empty()) ready_.notify_one();
     }
     job->Run();
   }

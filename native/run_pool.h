@@ -1,6 +1,7 @@
-// Process-wide threads that run unbatched requests, one TF_SessionRun each.
-// TF parallelises inside a run; these threads only wait on it, so there are
-// a few per core. TFSERVE_RUN_THREADS overrides the count.
+// Process-wide threads that run unbatched requests, one TF_SessionRun each
+// (with the default session config TF executes the run's ops on the calling
+// thread, so these threads compute). Two per core, at least 4, so that one
+// model's long runs do not hold up another's; TFSERVE_RUN_THREADS overrides.
 #pragma once
 
 #include <atomic>

@@ -25,6 +25,9 @@ namespace {
 
 std::atomic<size_t> live_models{0};
 
+// Batchers (signature x output filter x params) one model may have.
+constexpr size_t kMaxBatchersPerModel = 32;
+
 // Destroying a model closes its session and joins its batch threads: never
 // on a JS thread or on one of those batch threads.
 struct OffServingThreadDeleter {
@@ -131,12 +134,23 @@ void SavedModel::Submit(TaskPtr task, std::shared_ptr<const RunSpec> spec, const
   for (const auto& name : spec->feed_names) key += "|" + name;
   key += "|>";
   for (const auto& name : spec->fetch_names) key += "|" + name;
-  Batcher* batcher;
+  Batcher* batcher = nullptr;
   {
     std::lock_guard<std::mutex> lock(batchers_mutex_);
-    auto& slot = batchers_[key];
-    if (!slot) slot = std::make_unique<Batcher>(this, *batching, spec->feed_names, spec->fetch_names);
-    batcher = slot.get();
+    auto it = batchers_.find(key);
+    if (it != batchers_.end()) {
+      batcher = it->second.get();
+    } else if (batchers_.size() < kMaxBatchersPerModel) {
+      auto& slot = batchers_[key];
+      slot = std::make_unique<Batcher>(this, *batching, spec->feed_names, spec->fetch_names);
+      batcher = slot.get();
+    }
+  }
+  if (batcher == nullptr) {
+    // Each batcher owns threads, and clients choose the output filters that
+    // key them: past the cap, further combinations run unbatched.
+    RunPool::Instance().Submit(std::make_unique<DirectRun>(this, std::move(spec), std::move(task)));
+    return;
   }
   batcher->Submit(std::move(task));
 }

@@ -42,16 +42,18 @@ class Task {
   virtual const std::vector<TF_Tensor*>& inputs() const = 0;
 
   Clock::time_point deadline = Clock::time_point::max();
-  // Set to non-zero by the caller to cancel; may be null.
-  const std::atomic<int32_t>* cancelled = nullptr;
   Clock::time_point enqueued = Clock::now();
 
   // CANCELLED / DEADLINE_EXCEEDED when the task is no longer wanted, else OK.
   TF_Code Unwanted(Clock::time_point now) const {
-    if (cancelled != nullptr && cancelled->load(std::memory_order_relaxed) != 0) return TF_CANCELLED;
+    const std::atomic<int32_t>* flag = CancelFlag();
+    if (flag != nullptr && flag->load(std::memory_order_relaxed) != 0) return TF_CANCELLED;
     if (now >= deadline) return TF_DEADLINE_EXCEEDED;
     return TF_OK;
   }
+
+  // Set to non-zero by the caller to cancel; null when it cannot.
+  virtual const std::atomic<int32_t>* CancelFlag() const { return nullptr; }
 
  protected:
   // Called once with the result; must dispose of `this`.

@@ -19,6 +19,8 @@ export interface CallerLimits {
   signal?: AbortSignal;
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** A token is only worth its allocation when the caller can give up. */
 export function needsCancelToken(limits: CallerLimits): boolean {
   return limits.signal !== undefined || limits.timeoutMs !== undefined;
@@ -79,7 +81,8 @@ export function withCallerLimits<T>(work: Promise<T>, token: Int32Array | undefi
     );
     if (signal?.aborted) return cancelled();
     if (signal) unsubscribe = onAbort(signal, cancelled);
-    if (timeoutMs !== undefined) {
+    // setTimeout fires at once for delays past 2^31-1 ms (~24.8 days): such a deadline is no deadline.
+    if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
       timer = setTimeout(() => giveUp(new TfServeError('DEADLINE_EXCEEDED', `the request's deadline of ${timeoutMs} ms passed`)), timeoutMs);
     }
   });

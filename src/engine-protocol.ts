@@ -19,8 +19,9 @@ export type PredictReply = { outputs: Record<string, AnyTensor> } | { error: { c
 /** Broadcast to every worker of one engine. */
 export type EngineBroadcast = { unload: string } | { unloadAll: true };
 
-export function modelKey(basePath: string, load: LoadOptions & { version: number }): string {
-  return JSON.stringify([basePath, load.version, load.tags ?? null, load.session ?? null, load.batching ?? null]);
+/** Unique per EngineModel: a worker refuses keys it was told to unload, and a reload gets a new key. */
+export function modelKey(basePath: string, load: LoadOptions & { version: number }, serial: number): string {
+  return JSON.stringify([serial, basePath, load.version, load.tags ?? null, load.session ?? null, load.batching ?? null]);
 }
 
 export function channelName(engineId: string): string {

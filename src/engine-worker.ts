@@ -11,8 +11,12 @@ import { Model } from './model';
 import type { AnyTensor } from './tensor';
 
 const models = new Map<string, Promise<Model>>();
+// Requests can still be queued in the pool after their model was unloaded
+// (their callers were answered early): they must not load it again.
+const unloaded = new Set<string>();
 
 function unload(key: string): void {
+  unloaded.add(key);
   const model = models.get(key);
   models.delete(key);
   void model?.then((m) => m.unload(), () => undefined);
@@ -27,6 +31,7 @@ channel.onmessage = (event) => {
 };
 
 function modelFor(task: PredictTask): Promise<Model> {
+  if (unloaded.has(task.key)) return Promise.reject(new TfServeError('FAILED_PRECONDITION', 'the model was unloaded'));
   let model = models.get(task.key);
   if (!model) {
     model = Model.load(task.basePath, task.load);
@@ -47,6 +52,8 @@ function transferable(outputs: Record<string, AnyTensor>): ArrayBuffer[] {
 async function predict(task: PredictTask): Promise<unknown> {
   let reply: PredictReply;
   try {
+    // A caller that gave up while this waited in the pool was answered already.
+    if (task.cancel && Atomics.load(task.cancel, 0) !== 0) throw new TfServeError('CANCELLED', 'the request was cancelled');
     const model = await modelFor(task);
     const outputs = await model.predictWithToken(task.inputs, task.options, task.cancel);
     reply = { outputs };

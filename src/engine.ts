@@ -35,6 +35,7 @@ export class Engine {
   private readonly models = new Set<EngineModel>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private closed = false;
+  private loads = 0;
 
   private constructor(readonly workers: number) {
     const engineId = randomUUID();
@@ -65,7 +66,7 @@ export class Engine {
     if (this.closed) throw new TfServeError('FAILED_PRECONDITION', 'the engine is closed');
     const model = await Model.load(basePath, options);
     const load = { ...options, version: model.version };
-    const engineModel = new EngineModel(this, model, modelKey(model.basePath, load), load);
+    const engineModel = new EngineModel(this, model, modelKey(model.basePath, load, ++this.loads), load);
     this.models.add(engineModel);
     return engineModel;
   }

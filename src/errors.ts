@@ -1,21 +1,26 @@
-/** TensorFlow's canonical status codes, carried as `error.code`. */
-export type StatusCode =
-  | 'CANCELLED'
-  | 'UNKNOWN'
-  | 'INVALID_ARGUMENT'
-  | 'DEADLINE_EXCEEDED'
-  | 'NOT_FOUND'
-  | 'ALREADY_EXISTS'
-  | 'PERMISSION_DENIED'
-  | 'UNAUTHENTICATED'
-  | 'RESOURCE_EXHAUSTED'
-  | 'FAILED_PRECONDITION'
-  | 'ABORTED'
-  | 'OUT_OF_RANGE'
-  | 'UNIMPLEMENTED'
-  | 'INTERNAL'
-  | 'UNAVAILABLE'
-  | 'DATA_LOSS';
+/** TensorFlow's canonical status codes (but OK), carried as `error.code`. */
+export const STATUS_CODES = [
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'UNAUTHENTICATED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+] as const;
+
+export type StatusCode = (typeof STATUS_CODES)[number];
+
+const KNOWN_CODES: ReadonlySet<string> = new Set(STATUS_CODES);
 
 /** Every error tfserve raises: TF's status name in `code`, TF's message or ours. */
 export class TfServeError extends Error {
@@ -32,7 +37,8 @@ export class TfServeError extends Error {
     if (error instanceof TfServeError) return error;
     if (error instanceof Error) {
       const code = (error as Error & { code?: unknown }).code;
-      const wrapped = new TfServeError(typeof code === 'string' ? (code as StatusCode) : 'INTERNAL', error.message);
+      // Only TF status names pass through; Node's own codes (ENOENT, ERR_...) are INTERNAL.
+      const wrapped = new TfServeError(typeof code === 'string' && KNOWN_CODES.has(code) ? (code as StatusCode) : 'INTERNAL', error.message);
       wrapped.stack = error.stack;
       return wrapped;
     }

@@ -141,7 +141,7 @@ export function prepareFeeds(signature: Signature, inputs: Record<string, Tensor
   });
 }
 
-/** The output aliases to fetch: all of them, or the filter's (checked, deduplicated). */
+/** The output aliases to fetch: all of them, or the filter's (checked, deduplicated, sorted). */
 export function selectOutputs(signature: Signature, filter?: readonly string[]): string[] {
   const all = Object.keys(signature.outputs);
   if (filter === undefined || filter.length === 0) return all;
@@ -150,5 +150,6 @@ export function selectOutputs(signature: Signature, filter?: readonly string[]):
       throw invalidArgument(`unknown output '${alias}' for signature '${signature.name}' (its outputs: ${all.join(', ')})`);
     }
   }
-  return [...new Set(filter)];
+  // Sorted: the same set of outputs in any order shares one batch queue.
+  return [...new Set(filter)].sort();
 }

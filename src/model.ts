@@ -78,10 +78,17 @@ export class Model implements Servable {
     let loaded;
     try {
       loaded = await native.loadSavedModel(exportDir, tags, config);
-      if (options.batching) loaded.model.setBatching(options.batching);
     } catch (error) {
       const wrapped = TfServeError.from(error);
       throw new TfServeError(wrapped.code, `cannot load ${exportDir}: ${wrapped.message}`);
+    }
+    if (options.batching) {
+      try {
+        loaded.model.setBatching(options.batching);
+      } catch (error) {
+        await loaded.model.release();
+        throw TfServeError.from(error);
+      }
     }
     let meta;
     let signatureDefMap;

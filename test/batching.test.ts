@@ -260,8 +260,11 @@ describe('deadlines, cancellation and state', () => {
     try {
       const start = await count(model);
       const counts = await Promise.all(Array.from({ length: 100 }, () => count(model)));
-      const sorted = counts.map(Number).sort((a, b) => a - b);
-      assert.deepEqual(sorted, Array.from({ length: 100 }, (_, i) => Number(start) + 1 + i));
+      // Each run adds one; the count a run reads back may already include a
+      // concurrent run's add (TF reads the variable in a separate op), so the
+      // check is the total, and that every read is within it.
+      assert.equal(await count(model), start + 101n, 'exactly one increment per request');
+      assert.ok(counts.every((c) => c > start && c <= start + 100n));
     } finally {
       await model.unload();
     }

@@ -120,6 +120,12 @@ describe('TensorProto', () => {
     assert.deepEqual(Array.from(scalar.data as Uint8Array), [1]);
   });
 
+  test('a tiny request cannot expand to a huge tensor', () => {
+    // ~20 bytes asking for 1e12 strings or 3e9 floats: refused, not allocated.
+    fails(proto({ dtype: 'DT_STRING', tensorShape: { dim: [{ size: 1e12 }] } }), /holds 1000000000000 elements; values given in \*_val fields may fill at most 16777216/);
+    fails(proto({ dtype: 'DT_FLOAT', tensorShape: { dim: [{ size: 3e9 }] }, floatVal: [1] }), /holds 3000000000 elements/);
+  });
+
   test('unpacked repeated values are read too', () => {
     const writer = protobuf.Writer.create();
     writer.uint32((1 << 3) | 0).int32(1); // DT_FLOAT

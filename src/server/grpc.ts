@@ -120,16 +120,16 @@ function predictionHandlers(manager: ModelManager): Record<string, Handler> {
       });
       return { model: request.modelSpec.name, response: encodePredictResponse(result) };
     },
-    Classify: async (bytes) => {
+    Classify: async (bytes, _call, signal) => {
       const request = decodeMessage<DecodedExamplesRequest>('tensorflow.serving.ClassificationRequest', bytes);
       const modelSpec = modelSpecFromObject(request.modelSpec);
-      const result = await classify(manager, { modelSpec, ...examplesFromInput(request.input) });
+      const result = await classify(manager, { modelSpec, ...examplesFromInput(request.input), signal });
       return { model: modelSpec.name, response: encodeMessage('tensorflow.serving.ClassificationResponse', classificationResponseObject(result)) };
     },
-    Regress: async (bytes) => {
+    Regress: async (bytes, _call, signal) => {
       const request = decodeMessage<DecodedExamplesRequest>('tensorflow.serving.RegressionRequest', bytes);
       const modelSpec = modelSpecFromObject(request.modelSpec);
-      const result = await regress(manager, { modelSpec, ...examplesFromInput(request.input) });
+      const result = await regress(manager, { modelSpec, ...examplesFromInput(request.input), signal });
       return { model: modelSpec.name, response: encodeMessage('tensorflow.serving.RegressionResponse', regressionResponseObject(result)) };
     },
     MultiInference: async (bytes) => {

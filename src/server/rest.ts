@@ -5,7 +5,7 @@ import net, { type AddressInfo } from 'node:net';
 
 import { type StatusCode, TfServeError } from '../errors';
 import { DEFAULT_SIGNATURE } from '../model';
-import { classify, modelMetadata, modelStatus, predict, regress } from '../serving/inference';
+import { classify, modelMetadata, modelStatus, predictOn, regress } from '../serving/inference';
 import type { ModelManager } from '../serving/model-manager';
 import type { ServerMetrics } from './metrics';
 import { HttpError, readBody } from './rest-body';
@@ -104,7 +104,7 @@ async function runModelApi(manager: ModelManager, route: ModelRoute, body: () =>
           throw new TfServeError('FAILED_PRECONDITION', `Serving signature key "${signatureName}" not found in model '${route.name}' version ${lease.version} (signatures: ${known})`);
         }
         const { format, inputs } = decodePredictInputs(doc, signature);
-        const result = await predict(manager, { modelSpec: { name: route.name, version: lease.version, signatureName }, inputs, signal });
+        const result = await predictOn(lease, { inputs, signal, signatureName });
         return encodePredictResponse(result.outputs, format);
       } finally {
         lease.release();
@@ -115,8 +115,8 @@ async function runModelApi(manager: ModelManager, route: ModelRoute, body: () =>
       const doc = parseRequestBody(await body(), { exactIntegers: true });
       const modelSpec = { ...spec, signatureName: signatureNameOf(doc) };
       const { examples, context } = decodeExamplesRequest(doc, route.method);
-      if (route.method === 'classify') return encodeClassifyResponse((await classify(manager, { modelSpec, examples, context })).classifications);
-      return encodeRegressResponse((await regress(manager, { modelSpec, examples, context })).regressions);
+      if (route.method === 'classify') return encodeClassifyResponse((await classify(manager, { modelSpec, examples, context, signal })).classifications);
+      return encodeRegressResponse((await regress(manager, { modelSpec, examples, context, signal })).regressions);
     }
   }
 }

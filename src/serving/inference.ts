@@ -41,6 +41,8 @@ export interface ExamplesRequest {
   modelSpec: ModelSpecInput;
   examples: Example[];
   context?: Example;
+  /** Answers CANCELLED at once when it aborts; a run that has not started never does. */
+  signal?: AbortSignal;
 }
 
 export type Classification = Array<{ label: string; score: number }>;
@@ -185,7 +187,7 @@ export async function classifyOn(target: Target, request: Omit<ExamplesRequest, 
   if (scoresSpec && scoresSpec.dtype !== 'float32') throw invalidArgument(`output '${SCORES_OUTPUT}' of signature '${signature.name}' must be DT_FLOAT, is ${scoresSpec.tfDtype}`);
   const feeds = { [input]: serializedExamples(request.examples, request.context) };
   const wanted = [classesSpec ? CLASSES_OUTPUT : null, scoresSpec ? SCORES_OUTPUT : null].filter((k): k is string => k !== null);
-  const outputs = await target.servable.predict(feeds, { signature: signature.name, outputs: wanted });
+  const outputs = await target.servable.predict(feeds, { signature: signature.name, outputs: wanted, signal: request.signal });
   const batch = request.examples.length;
   const classes = outputs[CLASSES_OUTPUT];
   const scores = outputs[SCORES_OUTPUT];
@@ -215,7 +217,7 @@ export async function regressOn(target: Target, request: Omit<ExamplesRequest, '
   if (!spec) throw invalidArgument(`regress signature '${signature.name}' has no '${REGRESS_OUTPUT}' output (its outputs: ${Object.keys(signature.outputs).join(', ')})`);
   if (spec.dtype !== 'float32') throw invalidArgument(`output '${REGRESS_OUTPUT}' of signature '${signature.name}' must be DT_FLOAT, is ${spec.tfDtype}`);
   const feeds = { [input]: serializedExamples(request.examples, request.context) };
-  const outputs = await target.servable.predict(feeds, { signature: signature.name, outputs: [REGRESS_OUTPUT] });
+  const outputs = await target.servable.predict(feeds, { signature: signature.name, outputs: [REGRESS_OUTPUT], signal: request.signal });
   const tensor = outputs[REGRESS_OUTPUT]!;
   const batch = request.examples.length;
   const fits = (tensor.shape.length === 1 && tensor.shape[0] === batch) || (tensor.shape.length === 2 && tensor.shape[0] === batch && tensor.shape[1] === 1);

@@ -12,6 +12,9 @@ import { type DType, type DTypeInfo, type NumericArray, dtypeFromEnum, dtypeInfo
 import { invalidArgument } from '../errors';
 import type { AnyTensor, Tensor } from '../tensor';
 
+/** Elements a tensor given in *_val fields may expand to by broadcasting its last value (16 Mi). */
+export const MAX_EXPANDED_ELEMENTS = 2 ** 24;
+
 /** Field numbers of tensorflow.TensorProto. */
 const F = {
   dtype: 1,
@@ -187,6 +190,15 @@ export function decodeTensorProto(bytes: Uint8Array, what: string): AnyTensor {
   if (unknownRank) throw invalidArgument(`${what}: tensor_shape has unknown_rank set; a tensor needs a known shape`);
   const count = shape.reduce((n, d) => n * d, 1);
   const slots = count * info.slotsPerElement;
+  // tensor_content must hold every element, so its size is bounded by the
+  // message; typed *_val fields broadcast their last value over the shape,
+  // which a tiny request could otherwise make arbitrarily large.
+  const carried = content !== null && content.length > 0;
+  if (!carried && count > MAX_EXPANDED_ELEMENTS) {
+    throw invalidArgument(
+      `${what}: shape ${formatShape(shape)} holds ${count} elements; values given in *_val fields may fill at most ${MAX_EXPANDED_ELEMENTS} (send tensor_content for larger tensors)`,
+    );
+  }
 
   if (info.name === 'string') {
     if (content !== null && content.length > 0) throw invalidArgument(`${what}: DT_STRING tensors carry their values in string_val, not tensor_content`);
@@ -240,9 +252,8 @@ function decodeShape(bytes: Uint8Array, what: string): { shape: number[]; unknow
 function fillStrings(values: Uint8Array[], count: number, what: string, shape: number[]): Uint8Array[] {
   if (values.length > count) throw invalidArgument(`${what}: string_val has ${values.length} values but shape ${formatShape(shape)} holds ${count}`);
   if (values.length === count) return values;
-  const fill = values.length > 0 ? values[values.length - 1]! : new Uint8Array(0);
-  const out = values.slice();
-  while (out.length < count) out.push(fill);
+  const out = new Array<Uint8Array>(count).fill(values.length > 0 ? values[values.length - 1]! : new Uint8Array(0));
+  for (let i = 0; i < values.length; i++) out[i] = values[i]!;
   return out;
 }
 
