@@ -105,3 +105,13 @@ export function dtypeFromEnum(tfEnum: number): DTypeInfo | undefined {
 export function dtypeFromProtoName(protoName: string): DTypeInfo | undefined {
   return BY_PROTO_NAME.get(protoName);
 }
+
+/** Value ranges of the integer dtypes that a JS number holds exactly. */
+export const INTEGER_RANGES: Partial<Record<DType, readonly [number, number]>> = {
+  int8: [-128, 127],
+  int16: [-32768, 32767],
+  int32: [-2147483648, 2147483647],
+  uint8: [0, 255],
+  uint16: [0, 65535],
+  uint32: [0, 4294967295],
+};

@@ -1,15 +1,11 @@
 // Checks predict() inputs against a signature before TensorFlow sees them,
 // and turns them into the addon's feeds.
-import { type DType, type DTypeInfo, type NumericArray, dtypeInfo, isDType } from './dtypes';
+import { type DTypeInfo, INTEGER_RANGES, type NumericArray, dtypeInfo, isDType } from './dtypes';
 import { invalidArgument } from './errors';
 import { toBfloat16Bits, toFloat16Bits } from './half';
 import type { NativeFeed } from './native';
 import type { Signature, TensorSpec } from './signatures';
-import { type TensorInput, elementCount } from './tensor';
-
-function formatShape(shape: readonly number[] | null): string {
-  return shape === null ? 'unknown rank' : `[${shape.join(',')}]`;
-}
+import { type TensorInput, elementCount, formatShape } from './tensor';
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
@@ -17,15 +13,6 @@ function describe(value: unknown): string {
   if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
   return typeof value;
 }
-
-const INTEGER_RANGES: Partial<Record<DType, [number, number]>> = {
-  int8: [-128, 127],
-  int16: [-32768, 32767],
-  int32: [-2147483648, 2147483647],
-  uint8: [0, 255],
-  uint16: [0, 65535],
-  uint32: [0, 4294967295],
-};
 
 function fromPlainValues(alias: string, info: DTypeInfo, values: readonly unknown[]): NumericArray | Uint8Array[] {
   const bad = (i: number, expected: string) =>

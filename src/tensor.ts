@@ -29,3 +29,8 @@ export interface TensorInput {
 export function elementCount(shape: readonly number[]): number {
   return shape.reduce((count, dim) => count * dim, 1);
 }
+
+/** "[2,3]", or "unknown rank" for null, as error messages print shapes. */
+export function formatShape(shape: readonly number[] | null): string {
+  return shape === null ? 'unknown rank' : `[${shape.join(',')}]`;
+}

@@ -26,6 +26,7 @@ import {
   modelSpecFromObject,
   multiInferenceResponseObject,
   regressionResponseObject,
+  writeModelSpec,
 } from '../serving/wire';
 
 /** Enough for a batch of 64 224x224x3 float32 images (38.5 MB) with room to spare. */
@@ -92,12 +93,7 @@ function methodDefinition(service: string, method: string): grpc.MethodDefinitio
 /** Writes a GetModelMetadataResponse: model_spec, metadata{"signature_def": Any(SignatureDefMap)}. */
 function encodeMetadataResponse(spec: { name: string; version: number }, signatureDefMap: Uint8Array): Uint8Array {
   const writer = protobuf.Writer.create();
-  writer.uint32((1 << 3) | 2).fork();
-  writer.uint32((1 << 3) | 2).string(spec.name);
-  writer.uint32((2 << 3) | 2).fork();
-  if (spec.version !== 0) writer.uint32((1 << 3) | 0).int64(spec.version);
-  writer.ldelim();
-  writer.ldelim();
+  writeModelSpec(writer, 1, { ...spec, signatureName: '' });
   writer.uint32((2 << 3) | 2).fork();
   writer.uint32((1 << 3) | 2).string(SIGNATURE_DEF_FIELD);
   writer.uint32((2 << 3) | 2).fork();

@@ -8,9 +8,11 @@
 // rest (a single value broadcasts; no value means zeros).
 import protobuf from 'protobufjs';
 
-import { type DType, type DTypeInfo, type NumericArray, dtypeFromEnum, dtypeInfo } from '../dtypes';
+import { type DType, type DTypeInfo, INTEGER_RANGES, type NumericArray, dtypeFromEnum, dtypeInfo } from '../dtypes';
 import { invalidArgument } from '../errors';
-import type { AnyTensor, Tensor } from '../tensor';
+import { type AnyTensor, type Tensor, formatShape } from '../tensor';
+
+const HALF_BITS_RANGE = [-32768, 65535] as const;
 
 /** Elements a tensor given in *_val fields may expand to by broadcasting its last value (16 Mi). */
 export const MAX_EXPANDED_ELEMENTS = 2 ** 24;
@@ -133,10 +135,6 @@ function copyAligned(bytes: Uint8Array, array: NonNullable<DTypeInfo['array']>, 
   const copy = new Uint8Array(bytes.byteLength);
   copy.set(bytes);
   return new array(copy.buffer, 0, count);
-}
-
-function formatShape(shape: number[]): string {
-  return `[${shape.join(',')}]`;
 }
 
 /**
@@ -310,15 +308,8 @@ function storeVarints(dtype: DType, bytes: Uint8Array, out: NumericArray, start:
       break;
     default: {
       // int_val / half_val / uint32_val: int32 varints (negatives are 10-byte sign extensions).
-      const ranges: Partial<Record<DType, [number, number]>> = {
-        int8: [-128, 127],
-        int16: [-32768, 32767],
-        uint8: [0, 255],
-        uint16: [0, 65535],
-        float16: [-32768, 65535],
-        bfloat16: [-32768, 65535],
-      };
-      const range = ranges[dtype];
+      // half_val carries the 16 bits of a float16/bfloat16, sign-extended or not.
+      const range = dtype === 'float16' || dtype === 'bfloat16' ? HALF_BITS_RANGE : INTEGER_RANGES[dtype];
       forEachVarint(bytes, (low, big) => {
         const value = dtype === 'uint32' ? low >>> 0 : big === null ? low | 0 : Number(BigInt.asIntN(32, big));
         if (range && (value < range[0] || value > range[1])) {

@@ -84,7 +84,8 @@ export function decodePredictRequest(bytes: Uint8Array): DecodedPredictRequest {
   return { modelSpec, inputs, outputFilter };
 }
 
-function writeModelSpec(writer: protobuf.Writer, field: number, spec: ResolvedSpec): void {
+/** Writes a tensorflow.serving.ModelSpec (name, version, signature_name) as field `field`. */
+export function writeModelSpec(writer: protobuf.Writer, field: number, spec: ResolvedSpec): void {
   writer.uint32((field << 3) | 2).fork();
   if (spec.name) writer.uint32((1 << 3) | 2).string(spec.name);
   writer.uint32((2 << 3) | 2).fork();
