@@ -2,6 +2,7 @@
 // ("instances" -> "predictions") and columnar ("inputs" -> "outputs")
 // formats, classify/regress with tf.Examples, errors.
 import { TfServeError, invalidArgument } from '../errors';
+import type { Example, Feature } from '../serving/example';
 import type { Signature } from '../signatures';
 import type { AnyTensor, TensorInput } from '../tensor';
 import { type JsonObject, type JsonValue, isJsonObject, parseJson } from './json-parse';
@@ -10,8 +11,6 @@ import { batchFromJson, decodeBase64, isBase64Object, jsonTypeName, renderJson, 
 
 export type PredictFormat = 'row' | 'columnar';
 
-type Feature = { kind: 'bytes'; values: Uint8Array[] } | { kind: 'float'; values: number[] } | { kind: 'int64'; values: bigint[] };
-type Example = Record<string, Feature>;
 
 /** Parses a request body, which must be a JSON object. */
 export function parseRequestBody(text: string, options: { exactIntegers?: boolean } = {}): JsonObject {

@@ -1,11 +1,12 @@
 // Model status and metadata answers of the REST API, in the JSON that TF
 // Serving's protobuf printer writes: proto field names (snake_case), every
 // scalar field even at its default, int64 as strings, enums by name.
-import path from 'node:path';
 
 import protobuf from 'protobufjs';
 
-import type { StatusCode } from '../errors';
+import type { ResolvedSpec } from '../serving/inference';
+import type { VersionStatus } from '../serving/model-manager';
+import { lazyProtoRoot } from '../proto';
 import { jsonString } from './json-write';
 
 /** A JSON document whose int64 values are already strings; written in key order. */
@@ -21,19 +22,8 @@ export function stringifyCompact(value: JsonOut): string {
     .join(', ')}}`;
 }
 
-let root: protobuf.Root | undefined;
-
 /** meta_graph.proto with the .proto field names kept (the generic printer needs them). */
-function metaGraphRoot(): protobuf.Root {
-  if (root) return root;
-  const protoDir = path.resolve(__dirname, '..', '..', '..', 'proto');
-  const loaded = new protobuf.Root();
-  loaded.resolvePath = (_origin, target) => path.join(protoDir, target);
-  loaded.loadSync('tensorflow/core/protobuf/meta_graph.proto', { keepCase: true });
-  loaded.resolveAll();
-  root = loaded;
-  return root;
-}
+const metaGraphRoot = lazyProtoRoot(['tensorflow/core/protobuf/meta_graph.proto'], { keepCase: true });
 
 const LONG_TYPES = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
 
@@ -103,28 +93,16 @@ export function signatureDefMapToJson(bytes: Uint8Array): JsonOut {
   return { signature_def: entries };
 }
 
-export interface ResolvedModelSpec {
-  name: string;
-  version: number;
-  signatureName: string;
-}
-
 /** GET /v1/models/{name}[/versions/{v}]/metadata */
-export function encodeMetadataResponse(spec: ResolvedModelSpec, signatureDefMap: Uint8Array): string {
+export function encodeMetadataResponse(spec: ResolvedSpec, signatureDefMap: Uint8Array): string {
   return stringifyCompact({
     model_spec: { name: spec.name, signature_name: spec.signatureName, version: String(spec.version) },
     metadata: { signature_def: signatureDefMapToJson(signatureDefMap) },
   });
 }
 
-export interface VersionStatusLike {
-  version: number;
-  state: string;
-  error: { code: 'OK' | StatusCode; message: string };
-}
-
 /** GET /v1/models/{name}[/versions/{v}|/labels/{l}] */
-export function encodeStatusResponse(statuses: readonly VersionStatusLike[]): string {
+export function encodeStatusResponse(statuses: readonly VersionStatus[]): string {
   return stringifyCompact({
     model_version_status: statuses.map((s) => ({
       version: String(s.version),

@@ -1,10 +1,8 @@
 // protobufjs types for TF Serving's APIs and configs, built from the .proto
 // subsets in proto/ (written for tfserve; wire numbers are TF Serving's).
-import path from 'node:path';
+import type protobuf from 'protobufjs';
 
-import protobuf from 'protobufjs';
-
-const protoRoot = path.resolve(__dirname, '..', '..', '..', 'proto');
+import { lazyProtoRoot } from '../proto';
 
 const FILES = [
   'tensorflow_serving/apis/prediction_service.proto',
@@ -16,19 +14,8 @@ const FILES = [
   'grpc/health/v1/health.proto',
 ];
 
-let root: protobuf.Root | undefined;
-
 /** The root holding every serving message and service. */
-export function servingRoot(): protobuf.Root {
-  if (root) return root;
-  const loaded = new protobuf.Root();
-  // google/protobuf/*.proto resolve to protobufjs's bundled definitions.
-  loaded.resolvePath = (_origin, target) => path.join(protoRoot, target);
-  loaded.loadSync(FILES);
-  loaded.resolveAll();
-  root = loaded;
-  return root;
-}
+export const servingRoot = lazyProtoRoot(FILES);
 
 export function servingType(name: string): protobuf.Type {
   return servingRoot().lookupType(name);
