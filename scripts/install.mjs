@@ -1,6 +1,8 @@
 // `npm install`: provision libtensorflow, build the native addon, compile the
-// TypeScript. `--skip-provision` reuses deps/libtensorflow as it is.
+// TypeScript. `--skip-provision` reuses deps/libtensorflow as it is;
+// `--ts-only` only compiles the TypeScript.
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,13 +22,16 @@ function compileTypeScript() {
     stdio: 'inherit',
   });
   if (tsc.status !== 0) throw new Error('tsc failed');
+  // The `tfserve` bin (npx tfserve) is run directly, so it must be executable.
+  fs.chmodSync(path.join(repoRoot, 'dist', 'src', 'cli.js'), 0o755);
   log(`compiled TypeScript (${seconds(started)})`);
 }
 
 try {
   const started = Date.now();
-  if (!process.argv.includes('--skip-provision')) provisionLibtensorflow();
-  buildNative(process.env.TFSERVE_BUILDER || 'cmake-js');
+  const tsOnly = process.argv.includes('--ts-only');
+  if (!tsOnly && !process.argv.includes('--skip-provision')) provisionLibtensorflow();
+  if (!tsOnly) buildNative(process.env.TFSERVE_BUILDER || 'cmake-js');
   compileTypeScript();
   log(`ready (${seconds(started)})`);
 } catch (error) {

@@ -110,7 +110,9 @@ test('`npx tfserve --port=P --model_base_path=<dir>/gaofei_cnn` answers the arti
     assert.deepEqual(out.cnn.prediction, ref.prediction.slice(0, 4));
     out.cnn.softmax.forEach((row, i) => row.forEach((p, k) => assert.ok(Math.abs(p - ref.softmax[i]![k]!) < 1e-5, `softmax[${i}][${k}]`)));
   } finally {
-    process.kill(-server.pid!, 'SIGTERM');
-    await new Promise((resolve) => server.once('exit', resolve));
+    if (server.exitCode === null && server.signalCode === null) {
+      process.kill(-server.pid!, 'SIGTERM');
+      await new Promise((resolve) => server.once('exit', resolve));
+    }
   }
 });
