@@ -60,7 +60,7 @@ Napi::Value LoadSavedModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsString() || !info[1].IsArray() ||
       !info[2].IsTypedArray()) {
-    throw MakeJsError(env, "INVALID_ARGUMENT",
+    throw InvalidArgument(env,
                       "loadSavedModel(exportDir, tags, configProto) takes a string, an array "
                       "of strings and a Uint8Array");
   }
@@ -69,7 +69,7 @@ Napi::Value LoadSavedModel(const Napi::CallbackInfo& info) {
   Napi::Array tags = info[1].As<Napi::Array>();
   for (uint32_t i = 0; i < tags.Length(); ++i) {
     Napi::Value tag = tags.Get(i);
-    if (!tag.IsString()) throw MakeJsError(env, "INVALID_ARGUMENT", "tags must be strings");
+    if (!tag.IsString()) throw InvalidArgument(env, "tags must be strings");
     options.tags.push_back(tag.As<Napi::String>().Utf8Value());
   }
   Napi::Uint8Array config = info[2].As<Napi::Uint8Array>();

@@ -9,4 +9,8 @@ namespace tfserve {
 
 Napi::Error MakeJsError(Napi::Env env, const char* code, const std::string& message);
 
+inline Napi::Error InvalidArgument(Napi::Env env, const std::string& message) {
+  return MakeJsError(env, "INVALID_ARGUMENT", message);
+}
+
 }  // namespace tfserve

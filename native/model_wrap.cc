@@ -31,10 +31,6 @@ class ReleaseWorker : public PromiseWorker {
   std::shared_ptr<SavedModel> model_;
 };
 
-Napi::Error InvalidArgument(Napi::Env env, const std::string& message) {
-  return MakeJsError(env, "INVALID_ARGUMENT", message);
-}
-
 std::string StringAt(Napi::Env env, Napi::Object object, const char* key, const std::string& what) {
   Napi::Value value = object.Get(key);
   if (!value.IsString()) throw InvalidArgument(env, what + ": " + key + " must be a string");

@@ -22,13 +22,9 @@ bool IsSupported(TF_DataType dtype) {
   }
 }
 
-Napi::Error InvalidArgument(Napi::Env env, const std::string& what, const std::string& message) {
-  return MakeJsError(env, "INVALID_ARGUMENT", what + ": " + message);
-}
-
 std::vector<int64_t> ReadShape(Napi::Env env, Napi::Value value, const std::string& what,
                                size_t* element_count) {
-  if (!value.IsArray()) throw InvalidArgument(env, what, "shape must be an array");
+  if (!value.IsArray()) throw InvalidArgument(env, what + ": shape must be an array");
   Napi::Array array = value.As<Napi::Array>();
   std::vector<int64_t> dims(array.Length());
   size_t count = 1;
@@ -36,7 +32,7 @@ std::vector<int64_t> ReadShape(Napi::Env env, Napi::Value value, const std::stri
     Napi::Value dim = array.Get(i);
     double d = dim.IsNumber() ? dim.As<Napi::Number>().DoubleValue() : -1;
     if (!(d >= 0) || d != static_cast<double>(static_cast<int64_t>(d))) {
-      throw InvalidArgument(env, what, "shape[" + std::to_string(i) +
+      throw InvalidArgument(env, what + ": shape[" + std::to_string(i) +
                                            "] must be a non-negative integer");
     }
     dims[i] = static_cast<int64_t>(d);
@@ -49,11 +45,11 @@ std::vector<int64_t> ReadShape(Napi::Env env, Napi::Value value, const std::stri
 void WriteStrings(Napi::Env env, Napi::Value data, const std::string& what, TF_Tensor* tensor,
                   size_t count) {
   if (!data.IsArray()) {
-    throw InvalidArgument(env, what, "string data must be an array of Uint8Array or string");
+    throw InvalidArgument(env, what + ": string data must be an array of Uint8Array or string");
   }
   Napi::Array items = data.As<Napi::Array>();
   if (items.Length() != count) {
-    throw InvalidArgument(env, what, "has " + std::to_string(items.Length()) +
+    throw InvalidArgument(env, what + ": has " + std::to_string(items.Length()) +
                                          " strings but its shape holds " + std::to_string(count));
   }
   auto* strings = static_cast<TF_TString*>(TF_TensorData(tensor));
@@ -66,7 +62,7 @@ void WriteStrings(Napi::Env env, Napi::Value data, const std::string& what, TF_T
       std::string text = item.As<Napi::String>().Utf8Value();
       TF_StringCopy(&strings[i], text.data(), text.size());
     } else {
-      throw InvalidArgument(env, what, "string element " + std::to_string(i) +
+      throw InvalidArgument(env, what + ": string element " + std::to_string(i) +
                                            " must be a Uint8Array or a string");
     }
   }
@@ -75,13 +71,13 @@ void WriteStrings(Napi::Env env, Napi::Value data, const std::string& what, TF_T
 }  // namespace
 
 OwnedTensor TensorFromJs(Napi::Env env, Napi::Value value, const std::string& what) {
-  if (!value.IsObject()) throw InvalidArgument(env, what, "tensor must be an object");
+  if (!value.IsObject()) throw InvalidArgument(env, what + ": tensor must be an object");
   Napi::Object object = value.As<Napi::Object>();
   Napi::Value dtype_value = object.Get("dtype");
-  if (!dtype_value.IsNumber()) throw InvalidArgument(env, what, "dtype must be a number");
+  if (!dtype_value.IsNumber()) throw InvalidArgument(env, what + ": dtype must be a number");
   auto dtype = static_cast<TF_DataType>(dtype_value.As<Napi::Number>().Int32Value());
   if (!IsSupported(dtype)) {
-    throw InvalidArgument(env, what, "unsupported dtype " + std::to_string(dtype));
+    throw InvalidArgument(env, what + ": unsupported dtype " + std::to_string(dtype));
   }
   size_t count = 0;
   std::vector<int64_t> dims = ReadShape(env, object.Get("shape"), what, &count);
@@ -94,7 +90,7 @@ OwnedTensor TensorFromJs(Napi::Env env, Napi::Value value, const std::string& wh
   }
 
   if (!data.IsTypedArray() && !data.IsDataView()) {
-    throw InvalidArgument(env, what, "data must be a typed array");
+    throw InvalidArgument(env, what + ": data must be a typed array");
   }
   const size_t bytes = count * TF_DataTypeSize(dtype);
   Napi::ArrayBuffer buffer;
@@ -112,7 +108,7 @@ OwnedTensor TensorFromJs(Napi::Env env, Napi::Value value, const std::string& wh
     length = view.ByteLength();
   }
   if (length != bytes) {
-    throw InvalidArgument(env, what, "data has " + std::to_string(length) +
+    throw InvalidArgument(env, what + ": data has " + std::to_string(length) +
                                          " bytes but its dtype and shape need " +
                                          std::to_string(bytes));
   }

@@ -8,14 +8,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { log, seconds } from './log.mjs';
+import { REPO_ROOT } from './paths.mjs';
 
 const require = createRequire(import.meta.url);
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const addonPath = path.join(repoRoot, 'build', 'Release', 'tfserve.node');
+export const addonPath = path.join(REPO_ROOT, 'build', 'Release', 'tfserve.node');
 
 function run(command, args, env = {}) {
   const result = spawnSync(command, args, {
-    cwd: repoRoot,
+    cwd: REPO_ROOT,
     stdio: ['ignore', 'inherit', 'inherit'],
     env: { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: '2', ...env },
   });
@@ -50,7 +50,7 @@ export function buildNative(builder = 'cmake-js') {
   if (check.status !== 0) {
     throw new Error(`the built addon does not load:\n${check.stderr}`);
   }
-  log(`built ${path.relative(repoRoot, addonPath)} against TensorFlow ${check.stdout} (${seconds(started)})`);
+  log(`built ${path.relative(REPO_ROOT, addonPath)} against TensorFlow ${check.stdout} (${seconds(started)})`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -5,25 +5,24 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { buildNative } from './build-native.mjs';
 import { provisionLibtensorflow } from './libtensorflow.mjs';
 import { log, seconds } from './log.mjs';
+import { REPO_ROOT } from './paths.mjs';
 
 const require = createRequire(import.meta.url);
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 function compileTypeScript() {
   const started = Date.now();
   log('compiling TypeScript ...');
   const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], {
-    cwd: repoRoot,
+    cwd: REPO_ROOT,
     stdio: 'inherit',
   });
   if (tsc.status !== 0) throw new Error('tsc failed');
   // The `tfserve` bin (npx tfserve) is run directly, so it must be executable.
-  fs.chmodSync(path.join(repoRoot, 'dist', 'src', 'cli.js'), 0o755);
+  fs.chmodSync(path.join(REPO_ROOT, 'dist', 'src', 'cli.js'), 0o755);
   log(`compiled TypeScript (${seconds(started)})`);
 }
 

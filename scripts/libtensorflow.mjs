@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { log, seconds } from './log.mjs';
+import { REPO_ROOT } from './paths.mjs';
 import { definedSymbols, listWheel, unpackWheel } from './wheel.mjs';
 
 export const TF_VERSION = '2.15.1';
@@ -24,9 +25,8 @@ const REQUIRED_SYMBOLS = ['TF_Version', 'TF_LoadSessionFromSavedModel', 'TF_Sess
 const C_API_LIBRARIES = ['libtensorflow.so.2', 'libtensorflow_cc.so.2'];
 const FRAMEWORK_LIBRARY = 'libtensorflow_framework.so.2';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const depsDir = path.join(repoRoot, 'deps', 'libtensorflow');
-export const configFile = path.join(repoRoot, 'deps', 'libtensorflow.json');
+export const depsDir = path.join(REPO_ROOT, 'deps', 'libtensorflow');
+export const configFile = path.join(REPO_ROOT, 'deps', 'libtensorflow.json');
 
 export function cacheDir() {
   if (process.env.TFSERVE_CACHE_DIR) return path.resolve(process.env.TFSERVE_CACHE_DIR);

@@ -18,9 +18,10 @@ import { fileURLToPath } from 'node:url';
 
 import { log } from './log.mjs';
 
-import { ensurePythonEnv, REPO_ROOT, REQUIREMENTS_FILE } from './python-env.mjs';
+import { FIXTURES_DIR, REPO_ROOT } from './paths.mjs';
+import { ensurePythonEnv, REQUIREMENTS_FILE } from './python-env.mjs';
 
-export const FIXTURES_DIR = path.join(REPO_ROOT, '.fixtures');
+export { FIXTURES_DIR };
 const GENERATORS_DIR = path.join(REPO_ROOT, 'scripts', 'fixtures');
 const SHARED_MODULES = ['common.py'];
 const STAMP_NAME = '.stamp';

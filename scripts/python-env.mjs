@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 
 import { cacheDir } from './libtensorflow.mjs';
 import { log } from './log.mjs';
+import { REPO_ROOT } from './paths.mjs';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const VENV_DIR = path.join(REPO_ROOT, '.venv');
 export const REQUIREMENTS_FILE = path.join(REPO_ROOT, 'scripts', 'requirements-fixtures.txt');
 

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 
 import { Piscina } from 'piscina';
 
-import { type CallerLimits, checkTimeout, needsCancelToken, newCancelToken, withCallerLimits } from './cancellation';
+import { checkTimeout, needsCancelToken, newCancelToken, withCallerLimits } from './cancellation';
 import { type EngineBroadcast, type PredictReply, type PredictTask, channelName, modelKey } from './engine-protocol';
 import { TfServeError } from './errors';
 import { type LoadOptions, Model, type PredictOptions } from './model';
@@ -90,37 +90,36 @@ export class Engine {
   /** @internal */
   run(model: EngineModel, inputs: Record<string, TensorInput>, options: EnginePredictOptions): Promise<Record<string, AnyTensor>> {
     if (this.closed) return Promise.reject(new TfServeError('FAILED_PRECONDITION', 'the engine is closed'));
-    const token = needsCancelToken(options) ? newCancelToken() : undefined;
-    let work: Promise<Record<string, AnyTensor>>;
-    if (this.pool === null) {
-      work = model.local.predictWithToken(inputs, options, token);
-    } else {
-      checkTimeout(options.timeoutMs);
-      const task: PredictTask = {
-        key: model.key,
-        basePath: model.basePath,
-        load: model.loadOptions,
-        inputs,
-        options: { signature: options.signature, outputs: options.outputs, timeoutMs: options.timeoutMs, validateShapes: options.validateShapes },
-        cancel: token,
-      };
-      const transferList = options.transferInputs ? inputBuffers(inputs) : undefined;
-      work = this.pool.run(task, { transferList }).then(
-        (reply: PredictReply) => {
-          if ('error' in reply) throw new TfServeError(reply.error.code, reply.error.message);
-          return reply.outputs;
-        },
-        (error: unknown) => {
-          const message = error instanceof Error ? error.message : String(error);
-          throw new TfServeError('UNAVAILABLE', `the worker thread running this request failed: ${message}`);
-        },
-      );
-    }
-    const answered = withCallerLimits(work, token, options as CallerLimits);
+    const answered = this.pool === null ? model.local.predict(inputs, options) : this.runInPool(this.pool, model, inputs, options);
     this.inFlight.add(answered);
     const forget = () => this.inFlight.delete(answered);
     answered.then(forget, forget);
     return answered;
+  }
+
+  private runInPool(pool: Piscina, model: EngineModel, inputs: Record<string, TensorInput>, options: EnginePredictOptions): Promise<Record<string, AnyTensor>> {
+    checkTimeout(options.timeoutMs);
+    const token = needsCancelToken(options) ? newCancelToken() : undefined;
+    const task: PredictTask = {
+      key: model.key,
+      basePath: model.basePath,
+      load: model.loadOptions,
+      inputs,
+      options: { signature: options.signature, outputs: options.outputs, timeoutMs: options.timeoutMs, validateShapes: options.validateShapes },
+      cancel: token,
+    };
+    const transferList = options.transferInputs ? inputBuffers(inputs) : undefined;
+    const work = pool.run(task, { transferList }).then(
+      (reply: PredictReply) => {
+        if ('error' in reply) throw new TfServeError(reply.error.code, reply.error.message);
+        return reply.outputs;
+      },
+      (error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        throw new TfServeError('UNAVAILABLE', `the worker thread running this request failed: ${message}`);
+      },
+    );
+    return withCallerLimits(work, token, options);
   }
 
   /** @internal */
