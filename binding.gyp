@@ -9,7 +9,7 @@
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!(node scripts/libtensorflow.mjs --print include)"
       ],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-fvisibility=hidden"],
       "libraries": [

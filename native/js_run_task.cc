@@ -134,20 +134,18 @@ void JsRunTask::Deliver(Napi::Env env, bool settled_inline) {
   AddonData& data = GetAddonData(env);
   if (--data.pending_runs == 0) data.gate->delivery.Unref(env);
   Napi::HandleScope scope(env);
-  if (result_.code != TF_OK) {
-    deferred_.Reject(MakeJsError(env, CodeName(result_.code), result_.message).Value());
-    return;
-  }
-  try {
+  SettleDeferred(deferred_, [&] {
+    if (result_.code != TF_OK) {
+      deferred_.Reject(MakeJsError(env, CodeName(result_.code), result_.message).Value());
+      return;
+    }
     Napi::Array outputs = Napi::Array::New(env, result_.outputs.size());
     for (size_t i = 0; i < result_.outputs.size(); ++i) {
       outputs.Set(static_cast<uint32_t>(i), TensorToJs(env, result_.outputs[i].get()));
     }
     if (settled_inline) outputs.Set("settledInline", true);
     deferred_.Resolve(outputs);
-  } catch (const Napi::Error& error) {
-    deferred_.Reject(error.Value());
-  }
+  });
 }
 
 }  // namespace tfserve

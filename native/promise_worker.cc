@@ -17,16 +17,11 @@ void PromiseWorker::Execute() {
 }
 
 void PromiseWorker::OnOK() {
-  Napi::Env env = Env();
-  try {
-    deferred_.Resolve(Result(env));
-  } catch (const Napi::Error& error) {
-    deferred_.Reject(error.Value());
-  }
+  SettleDeferred(deferred_, [&] { deferred_.Resolve(Result(Env())); });
 }
 
 void PromiseWorker::OnError(const Napi::Error& error) {
-  deferred_.Reject(MakeJsError(Env(), code_.c_str(), error.Message()).Value());
+  SettleDeferred(deferred_, [&] { deferred_.Reject(MakeJsError(Env(), code_.c_str(), error.Message()).Value()); });
 }
 
 }  // namespace tfserve
