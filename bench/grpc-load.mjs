@@ -4,88 +4,125 @@
 // run, the embedded Engine predict() with the same batching parameters and
 // concurrency, as the ceiling the front door is compared with.
 //
-//   node bench/grpc-load.mjs [--clients 64] [--seconds 10] [--model .fixtures/gaofei_cnn]
+//   npm run bench:grpc -- [--clients 64] [--seconds 10] [--model .fixtures/gaofei_cnn]
 //
 // The server runs as its own process, as users run it, so that the load
 // generator does not share its event loop.
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import grpc from '@grpc/grpc-js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '..');
-const dist = (p) => path.join(repo, 'dist', 'src', p);
+import { SWEEP_BATCHING } from './contenders/tfserve.mjs';
+import { closedLoop } from './lib/closed-loop.mjs';
+import { FIXTURES_DIR, REPO_ROOT } from './lib/paths.mjs';
+
+const dist = (p) => path.join(REPO_ROOT, 'dist', 'src', p);
 
 const { values: opts } = parseArgs({
   options: {
     clients: { type: 'string', default: '64' },
     seconds: { type: 'string', default: '10' },
-    model: { type: 'string', default: path.join(repo, '.fixtures', 'gaofei_cnn') },
+    model: { type: 'string', default: path.join(FIXTURES_DIR, 'gaofei_cnn') },
   },
 });
 
-// One set of batching parameters for both contenders, in TF Serving's file format and as options.
-const BATCHING = { maxBatchSize: 64, batchTimeoutMicros: 0, maxEnqueuedBatches: 64 };
-const BATCHING_FILE = 'max_batch_size { value: 64 }\nbatch_timeout_micros { value: 0 }\nmax_enqueued_batches { value: 64 }\n';
+// The same batching for both, as options and in TF Serving's file format
+// (maxBatchSize 64 -> `max_batch_size { value: 64 }`).
+const BATCHING_FILE = Object.entries(SWEEP_BATCHING)
+  .map(([key, value]) => `${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)} { value: ${value} }\n`)
+  .join('');
+const WARMUP_SECONDS = 1;
 
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-/** Runs `clients` loops of `call` for `seconds`; returns throughput and latency percentiles. */
+/** `clients` closed-loop callers of `call` for `seconds` after the warm-up; failed calls are counted, not thrown. */
 async function drive(clients, seconds, call) {
-  const latencies = [];
   let errors = 0;
-  const deadline = performance.now() + seconds * 1000;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      while (performance.now() < deadline) {
-        const t = performance.now();
-        try {
-          await call();
-          latencies.push(performance.now() - t);
-        } catch {
-          errors++;
-        }
-      }
-    }),
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return { requests: latencies.length, errors, perSecond: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  const counted = () => call().catch(() => {
+    errors++;
+  });
+  const result = await closedLoop({ concurrency: clients, batch: 1, seconds, warmupSeconds: WARMUP_SECONDS, call: counted });
+  return { ...result, errors };
 }
 
 function show(name, r) {
-  console.log(`${name.padEnd(22)} ${r.perSecond.toFixed(0).padStart(7)} req/s   p50 ${r.p50.toFixed(2)} ms   p99 ${r.p99.toFixed(2)} ms   (${r.requests} requests, ${r.errors} errors)`);
+  const ms = (us) => (us / 1000).toFixed(2);
+  console.log(`${name.padEnd(22)} ${r.examplesPerSecond.toFixed(0).padStart(7)} req/s   p50 ${ms(r.latencyUs.p50)} ms   p99 ${ms(r.latencyUs.p99)} ms   (${r.calls} requests, ${r.errors} errors)`);
 }
 
-/** Starts `tfserve` on a free port and resolves with the process and its gRPC port. */
-function startServer(batchingFile) {
-  const child = spawn(process.execPath, [
-    dist('cli.js'),
-    '--port=0',
-    '--bind_address=127.0.0.1',
-    '--model_name=cnn',
-    `--model_base_path=${opts.model}`,
-    '--enable_batching',
-    `--batching_parameters_file=${batchingFile}`,
-  ], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function measureEmbedded(clients, seconds, image) {
+  const { Engine } = await import(dist('index.js'));
+  const engine = await Engine.create();
+  try {
+    const model = await engine.load(opts.model, { batching: SWEEP_BATCHING });
+    return await drive(clients, seconds, () => model.predict({ image: { dtype: 'float32', shape: [1, 28, 28], data: image } }));
+  } finally {
+    await engine.close();
+  }
+}
+
+/** Resolves with the gRPC port once the `tfserve` child reports the model AVAILABLE. */
+function serverPort(child) {
   return new Promise((resolve, reject) => {
     let output = '';
     let port = 0;
     child.stdout.on('data', (chunk) => {
       output += chunk;
       port ||= Number(/Running gRPC ModelServer at 127\.0\.0\.1:(\d+)/.exec(output)?.[1] ?? 0);
-      if (port && /: AVAILABLE/.test(output)) resolve({ child, port });
+      if (port && /: AVAILABLE/.test(output)) resolve(port);
     });
     child.once('exit', (code) => reject(new Error(`tfserve exited with ${code}:\n${output}`)));
   });
+}
+
+async function stopServer(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function measureGrpc(clients, seconds, image) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfserve-grpc-load-'));
+  let child = null;
+  let client = null;
+  try {
+    const batchingFile = path.join(dir, 'batching.config');
+    fs.writeFileSync(batchingFile, BATCHING_FILE);
+    child = spawn(process.execPath, [
+      dist('cli.js'),
+      '--port=0',
+      '--bind_address=127.0.0.1',
+      '--model_name=cnn',
+      `--model_base_path=${opts.model}`,
+      '--enable_batching',
+      `--batching_parameters_file=${batchingFile}`,
+    ], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const port = await serverPort(child);
+    const { servingType } = await import(dist('serving/protos.js'));
+    const PredictRequest = servingType('tensorflow.serving.PredictRequest');
+    const request = PredictRequest.encode(
+      PredictRequest.fromObject({
+        modelSpec: { name: 'cnn', signatureName: 'serving_default' },
+        inputs: { image: { dtype: 'DT_FLOAT', tensorShape: { dim: [{ size: 1 }, { size: 28 }, { size: 28 }] }, tensorContent: Buffer.from(image.buffer) } },
+      }),
+    ).finish();
+    client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const call = () =>
+      new Promise((resolve, reject) =>
+        client.makeUnaryRequest('/tensorflow.serving.PredictionService/Predict', (b) => Buffer.from(b), (b) => b, request, (error, response) =>
+          error ? reject(error) : resolve(response),
+        ),
+      );
+    return await drive(clients, seconds, call);
+  } finally {
+    client?.close();
+    if (child) await stopServer(child);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function main() {
@@ -94,44 +131,13 @@ async function main() {
   const reference = JSON.parse(fs.readFileSync(path.join(opts.model, 'reference.json'), 'utf8'));
   const image = Float32Array.from(reference.images[0]);
 
-  // Embedded: the Engine with the same batching.
-  const { Engine } = await import(dist('index.js'));
-  const engine = await Engine.create();
-  const model = await engine.load(opts.model, { batching: BATCHING });
-  const direct = () => model.predict({ image: { dtype: 'float32', shape: [1, 28, 28], data: image } });
-  await drive(clients, 1, direct);
-  const embedded = await drive(clients, seconds, direct);
-  await engine.close();
+  const embedded = await measureEmbedded(clients, seconds, image);
+  const overGrpc = await measureGrpc(clients, seconds, image);
 
-  // gRPC against the tfserve binary.
-  const batchingFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tfserve-grpc-load-')), 'batching.config');
-  fs.writeFileSync(batchingFile, BATCHING_FILE);
-  const { child, port } = await startServer(batchingFile);
-  const { servingType } = await import(dist('serving/protos.js'));
-  const PredictRequest = servingType('tensorflow.serving.PredictRequest');
-  const request = PredictRequest.encode(
-    PredictRequest.fromObject({
-      modelSpec: { name: 'cnn', signatureName: 'serving_default' },
-      inputs: { image: { dtype: 'DT_FLOAT', tensorShape: { dim: [{ size: 1 }, { size: 28 }, { size: 28 }] }, tensorContent: Buffer.from(image.buffer) } },
-    }),
-  ).finish();
-  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-  const call = () =>
-    new Promise((resolve, reject) =>
-      client.makeUnaryRequest('/tensorflow.serving.PredictionService/Predict', (b) => Buffer.from(b), (b) => b, request, (error, response) =>
-        error ? reject(error) : resolve(response),
-      ),
-    );
-  await drive(clients, 1, call);
-  const overGrpc = await drive(clients, seconds, call);
-  client.close();
-  child.kill('SIGTERM');
-  await new Promise((resolve) => child.once('exit', resolve));
-
-  console.log(`CNN ${path.basename(opts.model)}, 1 image per request, ${clients} concurrent clients, ${seconds} s each, batching ${JSON.stringify(BATCHING)}`);
+  console.log(`CNN ${path.basename(opts.model)}, 1 image per request, ${clients} concurrent clients, ${seconds} s each, batching ${JSON.stringify(SWEEP_BATCHING)}`);
   show('embedded predict()', embedded);
   show('gRPC Predict (tfserve)', overGrpc);
-  console.log(`gRPC / embedded throughput: ${(overGrpc.perSecond / embedded.perSecond).toFixed(2)}`);
+  console.log(`gRPC / embedded throughput: ${(overGrpc.examplesPerSecond / embedded.examplesPerSecond).toFixed(2)}`);
 }
 
 await main();

@@ -5,13 +5,14 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { configFile, readConfig } from '../scripts/libtensorflow.mjs';
 import { makeFixtures } from '../scripts/make-fixtures.mjs';
 import { NativeContender } from './contenders/native.mjs';
 import { writeDocs } from './lib/docs.mjs';
 import { fmtMs, fmtRate, fmtUs, textTable } from './lib/format.mjs';
 import { JsContender } from './lib/js-contender.mjs';
 import { describeMachine } from './lib/machine.mjs';
-import { exportDir, selectModels, whyMissing } from './lib/models.mjs';
+import { selectModels, whyMissing } from './lib/models.mjs';
 import { buildNativeLoop } from './lib/native-loop.mjs';
 import { USAGE, parseOptions } from './lib/options.mjs';
 import { BENCH_DIR, REPO_ROOT, RESULTS_DIR } from './lib/paths.mjs';
@@ -51,8 +52,7 @@ async function setUp(options, models, results) {
       runnable.push(model);
     }
   }
-  const depsConfig = path.join(REPO_ROOT, 'deps', 'libtensorflow.json');
-  if (fs.existsSync(depsConfig)) results.setup.tfserve = { libtensorflow: JSON.parse(fs.readFileSync(depsConfig, 'utf8')).source };
+  if (fs.existsSync(configFile)) results.setup.tfserve = { libtensorflow: readConfig().source };
   const contenders = [...options.contenders];
   if (contenders.includes('native')) results.setup.native = buildNativeLoop();
   if (contenders.includes('tfjs-node')) {
@@ -99,8 +99,8 @@ async function measure(options, runnable, contenders, signatures, results) {
       results.runs.push(run);
       const session =
         name === 'native'
-          ? new NativeContender(model, signatures[model.id], plan)
-          : new JsContender(name, { ...model, exportDir: exportDir(model) }, plan);
+          ? new NativeContender(model, signatures[model.id], plan, results.setup.native.tensorflow)
+          : new JsContender(name, model, plan);
       progress(`${model.id} · ${name}: loading`);
       try {
         run.runtime = await session.start();
@@ -116,7 +116,6 @@ async function measure(options, runnable, contenders, signatures, results) {
         const { run, session } = sessions[(i + k) % sessions.length];
         const cell = await session.runCell(spec);
         run.cells.push(cell);
-        if (session instanceof NativeContender && session.runtime) run.runtime = session.runtime;
         progress(`  ${model.id} · ${run.contender} · ${cellSummary(cell)}`);
       }
     }

@@ -23,7 +23,8 @@ struct DeliveryGate {
   std::mutex mutex;
   bool open = true;
   RunDelivery delivery;
-  // Runs submitted from this env and not yet delivered or discarded.
+  // Cancellable runs submitted from this env and not yet delivered or
+  // discarded: their cancel flags live in this env's memory.
   std::unordered_set<JsRunTask*> in_flight;
 };
 

@@ -43,7 +43,8 @@ class SplitState {
     for (size_t j = 0; j < outputs; ++j) {
       std::vector<const TF_Tensor*> pieces;
       for (const auto& part : parts_) pieces.push_back(part.outputs[j].get());
-      whole.outputs.push_back(ConcatRows(pieces));
+      // Padded variable-length pieces may have run in batches of different widths.
+      whole.outputs.push_back(StackRows(pieces));
     }
     Task::Finish(std::move(original_), std::move(whole));
   }
@@ -58,10 +59,7 @@ class SplitState {
 class SplitPiece : public Task {
  public:
   SplitPiece(std::shared_ptr<SplitState> state, size_t index, std::vector<OwnedTensor> inputs)
-      : state_(std::move(state)), index_(index), owned_(std::move(inputs)) {
-    for (const auto& input : owned_) inputs_.push_back(input.get());
-  }
-  const std::vector<TF_Tensor*>& inputs() const override { return inputs_; }
+      : Task(std::move(inputs)), state_(std::move(state)), index_(index) {}
   const std::atomic<int32_t>* CancelFlag() const override { return state_->original().CancelFlag(); }
 
  protected:
@@ -73,14 +71,10 @@ class SplitPiece : public Task {
  private:
   std::shared_ptr<SplitState> state_;
   size_t index_;
-  std::vector<OwnedTensor> owned_;
-  std::vector<TF_Tensor*> inputs_;
 };
 
 void FinishAll(std::vector<TaskPtr>& tasks, TF_Code code, const std::string& message) {
-  for (auto& task : tasks) {
-    if (task) Task::Finish(std::move(task), RunResult::Error(code, message));
-  }
+  for (auto& task : tasks) Task::Finish(std::move(task), RunResult::Error(code, message));
 }
 
 }  // namespace
@@ -92,7 +86,7 @@ Batcher::Batcher(SavedModel* model, BatchingParams params, std::vector<std::stri
       feed_names_(std::move(feed_names)),
       fetch_names_(std::move(fetch_names)) {
   stats_.queue_buckets.assign(QueueBucketBounds().size() + 1, 0);
-  for (int i = 0; i < std::max(1, params_.num_batch_threads); ++i) {
+  for (int64_t i = 0; i < params_.num_batch_threads; ++i) {
     threads_.emplace_back([this] { Loop(); });
   }
 }
@@ -178,7 +172,8 @@ void Batcher::Enqueue(TaskPtr task, int64_t rows, const std::string& shape_key) 
     open = open_.end();
   }
   Batch* batch;
-  if (open == open_.end()) {
+  const bool created = open == open_.end();
+  if (created) {
     if (static_cast<int64_t>(batches_.size()) >= params_.max_enqueued_batches) {
       lock.unlock();
       Task::Finish(std::move(task), RunResult::Error(TF_UNAVAILABLE,
@@ -201,8 +196,10 @@ void Batcher::Enqueue(TaskPtr task, int64_t rows, const std::string& shape_key) 
     batch->closed = true;
     open_.erase(shape_key);
   }
+  // Joining a batch that is still open changes nothing a batch thread waits for.
+  const bool wake = created || batch->closed;
   lock.unlock();
-  ready_.notify_one();
+  if (wake) ready_.notify_one();
 }
 
 void Batcher::Loop() {
@@ -292,18 +289,9 @@ void Batcher::Process(std::unique_ptr<Batch> batch) {
       feeds = tasks.front()->inputs();
     } else {
       for (size_t i = 0; i < feed_names_.size(); ++i) {
-        std::vector<int64_t> dims = Dims(tasks.front()->inputs()[i]);
-        for (const auto& task : tasks) {
-          const std::vector<int64_t> d = Dims(task->inputs()[i]);
-          for (size_t k = 1; k < dims.size(); ++k) dims[k] = std::max(dims[k], d[k]);
-        }
-        dims[0] = target;
-        merged.push_back(OwnedTensor::Allocate(TF_TensorType(tasks.front()->inputs()[i]), dims));
-        int64_t offset = 0;
-        for (size_t t = 0; t < tasks.size(); ++t) {
-          CopyRowsInto(tasks[t]->inputs()[i], merged.back().get(), offset);
-          offset += rows[t];
-        }
+        std::vector<const TF_Tensor*> column;
+        for (const auto& task : tasks) column.push_back(task->inputs()[i]);
+        merged.push_back(StackRows(column, target));
         if (target > total && total > 0) RepeatRow(merged.back().get(), 0, total, target);
         feeds.push_back(merged.back().get());
       }
@@ -313,13 +301,12 @@ void Batcher::Process(std::unique_ptr<Batch> batch) {
     return;
   }
 
-  std::vector<OwnedTensor> outputs;
-  try {
-    outputs = model_->Run(feed_names_, feeds, fetch_names_);
-  } catch (const TfError& error) {
-    FinishAll(tasks, error.code(), error.what());
+  RunResult run = model_->Run(feed_names_, feeds, fetch_names_);
+  if (run.code != TF_OK) {
+    FinishAll(tasks, run.code, run.message);
     return;
   }
+  std::vector<OwnedTensor>& outputs = run.outputs;
   for (size_t j = 0; j < outputs.size(); ++j) {
     const std::vector<int64_t> dims = Dims(outputs[j].get());
     if (dims.empty() || dims[0] != target) {
@@ -331,9 +318,7 @@ void Batcher::Process(std::unique_ptr<Batch> batch) {
     }
   }
   if (as_is) {
-    RunResult result;
-    result.outputs = std::move(outputs);
-    Task::Finish(std::move(tasks.front()), std::move(result));
+    Task::Finish(std::move(tasks.front()), std::move(run));
     return;
   }
   int64_t offset = 0;

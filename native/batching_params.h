@@ -10,7 +10,7 @@ namespace tfserve {
 struct BatchingParams {
   int64_t max_batch_size = 1000;
   int64_t batch_timeout_micros = 0;
-  int num_batch_threads = 1;
+  int64_t num_batch_threads = 1;
   int64_t max_enqueued_batches = 10;
   std::vector<int64_t> allowed_batch_sizes;
   bool enable_large_batch_splitting = false;

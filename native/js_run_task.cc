@@ -1,10 +1,10 @@
 #include "js_run_task.h"
 
 #include <chrono>
-#include <cstdlib>
 #include <thread>
 #include <utility>
 
+#include "env_int.h"
 #include "js_error.h"
 #include "tensor_marshal.h"
 
@@ -31,11 +31,10 @@ void DeliverRun(Napi::Env env, Napi::Function, void*, JsRunTask* task) {
 
 JsRunTask::JsRunTask(Napi::Env env, std::shared_ptr<SavedModel> model, std::vector<OwnedTensor> inputs,
                      Napi::Int32Array cancel)
-    : deferred_(Napi::Promise::Deferred::New(env)),
+    : Task(std::move(inputs)),
+      deferred_(Napi::Promise::Deferred::New(env)),
       model_(std::move(model)),
-      owned_(std::move(inputs)),
       gate_(GetAddonData(env).gate) {
-  for (const auto& input : owned_) inputs_.push_back(input.get());
   if (!cancel.IsEmpty() && cancel.ElementLength() >= 1) {
     cancel_ = Napi::Persistent(cancel);
     cancel_flag_.store(reinterpret_cast<const std::atomic<int32_t>*>(cancel.Data()), std::memory_order_release);
@@ -54,29 +53,27 @@ namespace {
 // virtual machines, more than a small model's whole run; the wait is bounded
 // so the event loop never stalls longer. TFSERVE_JS_WAIT_MICROS overrides.
 std::chrono::microseconds JsWaitBudget() {
-  static const std::chrono::microseconds budget([] {
-    const char* env = std::getenv("TFSERVE_JS_WAIT_MICROS");
-    return env != nullptr ? std::max(0, std::atoi(env)) : 50;
-  }());
+  static const std::chrono::microseconds budget(EnvInt("TFSERVE_JS_WAIT_MICROS", 50, 0, 1000000));
   return budget;
 }
 
 }  // namespace
 
-Napi::Promise JsRunTask::Submit(std::unique_ptr<JsRunTask> task, std::shared_ptr<const RunSpec> spec,
-                                const BatchingParams* batching) {
+Napi::Promise JsRunTask::Submit(std::unique_ptr<JsRunTask> task, RunSpec spec, const BatchingParams* batching) {
   Napi::Env env = task->deferred_.Env();
   AddonData& data = GetAddonData(env);
   if (data.pending_runs++ == 0) data.gate->delivery.Ref(env);
-  {
+  if (task->Tracked()) {
     std::lock_guard<std::mutex> lock(data.gate->mutex);
     data.gate->in_flight.insert(task.get());
   }
   Napi::Promise promise = task->Promise();
-  // Only a lone run of a model that usually finishes within the budget is
-  // waited for: waiting longer would take a core from TensorFlow.
-  const bool wait = data.pending_runs == 1 && task->model_->TypicalRunTime() <= JsWaitBudget() &&
-                    JsWaitBudget().count() > 0;
+  // Only a lone run of a model that usually finishes within the budget, and
+  // that no batch timeout holds back, is waited for: waiting longer would
+  // take a core from TensorFlow.
+  const bool wait = data.pending_runs == 1 && JsWaitBudget().count() > 0 &&
+                    task->model_->TypicalRunTime() <= JsWaitBudget() &&
+                    (batching == nullptr || batching->batch_timeout_micros == 0);
   JsRunTask* raw = task.get();
   raw->handoff_.store(wait ? kJsWaiting : kGate, std::memory_order_relaxed);
   SavedModel* model = raw->model_.get();
@@ -118,6 +115,7 @@ void JsRunTask::SendThroughGate() {
 }
 
 void JsRunTask::Forget() {
+  if (!Tracked()) return;
   std::lock_guard<std::mutex> lock(gate_->mutex);
   gate_->in_flight.erase(this);
 }

@@ -21,7 +21,6 @@ class JsRunTask : public Task {
             Napi::Int32Array cancel);
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
-  const std::vector<TF_Tensor*>& inputs() const override { return inputs_; }
   const std::atomic<int32_t>* CancelFlag() const override { return cancel_flag_.load(std::memory_order_acquire); }
 
   // Its env is being torn down: the JS memory behind the cancel flag is about
@@ -29,8 +28,7 @@ class JsRunTask : public Task {
   void DetachFromEnv();
 
   // Hands the task to the model's scheduler. JS thread.
-  static Napi::Promise Submit(std::unique_ptr<JsRunTask> task, std::shared_ptr<const RunSpec> spec,
-                              const BatchingParams* batching);
+  static Napi::Promise Submit(std::unique_ptr<JsRunTask> task, RunSpec spec, const BatchingParams* batching);
 
   // Settles the promise and frees the task. JS thread.
   void Deliver(Napi::Env env, bool settled_inline);
@@ -43,13 +41,14 @@ class JsRunTask : public Task {
  private:
   // Queues the finished task to its env's thread, or discards it if that env is gone.
   void SendThroughGate();
+  // Only a cancellable task needs detaching at env teardown, so only those
+  // are tracked in the gate's in-flight set.
+  bool Tracked() const { return !cancel_.IsEmpty(); }
   // Leaves the gate's in-flight set (before the task is freed).
   void Forget();
 
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<SavedModel> model_;
-  std::vector<OwnedTensor> owned_;
-  std::vector<TF_Tensor*> inputs_;
   Napi::Reference<Napi::Int32Array> cancel_;
   std::atomic<const std::atomic<int32_t>*> cancel_flag_{nullptr};
   std::shared_ptr<DeliveryGate> gate_;

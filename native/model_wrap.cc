@@ -37,16 +37,23 @@ std::string StringAt(Napi::Env env, Napi::Object object, const char* key, const 
   return value.As<Napi::String>().Utf8Value();
 }
 
-// Reads an optional positive integer field of a batching params object.
-bool ReadCount(Napi::Env env, Napi::Object object, const char* key, int64_t minimum, int64_t* out) {
-  Napi::Value value = object.Get(key);
-  if (value.IsUndefined() || value.IsNull()) return false;
-  double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : NAN;
-  if (!(number >= static_cast<double>(minimum)) || number != std::floor(number) || number > 9.007199254740991e15) {
-    throw InvalidArgument(env, std::string("batching.") + key + " must be an integer >= " + std::to_string(minimum));
+// An integer in [minimum, maximum], as a JS number.
+int64_t ReadInteger(Napi::Env env, Napi::Value value, const std::string& name, int64_t minimum, int64_t maximum) {
+  const double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : NAN;
+  if (!(number >= static_cast<double>(minimum)) || number != std::floor(number)) {
+    throw InvalidArgument(env, name + " must be an integer >= " + std::to_string(minimum));
   }
-  *out = static_cast<int64_t>(number);
-  return true;
+  if (number > static_cast<double>(maximum)) {
+    throw InvalidArgument(env, name + " must be at most " + std::to_string(maximum));
+  }
+  return static_cast<int64_t>(number);
+}
+
+// Sets `*out` from an optional integer field of a batching params object.
+void ReadCount(Napi::Env env, Napi::Object object, const char* key, int64_t minimum, int64_t maximum, int64_t* out) {
+  Napi::Value value = object.Get(key);
+  if (value.IsUndefined() || value.IsNull()) return;
+  *out = ReadInteger(env, value, std::string("batching.") + key, minimum, maximum);
 }
 
 bool ReadFlag(Napi::Object object, const char* key, bool fallback) {
@@ -55,28 +62,26 @@ bool ReadFlag(Napi::Object object, const char* key, bool fallback) {
 }
 
 BatchingParams ParseBatching(Napi::Env env, Napi::Object object) {
+  // Counts past these are mistakes, and each batch thread is a real thread.
+  constexpr int64_t kMaxCount = int64_t{1} << 53;
+  constexpr int64_t kMaxBatchThreads = 1024;
   BatchingParams params;
-  params.num_batch_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  int64_t value = 0;
-  ReadCount(env, object, "maxBatchSize", 1, &params.max_batch_size);
-  ReadCount(env, object, "batchTimeoutMicros", 0, &params.batch_timeout_micros);
-  if (ReadCount(env, object, "numBatchThreads", 1, &value)) params.num_batch_threads = static_cast<int>(value);
-  ReadCount(env, object, "maxEnqueuedBatches", 1, &params.max_enqueued_batches);
+  params.num_batch_threads = std::max(1u, std::thread::hardware_concurrency());
+  ReadCount(env, object, "maxBatchSize", 1, kMaxCount, &params.max_batch_size);
+  ReadCount(env, object, "batchTimeoutMicros", 0, kMaxCount, &params.batch_timeout_micros);
+  ReadCount(env, object, "numBatchThreads", 1, kMaxBatchThreads, &params.num_batch_threads);
+  ReadCount(env, object, "maxEnqueuedBatches", 1, kMaxCount, &params.max_enqueued_batches);
   params.enable_large_batch_splitting = ReadFlag(object, "enableLargeBatchSplitting", false);
   params.pad_variable_length_inputs = ReadFlag(object, "padVariableLengthInputs", false);
   Napi::Value allowed = object.Get("allowedBatchSizes");
   if (allowed.IsArray()) {
     Napi::Array sizes = allowed.As<Napi::Array>();
     for (uint32_t i = 0; i < sizes.Length(); ++i) {
-      Napi::Value size = sizes.Get(i);
-      double number = size.IsNumber() ? size.As<Napi::Number>().DoubleValue() : NAN;
-      if (!(number >= 1) || number != std::floor(number)) {
-        throw InvalidArgument(env, "batching.allowedBatchSizes must hold positive integers");
-      }
-      if (!params.allowed_batch_sizes.empty() && number <= static_cast<double>(params.allowed_batch_sizes.back())) {
+      const int64_t size = ReadInteger(env, sizes.Get(i), "batching.allowedBatchSizes[" + std::to_string(i) + "]", 1, kMaxCount);
+      if (!params.allowed_batch_sizes.empty() && size <= params.allowed_batch_sizes.back()) {
         throw InvalidArgument(env, "batching.allowedBatchSizes must increase monotonically");
       }
-      params.allowed_batch_sizes.push_back(static_cast<int64_t>(number));
+      params.allowed_batch_sizes.push_back(size);
     }
     if (!params.allowed_batch_sizes.empty() && params.allowed_batch_sizes.back() != params.max_batch_size) {
       throw InvalidArgument(env, "the last of batching.allowedBatchSizes (" +
@@ -111,7 +116,7 @@ Napi::Value ModelWrap::Run(const Napi::CallbackInfo& info) {
   if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsArray()) {
     throw InvalidArgument(env, "run(feeds, fetches, options?) takes two arrays");
   }
-  auto spec = std::make_shared<RunSpec>();
+  RunSpec spec;
   std::vector<OwnedTensor> inputs;
   Napi::Array feeds = info[0].As<Napi::Array>();
   for (uint32_t i = 0; i < feeds.Length(); ++i) {
@@ -119,14 +124,14 @@ Napi::Value ModelWrap::Run(const Napi::CallbackInfo& info) {
     std::string what = "feed " + std::to_string(i);
     if (!feed.IsObject()) throw InvalidArgument(env, what + " must be an object");
     Napi::Object object = feed.As<Napi::Object>();
-    spec->feed_names.push_back(StringAt(env, object, "name", what));
-    inputs.push_back(TensorFromJs(env, object, spec->feed_names.back()));
+    spec.feed_names.push_back(StringAt(env, object, "name", what));
+    inputs.push_back(TensorFromJs(env, object, spec.feed_names.back()));
   }
   Napi::Array fetches = info[1].As<Napi::Array>();
   for (uint32_t i = 0; i < fetches.Length(); ++i) {
     Napi::Value fetch = fetches.Get(i);
     if (!fetch.IsString()) throw InvalidArgument(env, "fetch " + std::to_string(i) + " must be a string");
-    spec->fetch_names.push_back(fetch.As<Napi::String>().Utf8Value());
+    spec.fetch_names.push_back(fetch.As<Napi::String>().Utf8Value());
   }
 
   Napi::Int32Array cancel;

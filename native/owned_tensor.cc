@@ -17,7 +17,7 @@ OwnedTensor& OwnedTensor::operator=(OwnedTensor&& other) noexcept {
 OwnedTensor::~OwnedTensor() { FreeStrings(); }
 
 void OwnedTensor::FreeStrings() {
-  if (!tensor_ || !frees_strings_ || TF_TensorType(tensor_.get()) != TF_STRING) return;
+  if (!tensor_ || !frees_strings_) return;
   auto* strings = static_cast<TF_TString*>(TF_TensorData(tensor_.get()));
   int64_t count = TF_TensorElementCount(tensor_.get());
   for (int64_t i = 0; i < count; ++i) TF_StringDealloc(&strings[i]);
@@ -39,7 +39,7 @@ OwnedTensor OwnedTensor::Allocate(TF_DataType dtype, const std::vector<int64_t>&
   const size_t bytes = count * ElementSize(dtype);
   OwnedTensor owned;
   owned.tensor_.reset(TF_AllocateTensor(dtype, dims.data(), static_cast<int>(dims.size()), bytes));
-  owned.frees_strings_ = true;
+  owned.frees_strings_ = dtype == TF_STRING;
   void* data = TF_TensorData(owned.tensor_.get());
   if (dtype == TF_STRING) {
     auto* strings = static_cast<TF_TString*>(data);

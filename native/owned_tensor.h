@@ -24,7 +24,6 @@ class OwnedTensor {
   static OwnedTensor Adopt(TF_Tensor* tensor);
 
   TF_Tensor* get() const { return tensor_.get(); }
-  explicit operator bool() const { return tensor_ != nullptr; }
 
  private:
   void FreeStrings();

@@ -7,7 +7,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cerrno>
-#include <cstdlib>
+
+#include "env_int.h"
 
 namespace tfserve {
 
@@ -19,10 +20,7 @@ void MarkServingThread() { serving_thread = true; }
 bool IsServingThread() { return serving_thread; }
 
 void DeprioritizeComputeThread() {
-  static const int nice = [] {
-    const char* env = std::getenv("TFSERVE_COMPUTE_NICE");
-    return env != nullptr ? std::clamp(std::atoi(env), 0, 19) : 5;
-  }();
+  static const int nice = EnvInt("TFSERVE_COMPUTE_NICE", 5, 0, 19);
   if (nice == 0) return;
   const auto tid = static_cast<id_t>(syscall(SYS_gettid));
   errno = 0;
@@ -31,13 +29,8 @@ void DeprioritizeComputeThread() {
 }
 
 RunPool& RunPool::Instance() {
-  static RunPool pool([] {
-    if (const char* env = std::getenv("TFSERVE_RUN_THREADS")) {
-      int count = std::atoi(env);
-      if (count > 0) return static_cast<size_t>(count);
-    }
-    return static_cast<size_t>(std::max(4u, 2 * std::thread::hardware_concurrency()));
-  }());
+  const int fallback = static_cast<int>(std::max(4u, 2 * std::thread::hardware_concurrency()));
+  static RunPool pool(static_cast<size_t>(EnvInt("TFSERVE_RUN_THREADS", fallback, 1, 4096)));
   return pool;
 }
 
@@ -65,16 +58,14 @@ void RunPool::Submit(std::unique_ptr<Job> job) {
   if (!polling_.load(std::memory_order_acquire)) ready_.notify_one();
 }
 
-bool RunPool::PollForWork() {
+void RunPool::PollForWork() {
   bool expected = false;
-  if (!polling_.compare_exchange_strong(expected, true)) return false;
+  if (!polling_.compare_exchange_strong(expected, true)) return;
   const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
-  bool found = false;
-  while (!(found = queued_.load(std::memory_order_acquire) > 0) && std::chrono::steady_clock::now() < until) {
+  while (queued_.load(std::memory_order_acquire) == 0 && std::chrono::steady_clock::now() < until) {
     std::this_thread::yield();
   }
   polling_.store(false, std::memory_order_release);
-  return found;
 }
 
 void RunPool::Loop() {

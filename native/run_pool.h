@@ -33,7 +33,7 @@ class RunPool {
 
   // One idle thread at a time polls for work briefly before sleeping, so a
   // steady stream of requests does not pay a thread wake-up each.
-  bool PollForWork();
+  void PollForWork();
 
   std::mutex mutex_;
   std::condition_variable ready_;

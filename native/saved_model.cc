@@ -39,7 +39,7 @@ struct OffServingThreadDeleter {
 
 class DirectRun : public Job {
  public:
-  DirectRun(SavedModel* model, std::shared_ptr<const RunSpec> spec, TaskPtr task)
+  DirectRun(SavedModel* model, RunSpec spec, TaskPtr task)
       : model_(model), spec_(std::move(spec)), task_(std::move(task)) {}
 
   void Run() override {
@@ -47,18 +47,12 @@ class DirectRun : public Job {
       FinishUnwanted(std::move(task_), why);
       return;
     }
-    RunResult result;
-    try {
-      result.outputs = model_->Run(spec_->feed_names, task_->inputs(), spec_->fetch_names);
-    } catch (const TfError& error) {
-      result = RunResult::Error(error.code(), error.what());
-    }
-    Task::Finish(std::move(task_), std::move(result));
+    Task::Finish(std::move(task_), model_->Run(spec_.feed_names, task_->inputs(), spec_.fetch_names));
   }
 
  private:
   SavedModel* model_;  // kept alive by the task
-  std::shared_ptr<const RunSpec> spec_;
+  RunSpec spec_;
   TaskPtr task_;
 };
 
@@ -115,48 +109,38 @@ std::shared_ptr<SavedModel> SavedModel::Load(const LoadOptions& options) {
   return std::shared_ptr<SavedModel>(model.release(), OffServingThreadDeleter{});
 }
 
-SavedModel::~SavedModel() {
-  {
-    std::lock_guard<std::mutex> lock(batchers_mutex_);
-    batchers_.clear();
-  }
-  live_models.fetch_sub(1);
-}
+SavedModel::~SavedModel() { live_models.fetch_sub(1); }
 
 size_t SavedModel::LiveCount() { return live_models.load(); }
 
-void SavedModel::Submit(TaskPtr task, std::shared_ptr<const RunSpec> spec, const BatchingParams* batching) {
-  if (batching == nullptr) {
-    RunPool::Instance().Submit(std::make_unique<DirectRun>(this, std::move(spec), std::move(task)));
-    return;
-  }
-  std::string key = batching->Key() + "|";
-  for (const auto& name : spec->feed_names) key += "|" + name;
-  key += "|>";
-  for (const auto& name : spec->fetch_names) key += "|" + name;
+void SavedModel::Submit(TaskPtr task, RunSpec spec, const BatchingParams* batching) {
   Batcher* batcher = nullptr;
-  {
+  if (batching != nullptr) {
+    std::string key = batching->Key();
+    for (const auto& name : spec.feed_names) (key += '\0') += name;
+    key += '\1';
+    for (const auto& name : spec.fetch_names) (key += '\0') += name;
     std::lock_guard<std::mutex> lock(batchers_mutex_);
     auto it = batchers_.find(key);
     if (it != batchers_.end()) {
       batcher = it->second.get();
     } else if (batchers_.size() < kMaxBatchersPerModel) {
       auto& slot = batchers_[key];
-      slot = std::make_unique<Batcher>(this, *batching, spec->feed_names, spec->fetch_names);
+      slot = std::make_unique<Batcher>(this, *batching, std::move(spec.feed_names), std::move(spec.fetch_names));
       batcher = slot.get();
     }
   }
-  if (batcher == nullptr) {
-    // Each batcher owns threads, and clients choose the output filters that
-    // key them: past the cap, further combinations run unbatched.
-    RunPool::Instance().Submit(std::make_unique<DirectRun>(this, std::move(spec), std::move(task)));
+  if (batcher != nullptr) {
+    batcher->Submit(std::move(task));
     return;
   }
-  batcher->Submit(std::move(task));
+  // Unbatched, or past the cap: each batcher owns threads, and clients choose
+  // the output filters that key them, so further combinations run unbatched.
+  RunPool::Instance().Submit(std::make_unique<DirectRun>(this, std::move(spec), std::move(task)));
 }
 
 std::map<std::string, BatcherStats> SavedModel::BatchingStats(const BatchingParams& params) {
-  const std::string prefix = params.Key() + "|";
+  const std::string prefix = params.Key() + '\0';
   std::lock_guard<std::mutex> lock(batchers_mutex_);
   std::map<std::string, BatcherStats> stats;
   for (auto& [key, batcher] : batchers_) {
@@ -198,32 +182,37 @@ TF_Output SavedModel::Resolve(const std::string& tensor_name) {
   return output;
 }
 
-std::vector<OwnedTensor> SavedModel::Run(const std::vector<std::string>& feed_names,
-                                       const std::vector<TF_Tensor*>& feed_values,
-                                       const std::vector<std::string>& fetch_names) {
-  std::vector<TF_Output> inputs;
-  inputs.reserve(feed_names.size());
-  for (const auto& name : feed_names) inputs.push_back(Resolve(name));
-  std::vector<TF_Output> outputs;
-  outputs.reserve(fetch_names.size());
-  for (const auto& name : fetch_names) outputs.push_back(Resolve(name));
+RunResult SavedModel::Run(const std::vector<std::string>& feed_names, const std::vector<TF_Tensor*>& feed_values,
+                          const std::vector<std::string>& fetch_names) {
+  try {
+    std::vector<TF_Output> inputs;
+    inputs.reserve(feed_names.size());
+    for (const auto& name : feed_names) inputs.push_back(Resolve(name));
+    std::vector<TF_Output> outputs;
+    outputs.reserve(fetch_names.size());
+    for (const auto& name : fetch_names) outputs.push_back(Resolve(name));
 
-  std::vector<TF_Tensor*> raw_outputs(outputs.size(), nullptr);
-  StatusPtr status = NewStatus();
-  const auto started = Clock::now();
-  TF_SessionRun(session_.get(), nullptr, inputs.data(), feed_values.data(),
-                static_cast<int>(inputs.size()), outputs.data(), raw_outputs.data(),
-                static_cast<int>(outputs.size()), nullptr, 0, nullptr, status.get());
+    std::vector<TF_Tensor*> raw_outputs(outputs.size(), nullptr);
+    StatusPtr status = NewStatus();
+    const auto started = Clock::now();
+    TF_SessionRun(session_.get(), nullptr, inputs.data(), feed_values.data(), static_cast<int>(inputs.size()),
+                  outputs.data(), raw_outputs.data(), static_cast<int>(outputs.size()), nullptr, 0, nullptr,
+                  status.get());
 
-  const int64_t took = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
-  const int64_t typical = typical_run_micros_.load(std::memory_order_relaxed);
-  typical_run_micros_.store(typical == 0 ? took : (7 * typical + took) / 8, std::memory_order_relaxed);
+    const int64_t took = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
+    const int64_t typical = typical_run_micros_.load(std::memory_order_relaxed);
+    typical_run_micros_.store(typical == 0 ? took : (7 * typical + took) / 8, std::memory_order_relaxed);
 
-  std::vector<OwnedTensor> results;
-  results.reserve(raw_outputs.size());
-  for (TF_Tensor* t : raw_outputs) results.push_back(OwnedTensor::Adopt(t));
-  ThrowIfError(status.get());
-  return results;
+    RunResult result;
+    result.outputs.reserve(raw_outputs.size());
+    for (TF_Tensor* t : raw_outputs) result.outputs.push_back(OwnedTensor::Adopt(t));
+    ThrowIfError(status.get());
+    return result;
+  } catch (const TfError& error) {
+    return RunResult::Error(error.code(), error.what());
+  } catch (const std::exception& error) {
+    return RunResult::Error(TF_INTERNAL, error.what());
+  }
 }
 
 }  // namespace tfserve

@@ -29,7 +29,7 @@ struct LoadOptions {
   std::string Key() const;
 };
 
-// The names a run feeds and fetches, shared by the requests that use them.
+// The names a run feeds and fetches.
 struct RunSpec {
   std::vector<std::string> feed_names;
   std::vector<std::string> fetch_names;
@@ -60,14 +60,14 @@ class SavedModel {
   // Resolves "op_name:index" (index defaults to 0) to a graph output.
   TF_Output Resolve(const std::string& tensor_name);
 
-  // Feeds and fetches by tensor name; returns one tensor per fetch. Blocks.
-  std::vector<OwnedTensor> Run(const std::vector<std::string>& feed_names,
-                               const std::vector<TF_Tensor*>& feed_values,
-                               const std::vector<std::string>& fetch_names);
+  // Feeds and fetches by tensor name: one output tensor per fetch, or TF's
+  // error. Blocks.
+  RunResult Run(const std::vector<std::string>& feed_names, const std::vector<TF_Tensor*>& feed_values,
+                const std::vector<std::string>& fetch_names);
 
   // Queues a task: to the batcher for (batching, feeds, fetches) when
   // `batching` is given, else to the process-wide run pool.
-  void Submit(TaskPtr task, std::shared_ptr<const RunSpec> spec, const BatchingParams* batching);
+  void Submit(TaskPtr task, RunSpec spec, const BatchingParams* batching);
 
   // A moving average of how long runs of this model take (any thread).
   std::chrono::microseconds TypicalRunTime() const {

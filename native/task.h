@@ -7,6 +7,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "owned_tensor.h"
@@ -31,6 +32,10 @@ struct RunResult {
 
 class Task {
  public:
+  explicit Task(std::vector<OwnedTensor> inputs) : owned_inputs_(std::move(inputs)) {
+    inputs_.reserve(owned_inputs_.size());
+    for (const auto& input : owned_inputs_) inputs_.push_back(input.get());
+  }
   virtual ~Task() = default;
 
   // Takes the task over: the implementation owns itself from here on.
@@ -39,7 +44,7 @@ class Task {
   }
 
   // Feeds, in the order of the run's feed names; owned by the task.
-  virtual const std::vector<TF_Tensor*>& inputs() const = 0;
+  const std::vector<TF_Tensor*>& inputs() const { return inputs_; }
 
   Clock::time_point deadline = Clock::time_point::max();
   Clock::time_point enqueued = Clock::now();
@@ -58,6 +63,10 @@ class Task {
  protected:
   // Called once with the result; must dispose of `this`.
   virtual void Complete(RunResult result) = 0;
+
+ private:
+  std::vector<OwnedTensor> owned_inputs_;
+  std::vector<TF_Tensor*> inputs_;
 };
 
 using TaskPtr = std::unique_ptr<Task>;

@@ -37,12 +37,9 @@ void CopyRowsInto(const TF_Tensor* src, TF_Tensor* dst, int64_t row_offset) {
   char* to = static_cast<char*>(TF_TensorData(dst));
   const size_t dst_row = Product(d, 1);
 
-  if (s.size() <= 2 || std::equal(s.begin() + 1, s.end(), d.begin() + 1)) {
-    const size_t src_row = Product(s, 1);
-    if (src_row == dst_row) {
-      CopyElements(dtype, from, to + row_offset * dst_row * element, s[0] * src_row);
-      return;
-    }
+  if (std::equal(s.begin() + 1, s.end(), d.begin() + 1)) {
+    CopyElements(dtype, from, to + row_offset * dst_row * element, s[0] * dst_row);
+    return;
   }
   // Padded inner dims: copy runs of the innermost dim one at a time.
   const size_t rank = s.size();
@@ -76,7 +73,7 @@ OwnedTensor SliceRows(const TF_Tensor* src, int64_t begin, int64_t count) {
   const TF_DataType dtype = TF_TensorType(src);
   std::vector<int64_t> dims = Dims(src);
   dims[0] = count;
-  OwnedTensor slice = OwnedTensor::Allocate(dtype, dims);
+  OwnedTensor slice = OwnedTensor::Allocate(dtype, dims, /*zeroed=*/false);
   const size_t element = ElementSize(dtype);
   const size_t row = Product(dims, 1);
   CopyElements(dtype, static_cast<const char*>(TF_TensorData(src)) + begin * row * element,
@@ -84,12 +81,20 @@ OwnedTensor SliceRows(const TF_Tensor* src, int64_t begin, int64_t count) {
   return slice;
 }
 
-OwnedTensor ConcatRows(const std::vector<const TF_Tensor*>& parts) {
+OwnedTensor StackRows(const std::vector<const TF_Tensor*>& parts, int64_t rows) {
   std::vector<int64_t> dims = Dims(parts.front());
-  int64_t rows = 0;
-  for (const TF_Tensor* part : parts) rows += TF_Dim(part, 0);
-  dims[0] = rows;
-  OwnedTensor whole = OwnedTensor::Allocate(TF_TensorType(parts.front()), dims);
+  int64_t filled = 0;
+  bool ragged = false;
+  for (const TF_Tensor* part : parts) {
+    filled += TF_Dim(part, 0);
+    for (size_t k = 1; k < dims.size(); ++k) {
+      const int64_t d = TF_Dim(part, static_cast<int>(k));
+      ragged |= d != dims[k];
+      dims[k] = std::max(dims[k], d);
+    }
+  }
+  dims[0] = std::max(rows, filled);
+  OwnedTensor whole = OwnedTensor::Allocate(TF_TensorType(parts.front()), dims, /*zeroed=*/ragged || dims[0] > filled);
   int64_t offset = 0;
   for (const TF_Tensor* part : parts) {
     CopyRowsInto(part, whole.get(), offset);

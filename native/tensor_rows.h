@@ -20,7 +20,10 @@ void RepeatRow(TF_Tensor* tensor, int64_t source_row, int64_t begin, int64_t end
 // Rows [begin, begin + count) of `src` as a new tensor.
 OwnedTensor SliceRows(const TF_Tensor* src, int64_t begin, int64_t count);
 
-// Concatenates tensors with equal inner dims along dim 0.
-OwnedTensor ConcatRows(const std::vector<const TF_Tensor*>& parts);
+// Concatenates `parts` (of one dtype and rank) along dim 0 into a tensor of
+// `rows` rows, or of as many as the parts hold if that is more; rows past
+// the parts' are zero. Inner dims are those of the largest part, smaller
+// parts padded as CopyRowsInto does.
+OwnedTensor StackRows(const std::vector<const TF_Tensor*>& parts, int64_t rows = 0);
 
 }  // namespace tfserve

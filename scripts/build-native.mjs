@@ -24,13 +24,10 @@ function run(command, args, env = {}) {
   }
 }
 
-// node-gyp needs Node's own headers; we never let it download them.
-function localNodeDir() {
+/** This Node's install prefix, if it holds Node's headers (node-gyp must build against them, never download them), else null. */
+export function localNodeDir() {
   const candidate = path.resolve(path.dirname(process.execPath), '..');
-  if (fs.existsSync(path.join(candidate, 'include', 'node', 'common.gypi'))) return candidate;
-  throw new Error(
-    `node-gyp needs Node's headers, which are not installed beside ${process.execPath}; build with cmake-js (the default) instead`,
-  );
+  return fs.existsSync(path.join(candidate, 'include', 'node', 'common.gypi')) ? candidate : null;
 }
 
 export function buildNative(builder = 'cmake-js') {
@@ -39,7 +36,11 @@ export function buildNative(builder = 'cmake-js') {
   if (builder === 'cmake-js') {
     run(process.execPath, [require.resolve('cmake-js/bin/cmake-js'), 'compile', '--log-level', 'warn']);
   } else if (builder === 'node-gyp') {
-    run(process.execPath, [require.resolve('node-gyp/bin/node-gyp.js'), 'rebuild', '-j', '2', `--nodedir=${localNodeDir()}`]);
+    const nodeDir = localNodeDir();
+    if (!nodeDir) {
+      throw new Error(`node-gyp needs Node's headers, which are not installed beside ${process.execPath}; build with cmake-js (the default) instead`);
+    }
+    run(process.execPath, [require.resolve('node-gyp/bin/node-gyp.js'), 'rebuild', '-j', '2', `--nodedir=${nodeDir}`]);
   } else {
     throw new Error(`unknown builder '${builder}' (cmake-js or node-gyp)`);
   }

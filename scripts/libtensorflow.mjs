@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 import { log, seconds } from './log.mjs';
 import { REPO_ROOT } from './paths.mjs';
-import { definedSymbols, listWheel, unpackWheel } from './wheel.mjs';
+import { cApiHeaderMembers, definedSymbols, downloadTensorflowWheel, listWheel, python, unpackWheel } from './wheel.mjs';
 
 export const TF_VERSION = '2.15.1';
 const WHEEL = `tensorflow-cpu==${TF_VERSION}`;
@@ -36,8 +36,12 @@ export function cacheDir() {
 
 class RouteError extends Error {}
 
-function python() {
-  return process.env.TFSERVE_PYTHON || 'python3';
+/** deps/libtensorflow.json, as the last provisioning wrote it. */
+export function readConfig() {
+  if (!fs.existsSync(configFile)) {
+    throw new Error(`${configFile} is missing: run tfserve's install (npm install) first, which provisions libtensorflow`);
+  }
+  return JSON.parse(fs.readFileSync(configFile, 'utf8'));
 }
 
 function checkLayout(libDir, includeDir) {
@@ -86,24 +90,11 @@ function fromPythonTensorflow() {
 }
 
 const WHEEL_LIBRARIES = ['tensorflow/libtensorflow_cc.so.2', 'tensorflow/libtensorflow_framework.so.2'];
-// The C API headers and the two tstring headers they include.
-const WHEEL_HEADER_PREFIXES = [
-  'tensorflow/include/tensorflow/c/',
-  'tensorflow/include/tensorflow/core/platform/ctstring',
-  'tensorflow/include/tsl/platform/ctstring',
-  'tensorflow/include/tsl/c/',
-];
 
 /** The wheel members to unpack, with where they go under the destination. */
 function wheelMembers(names) {
-  const members = [];
-  for (const name of names) {
-    if (WHEEL_LIBRARIES.includes(name)) members.push([name, path.join('lib', path.basename(name))]);
-    else if (name.endsWith('.h') && WHEEL_HEADER_PREFIXES.some((prefix) => name.startsWith(prefix))) {
-      members.push([name, path.join('include', name.slice('tensorflow/include/'.length))]);
-    }
-  }
-  return members;
+  const libraries = names.filter((name) => WHEEL_LIBRARIES.includes(name)).map((name) => [name, path.join('lib', path.basename(name))]);
+  return [...libraries, ...cApiHeaderMembers(names)];
 }
 
 function fromWheel() {
@@ -115,29 +106,17 @@ function fromWheel() {
     log(`using cached libtensorflow ${TF_VERSION} from ${dest}`);
     return result;
   }
-  const wheelDir = path.join(root, 'wheels');
-  fs.mkdirSync(wheelDir, { recursive: true });
-  const wheelName = () => fs.readdirSync(wheelDir).find((f) => f.startsWith(`tensorflow_cpu-${TF_VERSION}-`) && f.endsWith('.whl'));
-  if (!wheelName()) {
-    const started = Date.now();
-    log(`downloading the ${WHEEL} wheel (about 200 MB) with pip into ${wheelDir} ...`);
-    const pip = spawnSync(python(), [
-      '-m', 'pip', 'download', '--no-deps', '--only-binary=:all:',
-      '--python-version', '3.11', '--implementation', 'cp', '--abi', 'cp311',
-      '--platform', 'manylinux2014_x86_64', '--progress-bar', 'on',
-      '-d', wheelDir, WHEEL,
-    ], { stdio: ['ignore', 'inherit', 'inherit'] });
-    if (pip.error || pip.status !== 0) {
-      throw new RouteError(`'${python()} -m pip download ${WHEEL}' failed (${pip.error?.message ?? `exit ${pip.status}`}); check that python3 and pip are installed and the package index is reachable`);
-    }
-    log(`downloaded in ${seconds(started)}`);
+  let wheel;
+  try {
+    wheel = downloadTensorflowWheel({ version: TF_VERSION, pythonVersion: '3.11', dir: path.join(root, 'wheels'), say: log });
+  } catch (error) {
+    throw new RouteError(error.message);
   }
-  const wheel = path.join(wheelDir, wheelName());
   const started = Date.now();
   log(`unpacking the C API libraries and headers from ${path.basename(wheel)} ...`);
   fs.rmSync(dest, { recursive: true, force: true });
   try {
-    unpackWheel(python(), wheel, dest, wheelMembers(listWheel(python(), wheel)));
+    unpackWheel(wheel, dest, wheelMembers(listWheel(wheel)));
   } catch (error) {
     throw new RouteError(error.message);
   }
@@ -191,7 +170,7 @@ export function provisionLibtensorflow() {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const what = process.argv[process.argv.indexOf('--print') + 1];
   if (process.argv.includes('--print')) {
-    const config = JSON.parse(fs.readFileSync(configFile, 'utf8'));
+    const config = readConfig();
     const printers = {
       include: () => path.join(depsDir, 'include'),
       libdir: () => path.join(depsDir, 'lib'),

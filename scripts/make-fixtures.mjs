@@ -3,8 +3,10 @@
 //   node scripts/make-fixtures.mjs [--force] [name ...]
 //
 // Each scripts/fixtures/<name>.py (except the shared common.py) produces
-// .fixtures/<name>/. A generator is re-run only when its stamp, the sha256 of
-// the generator, common.py and the requirements file, is missing or differs.
+// .fixtures/<name>/; without names, all but the bench-only ones (which
+// `npm run bench` asks for by name). A generator is re-run only when its
+// stamp, the sha256 of the generator, common.py and the requirements file, is
+// missing or differs.
 // Generators write into a scratch dir that is renamed into place once they
 // succeed, so an interrupted run never leaves a fixture that looks complete.
 
@@ -16,18 +18,18 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-import { log } from './log.mjs';
-
+import { log, seconds } from './log.mjs';
 import { FIXTURES_DIR, REPO_ROOT } from './paths.mjs';
 import { ensurePythonEnv, REQUIREMENTS_FILE } from './python-env.mjs';
 
-export { FIXTURES_DIR };
 const GENERATORS_DIR = path.join(REPO_ROOT, 'scripts', 'fixtures');
 const SHARED_MODULES = ['common.py'];
 const STAMP_NAME = '.stamp';
+// Used by no test, and slow to make: only made when named.
+const BENCH_ONLY = ['mobilenet_v2'];
 
 /** Names of the generators, e.g. ['counter', 'dtypes', ...]. */
-export async function listGenerators() {
+async function listGenerators() {
   const files = await readdir(GENERATORS_DIR);
   return files
     .filter((f) => f.endsWith('.py') && !SHARED_MODULES.includes(f))
@@ -131,15 +133,15 @@ async function removeLeftovers() {
 }
 
 /**
- * Makes sure every fixture (or just `only`) exists and is up to date.
+ * Makes sure every fixture but the bench-only ones (or just `only`) exists and is up to date.
  * @param {{ only?: string[], force?: boolean }} [options]
- * @returns {Promise<{ dir: string, generated: string[], fresh: string[], seconds: Record<string, number> }>}
+ * @returns {Promise<{ generated: string[], fresh: string[] }>}
  */
 export async function makeFixtures({ only, force = false } = {}) {
   const all = await listGenerators();
   const unknown = (only ?? []).filter((n) => !all.includes(n));
   if (unknown.length) throw new Error(`unknown fixture(s): ${unknown.join(', ')} (have: ${all.join(', ')})`);
-  const names = only?.length ? only : all;
+  const names = only?.length ? only : all.filter((name) => !BENCH_ONLY.includes(name));
 
   const stale = [];
   const fresh = [];
@@ -150,7 +152,7 @@ export async function makeFixtures({ only, force = false } = {}) {
     else stale.push(name);
   }
   await removeLeftovers();
-  const result = { dir: FIXTURES_DIR, generated: [], fresh, seconds: {} };
+  const result = { generated: [], fresh };
   if (stale.length === 0) return result;
 
   const python = await ensurePythonEnv();
@@ -159,9 +161,8 @@ export async function makeFixtures({ only, force = false } = {}) {
     log(`generating fixture ${name}...`);
     const started = Date.now();
     await generate(python, name, keys[name]);
-    result.seconds[name] = (Date.now() - started) / 1000;
     result.generated.push(name);
-    log(`fixture ${name} done (${result.seconds[name].toFixed(1)}s)`);
+    log(`fixture ${name} done (${seconds(started)})`);
   }
   return result;
 }
@@ -180,10 +181,9 @@ async function main(argv) {
   const only = argv.filter((a) => !a.startsWith('--'));
   const started = Date.now();
   const { generated, fresh } = await makeFixtures({ only, force });
-  const took = ((Date.now() - started) / 1000).toFixed(1);
   const rel = path.relative(process.cwd(), FIXTURES_DIR) || FIXTURES_DIR;
   if (generated.length === 0) log(`fixtures up to date in ${rel} (${fresh.join(', ')})`);
-  else log(`generated ${generated.join(', ')} in ${rel} (${took}s)`);
+  else log(`generated ${generated.join(', ')} in ${rel} (${seconds(started)})`);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

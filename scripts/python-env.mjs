@@ -8,12 +8,12 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { cacheDir } from './libtensorflow.mjs';
-import { log } from './log.mjs';
+import { log, seconds } from './log.mjs';
 import { REPO_ROOT } from './paths.mjs';
 
 export const VENV_DIR = path.join(REPO_ROOT, '.venv');
@@ -103,34 +103,45 @@ async function createVenv() {
   }
 }
 
-async function installRequirements(python) {
-  const pip = ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off'];
+/**
+ * Installs a requirements file into the venv unless `stamp` holds its sha256.
+ * @returns {Promise<boolean>} whether pip ran
+ */
+async function installRequirements(file, stamp, extraArgs = []) {
+  const python = venvPython();
+  const wanted = await sha256File(file);
+  if ((await readFile(stamp, 'utf8').catch(() => '')).trim() === wanted) return false;
+  // Drop the stamp first so an interrupted install is retried next time.
+  await rm(stamp, { force: true });
+
+  const pip = ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', ...extraArgs];
   const wheels = wheelCacheDir();
   let logText = '';
-
-  log(`installing ${path.relative(REPO_ROOT, REQUIREMENTS_FILE)} into the venv (a minute or two)...`);
+  log(`installing ${path.relative(REPO_ROOT, file)} into the venv...`);
   if (wheels) {
     // pip ranks an index copy above an identical --find-links file, so first
     // install what the cache can satisfy, offline and without dependencies.
     // Failing here is fine: the main pass below fetches whatever is missing.
-    const args = [...pip, '--no-index', '--no-deps', '--find-links', wheels, '-r', REQUIREMENTS_FILE];
+    const args = [...pip, '--no-index', '--no-deps', '--find-links', wheels, '-r', file];
     const pre = await run(python, args);
     logText += `$ ${python} ${args.join(' ')}\n${pre.output}\n`;
   }
 
-  const args = [...pip, ...(wheels ? ['--find-links', wheels] : []), '-r', REQUIREMENTS_FILE];
+  const args = [...pip, ...(wheels ? ['--find-links', wheels] : []), '-r', file];
   const r = await run(python, args);
   logText += `$ ${python} ${args.join(' ')}\n${r.output}`;
   await writeFile(PIP_LOG, logText);
   if (r.code !== 0) {
     throw new Error(
-      `pip could not install the fixture requirements (exit ${r.code}):\n` +
+      `pip could not install ${path.relative(REPO_ROOT, file)} (exit ${r.code}):\n` +
         `${lastLines(r.output, 15)}\n` +
         `Full log: ${PIP_LOG}. Check that the package index is reachable (or that ` +
         `${wheels ?? '$TFSERVE_CACHE_DIR/wheels'} holds the wheels), then re-run; ` +
         `delete ${VENV_DIR} to start from scratch.`,
     );
   }
+  await writeFile(stamp, `${wanted}\n`);
+  return true;
 }
 
 /**
@@ -138,24 +149,10 @@ async function installRequirements(python) {
  * @returns {Promise<string>} absolute path of the venv's python executable
  */
 export async function ensurePythonEnv() {
-  const python = venvPython();
-  const wanted = await sha256File(REQUIREMENTS_FILE);
-
-  if (existsSync(python)) {
-    const stamp = await readFile(STAMP_FILE, 'utf8').catch(() => '');
-    if (stamp.trim() === wanted) return python;
-  } else {
-    await createVenv();
-  }
-
-  // Drop the stamp first so an interrupted install is retried next time.
-  await rm(STAMP_FILE, { force: true });
-  await mkdir(VENV_DIR, { recursive: true });
+  if (!existsSync(venvPython())) await createVenv();
   const started = Date.now();
-  await installRequirements(python);
-  await writeFile(STAMP_FILE, `${wanted}\n`);
-  log(`Python venv ready (${((Date.now() - started) / 1000).toFixed(1)}s)`);
-  return python;
+  if (await installRequirements(REQUIREMENTS_FILE, STAMP_FILE)) log(`Python venv ready (${seconds(started)})`);
+  return venvPython();
 }
 
 /**
@@ -166,17 +163,7 @@ export async function ensurePythonEnv() {
  */
 export async function ensurePythonClients() {
   const python = await ensurePythonEnv();
-  const wanted = await sha256File(CLIENT_REQUIREMENTS_FILE);
-  const stamp = await readFile(CLIENT_STAMP_FILE, 'utf8').catch(() => '');
-  if (stamp.trim() === wanted) return python;
-  await rm(CLIENT_STAMP_FILE, { force: true });
-  log(`installing ${path.relative(REPO_ROOT, CLIENT_REQUIREMENTS_FILE)} into the venv...`);
-  const args = ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', '--no-deps', '-r', CLIENT_REQUIREMENTS_FILE];
-  const r = await run(python, args);
-  if (r.code !== 0) {
-    throw new Error(`pip could not install the client requirements (exit ${r.code}):\n${lastLines(r.output, 15)}`);
-  }
-  await writeFile(CLIENT_STAMP_FILE, `${wanted}\n`);
+  await installRequirements(CLIENT_REQUIREMENTS_FILE, CLIENT_STAMP_FILE, ['--no-deps']);
   return python;
 }
 

@@ -3,12 +3,12 @@
 // one already running finishes, but its caller has been answered already.
 import { TfServeError } from './errors';
 
-/** A flag the addon reads from its scheduler threads; shareable with worker threads. */
-export function newCancelToken(): Int32Array {
+/** An Int32 flag in shared memory: threads and the addon's scheduler threads read it. */
+export function newSharedFlag(): Int32Array {
   return new Int32Array(new SharedArrayBuffer(4));
 }
 
-export function cancelRun(token: Int32Array | undefined): void {
+function cancelRun(token: Int32Array | undefined): void {
   if (token) Atomics.store(token, 0, 1);
 }
 
@@ -21,12 +21,7 @@ export interface CallerLimits {
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** A token is only worth its allocation when the caller can give up. */
-export function needsCancelToken(limits: CallerLimits): boolean {
-  return limits.signal !== undefined || limits.timeoutMs !== undefined;
-}
-
-export function checkTimeout(timeoutMs: number | undefined): void {
+function checkTimeout(timeoutMs: number | undefined): void {
   if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
     throw new TfServeError('INVALID_ARGUMENT', `timeoutMs must be a non-negative number, got ${timeoutMs}`);
   }
@@ -52,10 +47,24 @@ function onAbort(signal: AbortSignal, callback: () => void): () => void {
   return () => set!.delete(callback);
 }
 
-/** Settles with `work`, or rejects at once when the caller's deadline passes or its signal aborts. */
-export function withCallerLimits<T>(work: Promise<T>, token: Int32Array | undefined, limits: CallerLimits): Promise<T> {
+const cancelledError = () => new TfServeError('CANCELLED', 'the request was cancelled');
+
+/**
+ * Starts `work`, with a cancel token when the caller can give up (a token is
+ * only worth its allocation then), and settles with it, or rejects at once
+ * when the caller's deadline passes or its signal aborts.
+ */
+export function callerLimited<T>(limits: CallerLimits, work: (token: Int32Array | undefined) => Promise<T>): Promise<T> {
   const { signal, timeoutMs } = limits;
-  if (!signal && timeoutMs === undefined) return work;
+  try {
+    checkTimeout(timeoutMs);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  if (!signal && timeoutMs === undefined) return work(undefined);
+  if (signal?.aborted) return Promise.reject(cancelledError());
+  const token = newSharedFlag();
+  const running = work(token);
   return new Promise<T>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
     let unsubscribe: (() => void) | undefined;
@@ -64,12 +73,11 @@ export function withCallerLimits<T>(work: Promise<T>, token: Int32Array | undefi
       cleanup();
       reject(error);
     };
-    const cancelled = () => giveUp(new TfServeError('CANCELLED', 'the request was cancelled'));
     const cleanup = () => {
       if (timer) clearTimeout(timer);
       unsubscribe?.();
     };
-    work.then(
+    running.then(
       (value) => {
         cleanup();
         resolve(value);
@@ -79,8 +87,7 @@ export function withCallerLimits<T>(work: Promise<T>, token: Int32Array | undefi
         reject(error);
       },
     );
-    if (signal?.aborted) return cancelled();
-    if (signal) unsubscribe = onAbort(signal, cancelled);
+    if (signal) unsubscribe = onAbort(signal, () => giveUp(cancelledError()));
     // setTimeout fires at once for delays past 2^31-1 ms (~24.8 days): such a deadline is no deadline.
     if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
       timer = setTimeout(() => giveUp(new TfServeError('DEADLINE_EXCEEDED', `the request's deadline of ${timeoutMs} ms passed`)), timeoutMs);

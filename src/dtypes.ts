@@ -115,3 +115,10 @@ export const INTEGER_RANGES: Partial<Record<DType, readonly [number, number]>> =
   uint16: [0, 65535],
   uint32: [0, 4294967295],
 };
+
+/** INTEGER_RANGES as bigints, with int64 and uint64: exact checks of 64-bit values. */
+export const BIGINT_RANGES: Partial<Record<DType, readonly [bigint, bigint]>> = {
+  ...Object.fromEntries(Object.entries(INTEGER_RANGES).map(([dtype, [min, max]]) => [dtype, [BigInt(min), BigInt(max)]])),
+  int64: [-(2n ** 63n), 2n ** 63n - 1n],
+  uint64: [0n, 2n ** 64n - 1n],
+};

@@ -10,13 +10,9 @@ import { TfServeError } from './errors';
 import { Model } from './model';
 import type { AnyTensor } from './tensor';
 
-const models = new Map<string, Promise<Model>>();
-// Requests can still be queued in the pool after their model was unloaded
-// (their callers were answered early): they must not load it again.
-const unloaded = new Set<string>();
+const models = new Map<number, Promise<Model>>();
 
-function unload(key: string): void {
-  unloaded.add(key);
+function unload(key: number): void {
   const model = models.get(key);
   models.delete(key);
   void model?.then((m) => m.unload(), () => undefined);
@@ -30,15 +26,25 @@ channel.onmessage = (event) => {
   else for (const key of [...models.keys()]) unload(key);
 };
 
-function modelFor(task: PredictTask): Promise<Model> {
-  if (unloaded.has(task.key)) return Promise.reject(new TfServeError('FAILED_PRECONDITION', 'the model was unloaded'));
+const isUnloaded = (task: PredictTask) => Atomics.load(task.unloaded, 0) !== 0;
+
+async function modelFor(task: PredictTask): Promise<Model> {
+  // Requests can still be queued in the pool after their model was unloaded
+  // (their callers were answered early): they must not load it again.
+  if (isUnloaded(task)) throw new TfServeError('FAILED_PRECONDITION', 'the model was unloaded');
   let model = models.get(task.key);
   if (!model) {
-    model = Model.load(task.basePath, task.load);
+    model = Model.open(task.basePath, task.version, task.load);
     models.set(task.key, model);
     model.catch(() => models.delete(task.key));
   }
-  return model;
+  const loaded = await model;
+  // Unloaded while this load ran, and this worker may have missed the broadcast.
+  if (isUnloaded(task)) {
+    unload(task.key);
+    throw new TfServeError('FAILED_PRECONDITION', 'the model was unloaded');
+  }
+  return loaded;
 }
 
 function transferable(outputs: Record<string, AnyTensor>): ArrayBuffer[] {

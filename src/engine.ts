@@ -5,10 +5,11 @@ import { randomUUID } from 'node:crypto';
 
 import { Piscina } from 'piscina';
 
-import { checkTimeout, needsCancelToken, newCancelToken, withCallerLimits } from './cancellation';
-import { type EngineBroadcast, type PredictReply, type PredictTask, channelName, modelKey } from './engine-protocol';
+import { callerLimited, newSharedFlag } from './cancellation';
+import { type EngineBroadcast, type PredictReply, type PredictTask, channelName } from './engine-protocol';
 import { TfServeError } from './errors';
 import { type LoadOptions, Model, type PredictOptions } from './model';
+import type { ResolvedVersion } from './model-dir';
 import type { NativeBatchingStats } from './native';
 import type { Servable } from './servable';
 import type { Signature } from './signatures';
@@ -65,8 +66,11 @@ export class Engine {
   async load(basePath: string, options: LoadOptions = {}): Promise<EngineModel> {
     if (this.closed) throw new TfServeError('FAILED_PRECONDITION', 'the engine is closed');
     const model = await Model.load(basePath, options);
-    const load = { ...options, version: model.version };
-    const engineModel = new EngineModel(this, model, modelKey(model.basePath, load, ++this.loads), load);
+    if (this.closed) {
+      await model.unload();
+      throw new TfServeError('FAILED_PRECONDITION', 'the engine is closed');
+    }
+    const engineModel = new EngineModel(this, model, ++this.loads, options);
     this.models.add(engineModel);
     return engineModel;
   }
@@ -98,33 +102,35 @@ export class Engine {
   }
 
   private runInPool(pool: Piscina, model: EngineModel, inputs: Record<string, TensorInput>, options: EnginePredictOptions): Promise<Record<string, AnyTensor>> {
-    checkTimeout(options.timeoutMs);
-    const token = needsCancelToken(options) ? newCancelToken() : undefined;
-    const task: PredictTask = {
-      key: model.key,
-      basePath: model.basePath,
-      load: model.loadOptions,
-      inputs,
-      options: { signature: options.signature, outputs: options.outputs, timeoutMs: options.timeoutMs, validateShapes: options.validateShapes },
-      cancel: token,
-    };
     const transferList = options.transferInputs ? inputBuffers(inputs) : undefined;
-    const work = pool.run(task, { transferList }).then(
-      (reply: PredictReply) => {
-        if ('error' in reply) throw new TfServeError(reply.error.code, reply.error.message);
-        return reply.outputs;
-      },
-      (error: unknown) => {
-        const message = error instanceof Error ? error.message : String(error);
-        throw new TfServeError('UNAVAILABLE', `the worker thread running this request failed: ${message}`);
-      },
-    );
-    return withCallerLimits(work, token, options);
+    return callerLimited(options, (cancel) => {
+      const task: PredictTask = {
+        key: model.key,
+        basePath: model.basePath,
+        version: model.found,
+        load: model.loadOptions,
+        unloaded: model.unloadedFlag,
+        inputs,
+        options: { signature: options.signature, outputs: options.outputs, timeoutMs: options.timeoutMs, validateShapes: options.validateShapes },
+        cancel,
+      };
+      return pool.run(task, { transferList }).then(
+        (reply: PredictReply) => {
+          if ('error' in reply) throw new TfServeError(reply.error.code, reply.error.message);
+          return reply.outputs;
+        },
+        (error: unknown) => {
+          const message = error instanceof Error ? error.message : String(error);
+          throw new TfServeError('UNAVAILABLE', `the worker thread running this request failed: ${message}`);
+        },
+      );
+    });
   }
 
   /** @internal */
   forget(model: EngineModel): void {
     this.models.delete(model);
+    Atomics.store(model.unloadedFlag, 0, 1);
     this.broadcast({ unload: model.key });
   }
 
@@ -155,15 +161,22 @@ export interface EnginePredictOptions extends PredictOptions {
 
 /** A model version served by an Engine. */
 export class EngineModel implements Servable {
+  /** @internal set once unloaded; workers read it */
+  readonly unloadedFlag = newSharedFlag();
+  /** @internal where the version is on disk, for workers to open it */
+  readonly found: ResolvedVersion;
+
   constructor(
     private readonly engine: Engine,
     /** @internal the main thread's own handle */
     readonly local: Model,
     /** @internal */
-    readonly key: string,
+    readonly key: number,
     /** @internal */
-    readonly loadOptions: LoadOptions & { version: number },
-  ) {}
+    readonly loadOptions: LoadOptions,
+  ) {
+    this.found = { version: local.version, exportDir: local.exportDir, versions: [...local.versions] };
+  }
 
   get name(): string {
     return this.local.name;

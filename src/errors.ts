@@ -1,5 +1,5 @@
 /** TensorFlow's canonical status codes (but OK), carried as `error.code`. */
-export const STATUS_CODES = [
+const STATUS_CODES = [
   'CANCELLED',
   'UNKNOWN',
   'INVALID_ARGUMENT',

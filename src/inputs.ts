@@ -1,6 +1,6 @@
 // Checks predict() inputs against a signature before TensorFlow sees them,
 // and turns them into the addon's feeds.
-import { type DTypeInfo, INTEGER_RANGES, type NumericArray, dtypeInfo, isDType } from './dtypes';
+import { BIGINT_RANGES, type DTypeInfo, INTEGER_RANGES, type NumericArray, dtypeInfo, isDType } from './dtypes';
 import { invalidArgument } from './errors';
 import { toBfloat16Bits, toFloat16Bits } from './half';
 import type { NativeFeed } from './native';
@@ -25,6 +25,9 @@ function fromPlainValues(alias: string, info: DTypeInfo, values: readonly unknow
     });
   }
   const array = new info.array!(values.length);
+  const range = INTEGER_RANGES[info.name];
+  const bigRange = BIGINT_RANGES[info.name];
+  const toStored = info.name === 'float16' ? toFloat16Bits : info.name === 'bfloat16' ? toBfloat16Bits : (v: number) => v;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     switch (info.name) {
@@ -34,9 +37,7 @@ function fromPlainValues(alias: string, info: DTypeInfo, values: readonly unknow
         if (typeof v === 'bigint') big = v;
         else if (typeof v === 'number' && Number.isInteger(v)) big = BigInt(v);
         else throw bad(i, 'an integer or bigint');
-        const min = info.name === 'int64' ? -(2n ** 63n) : 0n;
-        const max = info.name === 'int64' ? 2n ** 63n - 1n : 2n ** 64n - 1n;
-        if (big < min || big > max) throw bad(i, 'a value in range');
+        if (big < bigRange![0] || big > bigRange![1]) throw bad(i, 'a value in range');
         (array as BigInt64Array | BigUint64Array)[i] = big;
         break;
       }
@@ -47,10 +48,8 @@ function fromPlainValues(alias: string, info: DTypeInfo, values: readonly unknow
         break;
       default: {
         if (typeof v !== 'number') throw bad(i, 'a number');
-        const range = INTEGER_RANGES[info.name];
         if (range && !(Number.isInteger(v) && v >= range[0] && v <= range[1])) throw bad(i, `an integer in [${range[0]}, ${range[1]}]`);
-        const stored = info.name === 'float16' ? toFloat16Bits(v) : info.name === 'bfloat16' ? toBfloat16Bits(v) : v;
-        (array as Float32Array)[i] = stored;
+        (array as Float32Array)[i] = toStored(v);
       }
     }
   }
@@ -109,7 +108,7 @@ function toFeed(alias: string, signatureName: string, input: TensorInput, spec: 
  * With `validateShapes` false, shapes are not held to the signature's (TF
  * Serving's behaviour: TF itself decides whether the ops accept them).
  */
-export function prepareFeeds(signature: Signature, inputs: Record<string, TensorInput>, validateShapes = true): NativeFeed[] {
+export function prepareFeeds(signature: Signature, inputs: Record<string, TensorInput>, validateShapes: boolean): NativeFeed[] {
   if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs)) {
     throw invalidArgument(`inputs must be an object keyed by input name, got ${describe(inputs)}`);
   }

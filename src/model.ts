@@ -1,11 +1,11 @@
 import path from 'node:path';
 
 import type { BatchingOptions } from './batching-options';
-import { type CallerLimits, checkTimeout, needsCancelToken, newCancelToken, withCallerLimits } from './cancellation';
+import { type CallerLimits, callerLimited } from './cancellation';
 import { dtypeFromEnum } from './dtypes';
 import { TfServeError, invalidArgument } from './errors';
 import { prepareFeeds, selectOutputs } from './inputs';
-import { resolveVersion } from './model-dir';
+import { type ResolvedVersion, resolveVersion } from './model-dir';
 import { type NativeBatchingStats, type NativeModel, type NativeOutput, type NativeRunResult, native } from './native';
 import { type SessionOptions, encodeConfigProto } from './session-options';
 import { type Signature, extractSignatureDefMap, parseMetaGraph } from './signatures';
@@ -72,7 +72,11 @@ export class Model implements Servable {
   /** @internal use loadModel() */
   static async load(basePath: string, options: LoadOptions = {}): Promise<Model> {
     const absolute = path.resolve(basePath);
-    const { version, exportDir, versions } = await resolveVersion(absolute, options.version);
+    return Model.open(absolute, await resolveVersion(absolute, options.version), options);
+  }
+
+  /** @internal loads a version already found on disk (engine workers: the main thread found it). */
+  static async open(basePath: string, { version, exportDir, versions }: ResolvedVersion, options: LoadOptions): Promise<Model> {
     const tags = options.tags ?? ['serve'];
     const config = encodeConfigProto(options.session);
     let loaded;
@@ -99,7 +103,7 @@ export class Model implements Servable {
       await loaded.model.release();
       throw new TfServeError('DATA_LOSS', `cannot read the MetaGraphDef of ${exportDir}: ${(error as Error).message}`);
     }
-    return new Model(path.basename(absolute), absolute, version, versions, exportDir, meta.tags.length ? meta.tags : tags, meta.signatures, signatureDefMap, loaded.model);
+    return new Model(path.basename(basePath), basePath, version, versions, exportDir, meta.tags.length ? meta.tags : tags, meta.signatures, signatureDefMap, loaded.model);
   }
 
   get loaded(): boolean {
@@ -120,15 +124,13 @@ export class Model implements Servable {
    * has not started by then never starts.
    */
   predict(inputs: Record<string, TensorInput>, options: PredictOptions = {}): Promise<Record<string, AnyTensor>> {
-    const token = needsCancelToken(options) ? newCancelToken() : undefined;
-    return withCallerLimits(this.predictWithToken(inputs, options, token), token, options);
+    return callerLimited(options, (token) => this.predictWithToken(inputs, options, token));
   }
 
-  /** @internal predict() with a cancel token the caller controls (possibly from another thread). */
+  /** @internal predict() with a cancel token the caller controls (possibly from another thread), its limits checked. */
   async predictWithToken(inputs: Record<string, TensorInput>, options: PredictOptions, cancel: Int32Array | undefined): Promise<Record<string, AnyTensor>> {
     const model = this.native;
     if (model === null) throw new TfServeError('FAILED_PRECONDITION', `${this.name} version ${this.version} was unloaded`);
-    checkTimeout(options.timeoutMs);
     const signature = this.signature(options.signature);
     const feeds = prepareFeeds(signature, inputs, options.validateShapes ?? true);
     const aliases = selectOutputs(signature, options.outputs);

@@ -17,9 +17,12 @@ export interface Servable {
   readonly signatureDefMap: Uint8Array;
   predict(inputs: Record<string, TensorInput>, options?: PredictOptions): Promise<Record<string, AnyTensor>>;
   unload(): Promise<void>;
-  /** What this version's batchers did, when it batches. */
-  batchingStats?(): NativeBatchingStats[];
+  /** What this version's batchers did (empty when it does not batch). */
+  batchingStats(): NativeBatchingStats[];
 }
 
-/** Loads one version directory of a model as a Servable. */
-export type ServableLoader = (basePath: string, options: LoadOptions & { version: number }) => Promise<Servable>;
+/**
+ * Loads one version directory of a model as a Servable. `name` is the name
+ * the version is served as (a Servable's own name is its directory's).
+ */
+export type ServableLoader = (basePath: string, options: LoadOptions & { version: number }, name: string) => Promise<Servable>;

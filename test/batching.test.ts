@@ -2,7 +2,7 @@
 // BatchingParameters semantics, deadlines and cancellation.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
 import { type BatchingOptions, type Model, loadModel } from '../src';
 import { assertClose, fixture, readJson, rejectsWithCode } from './helpers';
@@ -79,14 +79,6 @@ describe('batched results equal unbatched results', () => {
 });
 
 describe('batching parameters', () => {
-  let plainShapes: Model;
-  before(async () => {
-    plainShapes = await loadModel(fixture('shapes'));
-  });
-  after(async () => {
-    await plainShapes.unload();
-  });
-
   test('requests with different non-batch dims are never merged', async () => {
     const model = await loadModel(fixture('shapes'), { batching: { maxBatchSize: 32, batchTimeoutMicros: 20000 } });
     try {
@@ -116,6 +108,27 @@ describe('batching parameters', () => {
       assert.deepEqual([...(outs[0].y!.data as Float32Array)], [2, 4, 0]);
       assert.deepEqual([...(outs[1].y!.data as Float32Array)], [6, 8, 10, 12, 14, 16]);
       assert.equal(model.batchingStats()[0]!.batches, 1);
+    } finally {
+      await model.unload();
+    }
+  });
+
+  test('a split request whose pieces ran in batches of different widths is reassembled at the widest', async () => {
+    const model = await loadModel(fixture('shapes'), {
+      batching: { maxBatchSize: 4, batchTimeoutMicros: 50000, padVariableLengthInputs: true, enableLargeBatchSplitting: true },
+    });
+    try {
+      // Five rows of width 2 split 4 + 1; the last piece shares a batch with a
+      // width-6 request, so its output comes back 6 wide.
+      const narrow = Array.from({ length: 10 }, (_, i) => i + 1);
+      const [split, wide] = await Promise.all([
+        model.predict({ x: { shape: [5, 2], data: narrow } }, { signature: 'variable' }),
+        model.predict({ x: { shape: [1, 6], data: [1, 1, 1, 1, 1, 1] } }, { signature: 'variable' }),
+      ]);
+      assert.deepEqual(split.y!.shape, [5, 6]);
+      const want = Array.from({ length: 5 }, (_, r) => [2 * narrow[2 * r]!, 2 * narrow[2 * r + 1]!, 0, 0, 0, 0]).flat();
+      assert.deepEqual([...(split.y!.data as Float32Array)], want);
+      assert.deepEqual([...(wide.y!.data as Float32Array)], [2, 2, 2, 2, 2, 2]);
     } finally {
       await model.unload();
     }

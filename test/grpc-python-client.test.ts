@@ -3,39 +3,31 @@
 // write it: half_plus_two (Predict, Classify, Regress, GetModelMetadata,
 // GetModelStatus) and the seed CNN, which answers `prediction` and `softmax`.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 
-import { loadModel } from '../src';
 import { startGrpcServer, type GrpcServer } from '../src/server/grpc';
-import { type ModelConfig, ModelManager } from '../src/serving/model-manager';
-import { fixture, freePort, needsTfServingData, readJson, repoRoot, tfServingModel } from './helpers';
+import type { ModelManager } from '../src/serving/model-manager';
+import { fixture, freePort, needsTfServingData, readJson, repoRoot, spawnCli, tfServingModel, waitForOutput } from './helpers';
+import { modelConfig, testManager } from './manager-helpers';
 
 const run = promisify(execFile);
 const skip = needsTfServingData();
-
-function config(name: string, basePath: string): ModelConfig {
-  return { name, basePath, modelPlatform: 'tensorflow', versionPolicy: { kind: 'latest', numVersions: 1 }, versionLabels: {} };
-}
 
 let manager: ModelManager;
 let server: GrpcServer;
 let python: string;
 
 before(async () => {
-  if (skip) return;
-  // Creates the venv if needed and installs scripts/requirements-clients.txt (no-op once stamped).
+  // Both tests need the client venv: creates it if needed and installs scripts/requirements-clients.txt (no-op once stamped).
   const env = await run(process.execPath, [path.join(repoRoot, 'scripts', 'python-env.mjs'), '--clients'], { timeout: 600_000 });
   python = env.stdout.trim().split('\n').pop()!;
-  manager = new ModelManager({
-    loader: (basePath, options) => loadModel(basePath, options),
-    fileSystemPollWaitSeconds: 0,
-    enableModelWarmup: false,
-    allowVersionLabelsForUnavailableModels: false,
-  });
-  await manager.setConfig([config('half_plus_two', tfServingModel('saved_model_half_plus_two_cpu')), config('gaofei_cnn', fixture('gaofei_cnn'))]);
+  // Only the first test needs TF Serving's half_plus_two, served in-process.
+  if (skip) return;
+  manager = testManager();
+  await manager.setConfig([modelConfig('half_plus_two', tfServingModel('saved_model_half_plus_two_cpu')), modelConfig('gaofei_cnn', fixture('gaofei_cnn'))]);
   server = await startGrpcServer({ manager, address: '127.0.0.1:0' });
 });
 
@@ -84,23 +76,13 @@ test('the tensorflow-serving-api Python client gets what TF Serving would answer
   assert.equal(out.cnn.version, 0);
 });
 
-test('`npx tfserve --port=P --model_base_path=<dir>/gaofei_cnn` answers the article\'s client unchanged', { skip, timeout: 120_000 }, async () => {
+// Needs only the gaofei_cnn fixture and the client venv, not TF Serving's test data.
+test('`npx tfserve --port=P --model_base_path=<dir>/gaofei_cnn` answers the article\'s client unchanged', { timeout: 120_000 }, async () => {
   const port = await freePort();
   // As the reference article starts tensorflow_model_server; bound to loopback for the test.
-  const server = spawn('npx', ['--no-install', 'tfserve', `--port=${port}`, `--model_base_path=${fixture('gaofei_cnn')}`, '--bind_address=127.0.0.1'], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'inherit'],
-    detached: true,
-  });
+  const server = spawnCli([`--port=${port}`, `--model_base_path=${fixture('gaofei_cnn')}`, '--bind_address=127.0.0.1'], { viaNpx: true });
   try {
-    let log = '';
-    await new Promise<void>((resolve, reject) => {
-      server.stdout!.on('data', (chunk: Buffer) => {
-        log += chunk.toString();
-        if (/'default' version 0: AVAILABLE/.test(log)) resolve();
-      });
-      server.once('exit', (code) => reject(new Error(`tfserve exited with ${code}:\n${log}`)));
-    });
+    await waitForOutput(server, /'default' version 0: AVAILABLE/, 100_000);
     const reference = path.join(fixture('gaofei_cnn'), 'reference.json');
     const script = path.join(repoRoot, 'test', 'clients', 'tf_serving_client.py');
     // No --model_name: TF Serving calls the model "default", and so does tfserve.
@@ -110,9 +92,9 @@ test('`npx tfserve --port=P --model_base_path=<dir>/gaofei_cnn` answers the arti
     assert.deepEqual(out.cnn.prediction, ref.prediction.slice(0, 4));
     out.cnn.softmax.forEach((row, i) => row.forEach((p, k) => assert.ok(Math.abs(p - ref.softmax[i]![k]!) < 1e-5, `softmax[${i}][${k}]`)));
   } finally {
-    if (server.exitCode === null && server.signalCode === null) {
-      process.kill(-server.pid!, 'SIGTERM');
-      await new Promise((resolve) => server.once('exit', resolve));
+    if (server.child.exitCode === null && server.child.signalCode === null) {
+      process.kill(-server.child.pid!, 'SIGTERM');
+      await server.exited;
     }
   }
 });

@@ -7,19 +7,15 @@ import { after, before, describe, test } from 'node:test';
 
 import * as grpc from '@grpc/grpc-js';
 
-import { loadModel } from '../src';
 import { startGrpcServer, type GrpcRequestInfo, type GrpcServer } from '../src/server/grpc';
-import { type ModelConfig, ModelManager } from '../src/serving/model-manager';
+import type { ModelManager } from '../src/serving/model-manager';
 import { servingType } from '../src/serving/protos';
 import { fixture, needsTfServingData, readJson, tfServingData, tfServingModel } from './helpers';
+import { modelConfig, testManager } from './manager-helpers';
 
 const skip = needsTfServingData();
 
 type Obj = Record<string, unknown>;
-
-function config(name: string, basePath: string, extra: Partial<ModelConfig> = {}): ModelConfig {
-  return { name, basePath, modelPlatform: 'tensorflow', versionPolicy: { kind: 'latest', numVersions: 1 }, versionLabels: {}, ...extra };
-}
 
 class Client {
   readonly raw: grpc.Client;
@@ -80,17 +76,12 @@ describe('gRPC server', { skip }, () => {
   const calls: GrpcRequestInfo[] = [];
 
   before(async () => {
-    manager = new ModelManager({
-      loader: (basePath, options) => loadModel(basePath, options),
-      fileSystemPollWaitSeconds: 0,
-      enableModelWarmup: false,
-      allowVersionLabelsForUnavailableModels: false,
-    });
+    manager = testManager();
     // TF Serving's metadata golden file was recorded for a model named "default".
     await manager.setConfig([
-      config('default', tfServingModel('saved_model_half_plus_two_cpu')),
-      config('versions', tfServingModel('saved_model_half_plus_two_2_versions'), { versionPolicy: { kind: 'all' }, versionLabels: { stable: 123, canary: 124 } }),
-      config('cnn', fixture('gaofei_cnn')),
+      modelConfig('default', tfServingModel('saved_model_half_plus_two_cpu')),
+      modelConfig('versions', tfServingModel('saved_model_half_plus_two_2_versions'), { versionPolicy: { kind: 'all' }, versionLabels: { stable: 123, canary: 124 } }),
+      modelConfig('cnn', fixture('gaofei_cnn')),
     ]);
     server = await startGrpcServer({ manager, address: '127.0.0.1:0', maxMessageBytes: 4 * 1024 * 1024, onRequest: (info) => calls.push(info) });
     client = new Client(server.port);
@@ -313,5 +304,16 @@ describe('gRPC server', { skip }, () => {
     assert.deepEqual((response.outputs as Record<string, Obj>).y!.floatVal, [3]);
     const failed = calls.filter((c) => c.code !== 'OK').map((c) => c.code);
     assert.ok(failed.includes('NOT_FOUND') && failed.includes('INVALID_ARGUMENT') && failed.includes('FAILED_PRECONDITION'), failed.join(', '));
+  });
+
+  test('failed calls are counted under the model they name, wherever the request carries it', async () => {
+    const multi = { tasks: [{ modelSpec: { name: 'default', signatureName: 'nope' }, methodName: 'tensorflow/serving/classify' }], input: { exampleList: { examples: [exampleX(1)] } } };
+    await assert.rejects(client.call('/tensorflow.serving.PredictionService/MultiInference', 'tensorflow.serving.MultiInferenceRequest', multi, 'tensorflow.serving.MultiInferenceResponse'));
+    assert.deepEqual(calls.at(-1), { ...calls.at(-1)!, method: 'MultiInference', model: 'default' });
+    assert.notEqual(calls.at(-1)!.code, 'OK');
+    const reload = { config: { modelConfigList: { config: [{ name: 'x', basePath: '/nowhere', modelPlatform: 'pytorch' }] } } };
+    await assert.rejects(client.call('/tensorflow.serving.ModelService/HandleReloadConfigRequest', 'tensorflow.serving.ReloadConfigRequest', reload, 'tensorflow.serving.ReloadConfigResponse'));
+    assert.deepEqual(calls.at(-1), { ...calls.at(-1)!, method: 'HandleReloadConfigRequest', model: '' });
+    assert.notEqual(calls.at(-1)!.code, 'OK');
   });
 });

@@ -1,9 +1,11 @@
 // Paths and small utilities shared by the test suites.
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 /** TF Serving's own test models, beside the checkout (absent in a user's fresh clone). */
@@ -48,6 +50,28 @@ export async function rejectsWithCode(promise: Promise<unknown>, code: string, p
   return caught as Error;
 }
 
+/** Asserts that `fn` throws (synchronously) an error with a TF status `code` and a message matching `pattern`. */
+export function throwsWithCode(fn: () => unknown, code: string, pattern?: RegExp): void {
+  assert.throws(fn, (error: Error & { code?: string }) => {
+    assert.equal(error.code, code, error.message);
+    if (pattern) assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+/**
+ * Polls `condition` every `intervalMs` until it holds; throws "timed out
+ * waiting for <what>" once `timeoutMs` have passed. `what` may be a function,
+ * for a message built at the time of the failure.
+ */
+export async function waitUntil(what: string | (() => string), condition: () => boolean | Promise<boolean>, timeoutMs = 20000, intervalMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`);
+    await sleep(intervalMs);
+  }
+}
+
 export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number, what = 'value'): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
   for (let i = 0; i < expected.length; i++) {
@@ -66,4 +90,42 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** The tfserve CLI as a child process, its stdout and stderr collected together. */
+export interface SpawnedCli {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * Starts `node dist/src/cli.js <args>`; with `viaNpx`, `npx --no-install tfserve
+ * <args>` as a user types it, detached into its own process group so that
+ * `process.kill(-child.pid, signal)` reaches npx and the server under it.
+ */
+export function spawnCli(args: string[], options: { viaNpx?: boolean } = {}): SpawnedCli {
+  const child = options.viaNpx
+    ? spawn('npx', ['--no-install', 'tfserve', ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    : spawn(process.execPath, [path.join(repoRoot, 'dist', 'src', 'cli.js'), ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return { child, output: () => output, exited };
+}
+
+/** Waits until the CLI's output matches `pattern`; throws, with the output, if it exits first or after `timeoutMs`. */
+export async function waitForOutput(spawned: SpawnedCli, pattern: RegExp, timeoutMs: number): Promise<void> {
+  const { child, output } = spawned;
+  await waitUntil(
+    () => `${pattern}:\n${output()}`,
+    () => {
+      if (pattern.test(output())) return true;
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`tfserve exited (${child.exitCode ?? child.signalCode}):\n${output()}`);
+      return false;
+    },
+    timeoutMs,
+    50,
+  );
 }

@@ -8,17 +8,14 @@ import zlib from 'node:zlib';
 
 import { loadModel } from '../src';
 import type { ServableLoader } from '../src/servable';
-import { ModelManager, type ModelConfig } from '../src/serving/model-manager';
+import type { ModelManager } from '../src/serving/model-manager';
 import { ServerMetrics } from '../src/server/metrics';
 import { type RestServer, startRestServer } from '../src/server/rest';
 import { fixture, needsTfServingData, readJson, tfServingData, tfServingModel } from './helpers';
+import { modelConfig, testManager } from './manager-helpers';
 import { get, post } from './rest-helpers';
 
 const skip = needsTfServingData();
-
-function modelConfig(name: string, basePath: string, versionLabels: Record<string, number> = {}): ModelConfig {
-  return { name, basePath, modelPlatform: 'tensorflow', versionPolicy: { kind: 'latest', numVersions: 1 }, versionLabels };
-}
 
 interface GaofeiReference {
   images: number[][];
@@ -34,14 +31,11 @@ describe('REST API', { skip }, () => {
 
   before(async () => {
     metrics = new ServerMetrics({ processMetrics: false });
-    manager = new ModelManager({
-      loader: metrics.instrumentLoader(loadModel as ServableLoader, (basePath) => manager.modelNames().find((name) => manager.modelConfig(name)?.basePath === path.resolve(basePath))),
-      fileSystemPollWaitSeconds: 0,
-      enableModelWarmup: false,
-      allowVersionLabelsForUnavailableModels: false,
+    manager = testManager({
+      loader: metrics.instrumentLoader(loadModel as ServableLoader),
     });
     metrics.observeManager(manager);
-    await manager.setConfig([modelConfig('half_plus_two', tfServingModel('saved_model_half_plus_two_cpu'), { stable: 123 }), modelConfig('gaofei', fixture('gaofei_cnn'))]);
+    await manager.setConfig([modelConfig('half_plus_two', tfServingModel('saved_model_half_plus_two_cpu'), { versionLabels: { stable: 123 } }), modelConfig('gaofei', fixture('gaofei_cnn'))]);
     rest = await startRestServer({ manager, host: '127.0.0.1', port: 0, timeoutMs: 30000, maxBodyBytes: 4 << 20, metrics, prometheusPath: '/monitoring/prometheus/metrics' });
     port = rest.port;
   });
@@ -208,7 +202,7 @@ describe('REST API', { skip }, () => {
 
 describe('REST API without TF Serving data', () => {
   test('timeout: 504 past --rest_api_timeout_in_ms, and the server keeps serving', async () => {
-    const manager = new ModelManager({ loader: loadModel as ServableLoader, fileSystemPollWaitSeconds: 0, enableModelWarmup: false, allowVersionLabelsForUnavailableModels: false });
+    const manager = testManager();
     await manager.setConfig([modelConfig('gaofei', fixture('gaofei_cnn'))]);
     const rest = await startRestServer({ manager, host: '127.0.0.1', port: 0, timeoutMs: 1, maxBodyBytes: 64 << 20 });
     try {
@@ -224,7 +218,7 @@ describe('REST API without TF Serving data', () => {
   });
 
   test('readiness: 503 while a model loads or has no version, 200 once all are AVAILABLE', async () => {
-    const manager = new ModelManager({ loader: loadModel as ServableLoader, fileSystemPollWaitSeconds: 0, enableModelWarmup: false, allowVersionLabelsForUnavailableModels: false });
+    const manager = testManager();
     const rest = await startRestServer({ manager, host: '127.0.0.1', port: 0, timeoutMs: 0, maxBodyBytes: 1 << 20 });
     try {
       const loading = manager.setConfig([modelConfig('gaofei', fixture('gaofei_cnn'))]);

@@ -9,6 +9,7 @@ import { formatFloat32, formatFloat64, formatG } from '../src/server/json-write'
 import { decodeExamplesRequest, decodePredictInputs, encodeClassifyResponse, encodePredictResponse, encodeRegressResponse, parseRequestBody, signatureNameOf } from '../src/server/rest-json';
 import { encodeStatusResponse } from '../src/server/rest-metadata';
 import type { DType } from '../src/dtypes';
+import { throwsWithCode } from './helpers';
 
 function spec(dtype: DType, shape: number[] | null): TensorSpec {
   return { name: 'n:0', dtype, tfDtype: 'DT', shape, encoding: 'dense' };
@@ -23,14 +24,6 @@ const two = signature({ a: spec('int64', [-1]), b: spec('string', [-1]) });
 
 function decode(body: string, sig: Signature) {
   return decodePredictInputs(parseRequestBody(body), sig);
-}
-
-function rejectsWith(run: () => unknown, code: string, pattern: RegExp): void {
-  assert.throws(run, (error: Error & { code?: string }) => {
-    assert.equal(error.code, code, error.message);
-    assert.match(error.message, pattern);
-    return true;
-  });
 }
 
 test('floats are written like TF Serving: %g, then max_digits10, ".0" on whole numbers', () => {
@@ -54,10 +47,10 @@ test('JSON parsing: NaN/Infinity tokens, exact int64, offsets in errors', () => 
   assert.deepEqual(parseJson('[9223372036854775807, 1]'), [9223372036854775807n, 1]);
   assert.deepEqual(parseJson('{"x": [2, 2.0]}', { exactIntegers: true }), Object.assign(Object.create(null), { x: [2n, 2] }));
   assert.equal((parseJson('{"__proto__": 1}') as Record<string, unknown>).__proto__, 1);
-  rejectsWith(() => parseJson('{"a": [1,}'), 'INVALID_ARGUMENT', /JSON Parse error: Invalid value at offset: 9/);
-  rejectsWith(() => parseJson('{"a": 1'), 'INVALID_ARGUMENT', /Missing a comma or '}'/);
-  rejectsWith(() => parseJson(''), 'INVALID_ARGUMENT', /The document is empty/);
-  rejectsWith(() => parseRequestBody('[1]'), 'INVALID_ARGUMENT', /Is not object/);
+  throwsWithCode(() => parseJson('{"a": [1,}'), 'INVALID_ARGUMENT', /JSON Parse error: Invalid value at offset: 9/);
+  throwsWithCode(() => parseJson('{"a": 1'), 'INVALID_ARGUMENT', /Missing a comma or '}'/);
+  throwsWithCode(() => parseJson(''), 'INVALID_ARGUMENT', /The document is empty/);
+  throwsWithCode(() => parseRequestBody('[1]'), 'INVALID_ARGUMENT', /Is not object/);
 });
 
 test('row format: bare instances for one input, objects for several', () => {
@@ -87,20 +80,20 @@ test('columnar format: a bare value for one input, an object for several', () =>
 });
 
 test('bad predict bodies get INVALID_ARGUMENT naming what is wrong', () => {
-  rejectsWith(() => decode('{"instances": []}', one), 'INVALID_ARGUMENT', /No values in 'instances' array/);
-  rejectsWith(() => decode('{}', one), 'INVALID_ARGUMENT', /Missing 'inputs' or 'instances' key/);
-  rejectsWith(() => decode('{"inputs": [1], "instances": [1]}', one), 'INVALID_ARGUMENT', /only one of 'inputs' or 'instances'/);
-  rejectsWith(() => decode('{"instances": ["a"]}', one), 'INVALID_ARGUMENT', /element: 0 key: x .*"a" Type: String is not of expected type: float/);
-  rejectsWith(() => decode('{"instances": [[1], [1, 2]]}', one), 'INVALID_ARGUMENT', /element: 1 .*Expecting shape \[1\] but got: \[2\]/);
-  rejectsWith(() => decode('{"inputs": [[1], 2]}', one), 'INVALID_ARGUMENT', /input 'x'.*found at incorrect level/);
-  rejectsWith(() => decode('{"instances": [1]}', two), 'INVALID_ARGUMENT', /plain list, but expecting list of objects/);
-  rejectsWith(() => decode('{"instances": [{"a": 1, "c": "x"}]}', two), 'INVALID_ARGUMENT', /does not have named input: c/);
-  rejectsWith(() => decode('{"instances": [{"a": 1, "b": "x"}, {"a": 1}]}', two), 'INVALID_ARGUMENT', /element: 1 .*keys must be equal to: a,b/);
-  rejectsWith(() => decode('{"inputs": {"a": [1.5]}}', two), 'INVALID_ARGUMENT', /1.5 Type: Number is not of expected type: int64/);
-  rejectsWith(() => decode('{"inputs": {"a": [9223372036854775808]}}', two), 'INVALID_ARGUMENT', /out of range for type: int64/);
-  rejectsWith(() => decode('{"inputs": {"b": [{"b64": "***"}]}}', two), 'INVALID_ARGUMENT', /Unable to base64 decode/);
-  rejectsWith(() => decode('{"inputs": [1e39]}', one), 'INVALID_ARGUMENT', /to float without loss of precision/);
-  rejectsWith(() => signatureNameOf(parseRequestBody('{"signature_name": 1, "inputs": [1]}')), 'INVALID_ARGUMENT', /'signature_name' key must be a string value/);
+  throwsWithCode(() => decode('{"instances": []}', one), 'INVALID_ARGUMENT', /No values in 'instances' array/);
+  throwsWithCode(() => decode('{}', one), 'INVALID_ARGUMENT', /Missing 'inputs' or 'instances' key/);
+  throwsWithCode(() => decode('{"inputs": [1], "instances": [1]}', one), 'INVALID_ARGUMENT', /only one of 'inputs' or 'instances'/);
+  throwsWithCode(() => decode('{"instances": ["a"]}', one), 'INVALID_ARGUMENT', /element: 0 key: x .*"a" Type: String is not of expected type: float/);
+  throwsWithCode(() => decode('{"instances": [[1], [1, 2]]}', one), 'INVALID_ARGUMENT', /element: 1 .*Expecting shape \[1\] but got: \[2\]/);
+  throwsWithCode(() => decode('{"inputs": [[1], 2]}', one), 'INVALID_ARGUMENT', /input 'x'.*found at incorrect level/);
+  throwsWithCode(() => decode('{"instances": [1]}', two), 'INVALID_ARGUMENT', /plain list, but expecting list of objects/);
+  throwsWithCode(() => decode('{"instances": [{"a": 1, "c": "x"}]}', two), 'INVALID_ARGUMENT', /does not have named input: c/);
+  throwsWithCode(() => decode('{"instances": [{"a": 1, "b": "x"}, {"a": 1}]}', two), 'INVALID_ARGUMENT', /element: 1 .*keys must be equal to: a,b/);
+  throwsWithCode(() => decode('{"inputs": {"a": [1.5]}}', two), 'INVALID_ARGUMENT', /1.5 Type: Number is not of expected type: int64/);
+  throwsWithCode(() => decode('{"inputs": {"a": [9223372036854775808]}}', two), 'INVALID_ARGUMENT', /out of range for type: int64/);
+  throwsWithCode(() => decode('{"inputs": {"b": [{"b64": "***"}]}}', two), 'INVALID_ARGUMENT', /Unable to base64 decode/);
+  throwsWithCode(() => decode('{"inputs": [1e39]}', one), 'INVALID_ARGUMENT', /to float without loss of precision/);
+  throwsWithCode(() => signatureNameOf(parseRequestBody('{"signature_name": 1, "inputs": [1]}')), 'INVALID_ARGUMENT', /'signature_name' key must be a string value/);
 });
 
 test('responses: bare list for one output, objects by alias for several, _bytes as b64, int64 exact', () => {
@@ -117,8 +110,8 @@ test('responses: bare list for one output, objects by alias for several, _bytes 
     '{"predictions": [{"flag": true, "id": 9223372036854775807, "out_bytes": [{"b64": "aGk="}]}, {"flag": false, "id": -1, "out_bytes": [{"b64": "/w=="}]}]}',
   );
   assert.equal(encodePredictResponse(outputs, 'columnar'), '{"outputs": {"flag": [true, false], "id": [9223372036854775807, -1], "out_bytes": [[{"b64": "aGk="}], [{"b64": "/w=="}]]}}');
-  rejectsWith(() => encodePredictResponse({ a: y, b: { ...y, shape: [1, 3] } }, 'row'), 'INVALID_ARGUMENT', /inconsistent batch size/);
-  rejectsWith(() => encodePredictResponse({ s: { dtype: 'float32', shape: [], data: Float32Array.of(1) } }, 'row'), 'INVALID_ARGUMENT', /no shape information/);
+  throwsWithCode(() => encodePredictResponse({ a: y, b: { ...y, shape: [1, 3] } }, 'row'), 'INVALID_ARGUMENT', /inconsistent batch size/);
+  throwsWithCode(() => encodePredictResponse({ s: { dtype: 'float32', shape: [], data: Float32Array.of(1) } }, 'row'), 'INVALID_ARGUMENT', /no shape information/);
   assert.equal(encodePredictResponse({ s: { dtype: 'float32', shape: [], data: Float32Array.of(1) } }, 'columnar'), '{"outputs": 1.0}');
 });
 
@@ -129,10 +122,10 @@ test('classify/regress: examples with typed features, results like TF Serving', 
   assert.deepEqual(examples[0]!.t, { kind: 'int64', values: [1n] });
   assert.equal(examples[0]!.b!.kind, 'bytes');
   assert.equal(context!.c!.kind, 'bytes');
-  rejectsWith(() => decodeExamplesRequest(parseRequestBody('{"examples": []}'), 'regress'), 'INVALID_ARGUMENT', /'examples' value is an empty array/);
-  rejectsWith(() => decodeExamplesRequest(parseRequestBody('{}'), 'regress'), 'INVALID_ARGUMENT', /key 'examples' is expected/);
-  rejectsWith(() => decodeExamplesRequest(parseRequestBody('{"examples": [{"x": [1, 2.5]}]}', { exactIntegers: true }), 'regress'), 'INVALID_ARGUMENT', /feature: x expecting type: int64/);
-  rejectsWith(() => decodeExamplesRequest(parseRequestBody('{"examples": [{"x": null}]}'), 'regress'), 'INVALID_ARGUMENT', /Feature: x has element with unexpected JSON type: Null/);
+  throwsWithCode(() => decodeExamplesRequest(parseRequestBody('{"examples": []}'), 'regress'), 'INVALID_ARGUMENT', /'examples' value is an empty array/);
+  throwsWithCode(() => decodeExamplesRequest(parseRequestBody('{}'), 'regress'), 'INVALID_ARGUMENT', /key 'examples' is expected/);
+  throwsWithCode(() => decodeExamplesRequest(parseRequestBody('{"examples": [{"x": [1, 2.5]}]}', { exactIntegers: true }), 'regress'), 'INVALID_ARGUMENT', /feature: x expecting type: int64/);
+  throwsWithCode(() => decodeExamplesRequest(parseRequestBody('{"examples": [{"x": null}]}'), 'regress'), 'INVALID_ARGUMENT', /Feature: x has element with unexpected JSON type: Null/);
   assert.equal(encodeRegressResponse([3]), '{"results": [3.0]}');
   assert.equal(encodeClassifyResponse([[{ label: '', score: 3 }]]), '{"results": [[["", 3.0]]]}');
 });

@@ -2,7 +2,7 @@
 // config, gRPC on a UNIX socket next to TCP, metrics from both front doors;
 // and `tfserve --demo` (what npm start runs) printing a curl that works.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -12,7 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_FLAGS, type ServerFlags } from '../src/server/flags';
 import { startServer } from '../src/server/server';
 import { servingType } from '../src/serving/protos';
-import { fixture, repoRoot, tempDir, freePort } from './helpers';
+import { fixture, freePort, spawnCli, tempDir, waitForOutput, waitUntil } from './helpers';
 import { get, post } from './rest-helpers';
 
 function modelConfigText(names: string[]): string {
@@ -84,14 +84,11 @@ test('startServer: config file with polling, monitoring path, gRPC on TCP and a 
     // The polled config file gains a model: it is served within a few polls.
     fs.writeFileSync(configFile, modelConfigText(['digits', 'digits2']));
     let status = 0;
-    for (let i = 0; i < 60 && status !== 200; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      status = (await get(rest, '/v1/models/digits2')).status;
-    }
+    await waitUntil(() => `digits2 to be served:\n${lines.join('\n')}`, async () => (status = (await get(rest, '/v1/models/digits2')).status) === 200, 6000, 100);
     assert.equal(status, 200, lines.join('\n'));
     // A broken config file is reported and the current config stays.
     fs.writeFileSync(configFile, 'model_config_list { config { name: "x" base_pat: "/" } }');
-    for (let i = 0; i < 60 && !lines.some((l) => l.startsWith('cannot apply')); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitUntil(() => `the broken config to be reported:\n${lines.join('\n')}`, () => lines.some((l) => l.startsWith('cannot apply')), 6000, 100);
     assert.ok(lines.some((l) => /cannot apply .*keeping the current config/.test(l)), lines.join('\n'));
     assert.equal((await get(rest, '/v1/models/digits2')).status, 200);
   } finally {
@@ -116,23 +113,20 @@ test('tfserve --demo (npm start) prints a curl command that returns a prediction
   if (curlMissing) return t.skip('curl is not installed');
   fixture('gaofei_cnn');
   const [grpcPort, restPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, [path.join(repoRoot, 'dist', 'src', 'cli.js'), '--demo', `--port=${grpcPort}`, `--rest_api_port=${restPort}`, '--bind_address=127.0.0.1'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const demo = spawnCli(['--demo', `--port=${grpcPort}`, `--rest_api_port=${restPort}`, '--bind_address=127.0.0.1']);
+  const { child } = demo;
   try {
-    for (let i = 0; i < 300 && !output.includes('Ctrl-C stops the server.'); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-    const curl = output.split('\n').find((line) => line.includes(':predict'));
-    assert.ok(curl, output);
-    const label = Number(/holds a handwritten (\d)/.exec(output)![1]);
+    await waitForOutput(demo, /Ctrl-C stops the server\./, 15000);
+    const curl = demo.output().split('\n').find((line) => line.includes(':predict'));
+    assert.ok(curl, demo.output());
+    const label = Number(/holds a handwritten (\d)/.exec(demo.output())![1]);
     const answer = await new Promise<string>((resolve, reject) => execFile('sh', ['-c', curl.trim()], (error, stdout) => (error ? reject(error) : resolve(stdout))));
     const prediction = JSON.parse(answer).predictions[0];
     assert.equal(prediction.prediction, label, answer);
     assert.equal(prediction.softmax.length, 10);
-    assert.match(output, /tensorflow_serving\.apis import predict_pb2/);
+    assert.match(demo.output(), /tensorflow_serving\.apis import predict_pb2/);
     child.kill('SIGINT');
-    assert.equal(await exited, 0, output);
+    assert.equal((await demo.exited).code, 0, demo.output());
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }

@@ -2,42 +2,14 @@
 // under load, then SIGTERM: every request sent before the signal is
 // answered and the process exits 0.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
-import path from 'node:path';
 import { test } from 'node:test';
 
 import * as grpc from '@grpc/grpc-js';
 
 import { servingType } from '../src/serving/protos';
-import { fixture, repoRoot, freePort } from './helpers';
+import { fixture, freePort, spawnCli, waitForOutput } from './helpers';
 import { get } from './rest-helpers';
-
-const CLI = path.join(repoRoot, 'dist', 'src', 'cli.js');
-
-interface Spawned {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function spawnCli(args: string[]): Spawned {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return { child, output: () => output, exited };
-}
-
-async function waitFor(spawned: Spawned, pattern: RegExp, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pattern.test(spawned.output())) {
-    if (spawned.child.exitCode !== null) throw new Error(`tfserve exited (${spawned.child.exitCode}):\n${spawned.output()}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}:\n${spawned.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 test('bad command lines exit 2 with a clear message; --help exits 0', async () => {
   const unknown = spawnCli(['--model_base_path=/m', '--rest_port=1']);
@@ -70,7 +42,7 @@ test('SIGTERM under load: every request sent before the signal gets its answer, 
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   const client = new grpc.Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
   try {
-    await waitFor(server, /version 0: AVAILABLE/, 30000);
+    await waitForOutput(server, /version 0: AVAILABLE/, 30000);
     assert.equal((await get(restPort, '/readyz')).status, 200);
 
     const batch = 16;

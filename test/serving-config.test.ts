@@ -14,15 +14,7 @@ import {
 } from '../src/serving/config';
 import { servingType } from '../src/serving/protos';
 import { parseTextFormat } from '../src/serving/text-format';
-import { tempDir } from './helpers';
-
-function throwsAt(run: () => unknown, pattern: RegExp, code = 'INVALID_ARGUMENT'): void {
-  assert.throws(run, (error: Error & { code?: string }) => {
-    assert.equal(error.code, code, error.message);
-    assert.match(error.message, pattern);
-    return true;
-  });
-}
+import { tempDir, throwsWithCode } from './helpers';
 
 describe('text format', () => {
   const ModelConfig = servingType('tensorflow.serving.ModelConfig');
@@ -59,16 +51,16 @@ describe('text format', () => {
   });
 
   test('errors give line:column and the field', () => {
-    throwsAt(() => parseTextFormat('name: "a"\n  base_pth: "x"', ModelConfig, 'f.cfg'), /^f\.cfg:2:3: unknown field 'base_pth' in ModelConfig/);
-    throwsAt(() => parseTextFormat('name: "a"\nname: "b"', ModelConfig, 'f.cfg'), /^f\.cfg:2:1: field 'name' is set more than once/);
-    throwsAt(() => parseTextFormat('name: 12', ModelConfig, 'f.cfg'), /^f\.cfg:1:7: field 'name' expects a quoted string, got '12'/);
-    throwsAt(() => parseTextFormat('dtype: DT_NOPE', Tensor, 'f.cfg'), /^f\.cfg:1:8: field 'dtype': 'DT_NOPE' is not a value of enum DataType/);
-    throwsAt(() => parseTextFormat('version_number: 99999999999', Tensor, 'f.cfg'), /field 'version_number' expects a int32 in/);
-    throwsAt(() => parseTextFormat('name: "abc', ModelConfig, 'f.cfg'), /^f\.cfg:1:7: unterminated string/);
-    throwsAt(() => parseTextFormat('model_version_policy { latest { num_versions: 1 }', ModelConfig, 'f.cfg'), /missing '}' to close ServableVersionPolicy/);
-    throwsAt(() => parseTextFormat('name "x"', ModelConfig, 'f.cfg'), /^f\.cfg:1:6: expected ':' after field 'name'/);
-    throwsAt(() => parseTextFormat('name: ["x"]', ModelConfig, 'f.cfg'), /field 'name' is not repeated/);
-    throwsAt(() => parseTextFormat('name: "\\q"', ModelConfig, 'f.cfg'), /unknown escape \\q/);
+    throwsWithCode(() => parseTextFormat('name: "a"\n  base_pth: "x"', ModelConfig, 'f.cfg'), 'INVALID_ARGUMENT', /^f\.cfg:2:3: unknown field 'base_pth' in ModelConfig/);
+    throwsWithCode(() => parseTextFormat('name: "a"\nname: "b"', ModelConfig, 'f.cfg'), 'INVALID_ARGUMENT', /^f\.cfg:2:1: field 'name' is set more than once/);
+    throwsWithCode(() => parseTextFormat('name: 12', ModelConfig, 'f.cfg'), 'INVALID_ARGUMENT', /^f\.cfg:1:7: field 'name' expects a quoted string, got '12'/);
+    throwsWithCode(() => parseTextFormat('dtype: DT_NOPE', Tensor, 'f.cfg'), 'INVALID_ARGUMENT', /^f\.cfg:1:8: field 'dtype': 'DT_NOPE' is not a value of enum DataType/);
+    throwsWithCode(() => parseTextFormat('version_number: 99999999999', Tensor, 'f.cfg'), 'INVALID_ARGUMENT', /field 'version_number' expects a int32 in/);
+    throwsWithCode(() => parseTextFormat('name: "abc', ModelConfig, 'f.cfg'), 'INVALID_ARGUMENT', /^f\.cfg:1:7: unterminated string/);
+    throwsWithCode(() => parseTextFormat('model_version_policy { latest { num_versions: 1 }', ModelConfig, 'f.cfg'), 'INVALID_ARGUMENT', /missing '}' to close ServableVersionPolicy/);
+    throwsWithCode(() => parseTextFormat('name "x"', ModelConfig, 'f.cfg'), 'INVALID_ARGUMENT', /^f\.cfg:1:6: expected ':' after field 'name'/);
+    throwsWithCode(() => parseTextFormat('name: ["x"]', ModelConfig, 'f.cfg'), 'INVALID_ARGUMENT', /field 'name' is not repeated/);
+    throwsWithCode(() => parseTextFormat('name: "\\q"', ModelConfig, 'f.cfg'), 'INVALID_ARGUMENT', /unknown escape \\q/);
   });
 });
 
@@ -108,13 +100,13 @@ describe('config files', () => {
   });
 
   test('bad model configs are refused with the place and the reason', () => {
-    throwsAt(() => parseModelConfigFile(path.join(dir, 'missing.config')), /cannot read the model config file/, 'NOT_FOUND');
-    throwsAt(() => parseModelConfigText('model_config_list { config { base_path: "/x" } }', 'c'), /config\[0\]: model config has no name/);
-    throwsAt(() => parseModelConfigText('model_config_list { config { name: "a" } }', 'c'), /model 'a' has no base_path/);
-    throwsAt(() => parseModelConfigText('model_config_list { config { name: "a" base_path: "/x" model_platform: "pytorch" } }', 'c'), /model_platform 'pytorch'/);
-    throwsAt(() => parseModelConfigText('model_config_list { config { name: "a" base_path: "/x" } config { name: "a" base_path: "/y" } }', 'c'), /'a' appears more than once/);
-    throwsAt(() => parseModelConfigText('model_config_list { config { name: "a" base_path: "/x" model_version_policy { specific {} } } }', 'c'), /'specific' version policy without versions/);
-    throwsAt(() => parseModelConfigText('model_config_list { config { name: "a" base_path: "/x" model_version_policy { latest {} all {} } } }', 'c'), /c:1:89: field 'all' and field 'latest' are both set, but only one of oneof 'policy_choice'/);
+    throwsWithCode(() => parseModelConfigFile(path.join(dir, 'missing.config')), 'NOT_FOUND', /cannot read the model config file/);
+    throwsWithCode(() => parseModelConfigText('model_config_list { config { base_path: "/x" } }', 'c'), 'INVALID_ARGUMENT', /config\[0\]: model config has no name/);
+    throwsWithCode(() => parseModelConfigText('model_config_list { config { name: "a" } }', 'c'), 'INVALID_ARGUMENT', /model 'a' has no base_path/);
+    throwsWithCode(() => parseModelConfigText('model_config_list { config { name: "a" base_path: "/x" model_platform: "pytorch" } }', 'c'), 'INVALID_ARGUMENT', /model_platform 'pytorch'/);
+    throwsWithCode(() => parseModelConfigText('model_config_list { config { name: "a" base_path: "/x" } config { name: "a" base_path: "/y" } }', 'c'), 'INVALID_ARGUMENT', /'a' appears more than once/);
+    throwsWithCode(() => parseModelConfigText('model_config_list { config { name: "a" base_path: "/x" model_version_policy { specific {} } } }', 'c'), 'INVALID_ARGUMENT', /'specific' version policy without versions/);
+    throwsWithCode(() => parseModelConfigText('model_config_list { config { name: "a" base_path: "/x" model_version_policy { latest {} all {} } } }', 'c'), 'INVALID_ARGUMENT', /c:1:89: field 'all' and field 'latest' are both set, but only one of oneof 'policy_choice'/);
   });
 
   test('batching parameters: wrapper values, allowed sizes, flags', () => {
@@ -141,11 +133,11 @@ describe('config files', () => {
       enableLargeBatchSplitting: true,
     });
     assert.deepEqual(parseBatchingParametersText('', 'empty'), {});
-    throwsAt(() => parseBatchingParametersText('max_batch_size: 128', 'b'), /b:1:17: expected '\{' to start the value of field 'max_batch_size'/);
-    throwsAt(() => parseBatchingParametersText('max_batch_size { value: 0 }', 'b'), /max_batch_size must be positive/);
-    throwsAt(() => parseBatchingParametersText('max_batch_size { value: 8 } allowed_batch_sizes: [4, 2, 8]', 'b'), /must increase/);
-    throwsAt(() => parseBatchingParametersText('max_batch_size { value: 8 } allowed_batch_sizes: [2, 4]', 'b'), /last of allowed_batch_sizes \(4\) must equal max_batch_size \(8\)/);
-    throwsAt(() => parseBatchingParametersText('max_batch_size { valu: 8 }', 'b'), /b:1:18: unknown field 'valu' in Int64Value/);
+    throwsWithCode(() => parseBatchingParametersText('max_batch_size: 128', 'b'), 'INVALID_ARGUMENT', /b:1:17: expected '\{' to start the value of field 'max_batch_size'/);
+    throwsWithCode(() => parseBatchingParametersText('max_batch_size { value: 0 }', 'b'), 'INVALID_ARGUMENT', /max_batch_size must be positive/);
+    throwsWithCode(() => parseBatchingParametersText('max_batch_size { value: 8 } allowed_batch_sizes: [4, 2, 8]', 'b'), 'INVALID_ARGUMENT', /must increase/);
+    throwsWithCode(() => parseBatchingParametersText('max_batch_size { value: 8 } allowed_batch_sizes: [2, 4]', 'b'), 'INVALID_ARGUMENT', /last of allowed_batch_sizes \(4\) must equal max_batch_size \(8\)/);
+    throwsWithCode(() => parseBatchingParametersText('max_batch_size { valu: 8 }', 'b'), 'INVALID_ARGUMENT', /b:1:18: unknown field 'valu' in Int64Value/);
   });
 
   test('monitoring config', () => {
@@ -154,6 +146,6 @@ describe('config files', () => {
     assert.deepEqual(parseMonitoringConfigFile(file), { prometheus: { enable: true, path: '/metrics' } });
     assert.deepEqual(parseMonitoringConfigText('prometheus_config { enable: true }', 'm'), { prometheus: { enable: true, path: '/monitoring/prometheus/metrics' } });
     assert.deepEqual(parseMonitoringConfigText('', 'm'), { prometheus: { enable: false, path: '/monitoring/prometheus/metrics' } });
-    throwsAt(() => parseMonitoringConfigText('prometheus_config { enable: yes }', 'm'), /m:1:29: field 'enable' expects true or false/);
+    throwsWithCode(() => parseMonitoringConfigText('prometheus_config { enable: yes }', 'm'), 'INVALID_ARGUMENT', /m:1:29: field 'enable' expects true or false/);
   });
 });

@@ -4,29 +4,19 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 import { loadModel } from '../src';
 import type { Servable, ServableLoader } from '../src/servable';
-import { type ModelConfig, ModelManager, type ManagerOptions } from '../src/serving/model-manager';
+import type { ModelManager } from '../src/serving/model-manager';
 import { predict } from '../src/serving/inference';
 import { servingType } from '../src/serving/protos';
 import { WARMUP_FILE, readTfRecords, writeTfRecords } from '../src/serving/warmup';
 import { encodeTensorProto } from '../src/serving/tensor-proto';
-import { needsTfServingData, tempDir, tfServingModel } from './helpers';
+import { needsTfServingData, tempDir, tfServingModel, waitUntil } from './helpers';
+import { modelConfig, testManager } from './manager-helpers';
 
 const skip = needsTfServingData();
 const TWO_VERSIONS = 'saved_model_half_plus_two_2_versions';
-
-const realLoader: ServableLoader = (basePath, options) => loadModel(basePath, options);
-
-function manager(overrides: Partial<ManagerOptions> = {}): ModelManager {
-  return new ModelManager({ loader: realLoader, fileSystemPollWaitSeconds: 0, enableModelWarmup: false, allowVersionLabelsForUnavailableModels: false, ...overrides });
-}
-
-function config(name: string, basePath: string, extra: Partial<ModelConfig> = {}): ModelConfig {
-  return { name, basePath, modelPlatform: 'tensorflow', versionPolicy: { kind: 'latest', numVersions: 1 }, versionLabels: {}, ...extra };
-}
 
 /** Copies a version dir of the two-version model into base/<version>, atomically (copy, then rename). */
 function addVersion(base: string, version: number, from = 123): void {
@@ -35,26 +25,18 @@ function addVersion(base: string, version: number, from = 123): void {
   fs.renameSync(staging, path.join(base, String(version)));
 }
 
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 20000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 const x = { x: { dtype: 'float32' as const, shape: [2, 1], data: new Float32Array([2, 4]) } };
 
 describe('ModelManager', { skip }, () => {
   test('version policies: latest, latest 2, all, specific', async () => {
     const base = tfServingModel(TWO_VERSIONS);
-    const m = manager();
+    const m = testManager();
     try {
       await m.setConfig([
-        config('latest', base),
-        config('two', base, { versionPolicy: { kind: 'latest', numVersions: 2 } }),
-        config('all', base, { versionPolicy: { kind: 'all' } }),
-        config('specific', base, { versionPolicy: { kind: 'specific', versions: [123] } }),
+        modelConfig('latest', base),
+        modelConfig('two', base, { versionPolicy: { kind: 'latest', numVersions: 2 } }),
+        modelConfig('all', base, { versionPolicy: { kind: 'all' } }),
+        modelConfig('specific', base, { versionPolicy: { kind: 'specific', versions: [123] } }),
       ]);
       const available = (name: string) => m.status(name).filter((s) => s.state === 'AVAILABLE').map((s) => s.version);
       assert.deepEqual(available('latest'), [124]);
@@ -80,16 +62,16 @@ describe('ModelManager', { skip }, () => {
 
   test('labels map to versions; labels on unavailable versions need the flag', async () => {
     const base = tfServingModel(TWO_VERSIONS);
-    const m = manager();
+    const m = testManager();
     try {
-      await m.setConfig([config('hp', base, { versionPolicy: { kind: 'all' }, versionLabels: { stable: 123, canary: 124 } })]);
+      await m.setConfig([modelConfig('hp', base, { versionPolicy: { kind: 'all' }, versionLabels: { stable: 123, canary: 124 } })]);
       const stable = m.acquire({ name: 'hp', versionLabel: 'stable' });
       const canary = m.acquire({ name: 'hp', versionLabel: 'canary' });
       assert.deepEqual([stable.version, canary.version], [123, 124]);
       stable.release();
       canary.release();
       assert.throws(() => m.acquire({ name: 'hp', versionLabel: 'beta' }), { code: 'INVALID_ARGUMENT', message: /Unrecognized servable version label: beta.*labels: stable, canary/ });
-      await assert.rejects(m.setConfig([config('hp', base, { versionPolicy: { kind: 'all' }, versionLabels: { stable: 999 } })]), {
+      await assert.rejects(m.setConfig([modelConfig('hp', base, { versionPolicy: { kind: 'all' }, versionLabels: { stable: 999 } })]), {
         code: 'FAILED_PRECONDITION',
         message: /label 'stable' to version 999 of model 'hp'.*allow_version_labels_for_unavailable_models/,
       });
@@ -99,9 +81,9 @@ describe('ModelManager', { skip }, () => {
     } finally {
       await m.close();
     }
-    const lenient = manager({ allowVersionLabelsForUnavailableModels: true });
+    const lenient = testManager({ allowVersionLabelsForUnavailableModels: true });
     try {
-      await lenient.setConfig([config('hp', base, { versionLabels: { next: 999 } })]);
+      await lenient.setConfig([modelConfig('hp', base, { versionLabels: { next: 999 } })]);
       assert.throws(() => lenient.acquire({ name: 'hp', versionLabel: 'next' }), { code: 'NOT_FOUND', message: /version 999/ });
     } finally {
       await lenient.close();
@@ -111,12 +93,12 @@ describe('ModelManager', { skip }, () => {
   test('a new version replaces the old one under load with zero failed requests', async () => {
     const base = tempDir('transition');
     addVersion(base, 123);
-    const m = manager({ fileSystemPollWaitSeconds: 0.1 });
+    const m = testManager({ fileSystemPollWaitSeconds: 0.1 });
     const events: string[] = [];
     m.on('load', (e: { version: number }) => events.push(`load ${e.version}`));
     m.on('unload', (e: { version: number }) => events.push(`unload ${e.version}`));
     try {
-      await m.setConfig([config('hp', base)]);
+      await m.setConfig([modelConfig('hp', base)]);
       let stop = false;
       let failures = 0;
       const seen: number[] = [];
@@ -132,13 +114,13 @@ describe('ModelManager', { skip }, () => {
           }
         }
       });
-      await waitFor('requests on 123', () => seen.includes(123));
+      await waitUntil('requests on 123', () => seen.includes(123));
       addVersion(base, 124, 124);
-      await waitFor('requests switching to 124', () => seen.slice(-20).length === 20 && seen.slice(-20).every((v) => v === 124));
+      await waitUntil('requests switching to 124', () => seen.slice(-20).length === 20 && seen.slice(-20).every((v) => v === 124));
       fs.rmSync(path.join(base, '123'), { recursive: true });
-      await waitFor('version 123 unloaded', () => m.status('hp').find((s) => s.version === 123)?.state === 'END');
+      await waitUntil('version 123 unloaded', () => m.status('hp').find((s) => s.version === 123)?.state === 'END');
       const before = seen.length;
-      await waitFor('more requests after the unload', () => seen.length > before + 20);
+      await waitUntil('more requests after the unload', () => seen.length > before + 20);
       stop = true;
       await Promise.all(clients);
       assert.equal(failures, 0);
@@ -153,13 +135,13 @@ describe('ModelManager', { skip }, () => {
   test('a corrupt new version shows its error in status; the old one keeps serving; fixed in place, it loads on a retry', async () => {
     const base = tempDir('corrupt');
     addVersion(base, 123);
-    const m = manager({ fileSystemPollWaitSeconds: 0.1, loadRetryIntervalSeconds: 0.2 });
+    const m = testManager({ fileSystemPollWaitSeconds: 0.1, loadRetryIntervalSeconds: 0.2 });
     try {
-      await m.setConfig([config('hp', base)]);
+      await m.setConfig([modelConfig('hp', base)]);
       fs.mkdirSync(path.join(base, '.staging'));
       fs.writeFileSync(path.join(base, '.staging', 'saved_model.pb'), 'this is not a SavedModel');
       fs.renameSync(path.join(base, '.staging'), path.join(base, '125'));
-      await waitFor('version 125 to fail', () => m.status('hp').find((s) => s.version === 125)?.state === 'END');
+      await waitUntil('version 125 to fail', () => m.status('hp').find((s) => s.version === 125)?.state === 'END');
       const [broken, old] = m.status('hp');
       assert.equal(broken!.version, 125);
       assert.notEqual(broken!.error.code, 'OK');
@@ -171,8 +153,8 @@ describe('ModelManager', { skip }, () => {
       }
       // The copy finishes in place: a retry loads it and it takes over.
       fs.cpSync(path.join(tfServingModel(TWO_VERSIONS), '00000123'), path.join(base, '125'), { recursive: true, force: true });
-      await waitFor('version 125 to load on a retry', () => m.status('hp').find((s) => s.version === 125)?.state === 'AVAILABLE');
-      await waitFor('version 123 to be unloaded', () => m.status('hp').find((s) => s.version === 123)?.state === 'END');
+      await waitUntil('version 125 to load on a retry', () => m.status('hp').find((s) => s.version === 125)?.state === 'AVAILABLE');
+      await waitUntil('version 123 to be unloaded', () => m.status('hp').find((s) => s.version === 123)?.state === 'END');
       const r = await predict(m, { modelSpec: { name: 'hp' }, inputs: x });
       assert.equal(r.modelSpec.version, 125);
     } finally {
@@ -181,25 +163,25 @@ describe('ModelManager', { skip }, () => {
   });
 
   test('a missing base path is reported; setConfig adds, changes and removes models', async () => {
-    const m = manager();
+    const m = testManager();
     try {
-      await m.setConfig([config('ghost', path.join(tempDir('ghost'), 'nothing-here'))]);
+      await m.setConfig([modelConfig('ghost', path.join(tempDir('ghost'), 'nothing-here'))]);
       assert.equal(m.isReady(), false);
       assert.throws(() => m.acquire({ name: 'ghost' }), { code: 'NOT_FOUND', message: /does not exist/ });
       assert.throws(() => m.status('ghost'), { code: 'NOT_FOUND', message: /Could not find any versions of model ghost/ });
 
       const base = tfServingModel(TWO_VERSIONS);
-      await m.setConfig([config('a', base), config('b', base, { versionPolicy: { kind: 'specific', versions: [123] } })]);
+      await m.setConfig([modelConfig('a', base), modelConfig('b', base, { versionPolicy: { kind: 'specific', versions: [123] } })]);
       assert.deepEqual(m.modelNames(), ['a', 'b']);
       const held = m.acquire({ name: 'a' });
-      await m.setConfig([config('b', base, { versionPolicy: { kind: 'specific', versions: [124] } })]);
+      await m.setConfig([modelConfig('b', base, { versionPolicy: { kind: 'specific', versions: [124] } })]);
       assert.deepEqual(m.modelNames(), ['b']);
       assert.throws(() => m.acquire({ name: 'a' }), { code: 'NOT_FOUND' });
       // The removed model's version finishes its in-flight request before it goes away.
       const out = await held.servable.predict(x);
       assert.deepEqual(Array.from(out.y!.data as Float32Array), [3, 4]);
       held.release();
-      await waitFor('b 123 to end', () => m.status('b', 123)[0]!.state === 'END');
+      await waitUntil('b 123 to end', () => m.status('b', 123)[0]!.state === 'END');
       assert.deepEqual(
         m.status('b').map((s) => [s.version, s.state]),
         [
@@ -215,12 +197,12 @@ describe('ModelManager', { skip }, () => {
   test('an unloading version waits for its leases', async () => {
     const base = tempDir('lease');
     addVersion(base, 123);
-    const m = manager();
+    const m = testManager();
     try {
-      await m.setConfig([config('hp', base)]);
+      await m.setConfig([modelConfig('hp', base)]);
       const lease = m.acquire({ name: 'hp' });
       addVersion(base, 124, 124);
-      await m.setConfig([config('hp', base)]); // rescans: 124 loads, 123 starts unloading
+      await m.setConfig([modelConfig('hp', base)]); // rescans: 124 loads, 123 starts unloading
       assert.equal(m.status('hp', 123)[0]!.state, 'UNLOADING');
       const next = m.acquire({ name: 'hp' });
       next.release();
@@ -228,7 +210,7 @@ describe('ModelManager', { skip }, () => {
       const out = await lease.servable.predict(x);
       assert.equal(out.y!.dtype, 'float32');
       lease.release();
-      await waitFor('123 to end', () => m.status('hp', 123)[0]!.state === 'END');
+      await waitUntil('123 to end', () => m.status('hp', 123)[0]!.state === 'END');
     } finally {
       await m.close();
     }
@@ -273,9 +255,9 @@ describe('ModelManager', { skip }, () => {
       };
       return counted;
     };
-    m = manager({ loader: counting, enableModelWarmup: true });
+    m = testManager({ loader: counting, enableModelWarmup: true });
     try {
-      await m.setConfig([config('hp', base)]);
+      await m.setConfig([modelConfig('hp', base)]);
       assert.equal(predictions, 3);
       assert.equal(availableDuringWarmup, false);
       assert.equal(m.status('hp')[0]!.state, 'AVAILABLE');
@@ -284,9 +266,9 @@ describe('ModelManager', { skip }, () => {
     }
 
     fs.writeFileSync(path.join(base, '123', WARMUP_FILE), writeTfRecords([record('x'), record('not_an_input')]));
-    const bad = manager({ enableModelWarmup: true });
+    const bad = testManager({ enableModelWarmup: true });
     try {
-      await bad.setConfig([config('hp', base)]);
+      await bad.setConfig([modelConfig('hp', base)]);
       const [status] = bad.status('hp');
       assert.equal(status!.state, 'END');
       assert.equal(status!.error.code, 'INVALID_ARGUMENT');

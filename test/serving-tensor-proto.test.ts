@@ -10,6 +10,7 @@ import type { AnyTensor } from '../src/tensor';
 import { decodeExample, encodeExample, withContext } from '../src/serving/example';
 import { servingType } from '../src/serving/protos';
 import { decodeTensorProto, encodeTensorProto } from '../src/serving/tensor-proto';
+import { throwsWithCode } from './helpers';
 
 function sample(dtype: DType): AnyTensor {
   const shape = [2, 3];
@@ -59,11 +60,7 @@ function proto(object: Record<string, unknown>): Uint8Array {
 }
 
 function fails(bytes: Uint8Array, pattern: RegExp): void {
-  assert.throws(() => decodeTensorProto(bytes, "input 'x'"), (error: Error & { code?: string }) => {
-    assert.equal(error.code, 'INVALID_ARGUMENT');
-    assert.match(error.message, pattern);
-    return true;
-  });
+  throwsWithCode(() => decodeTensorProto(bytes, "input 'x'"), 'INVALID_ARGUMENT', pattern);
 }
 
 describe('TensorProto', () => {

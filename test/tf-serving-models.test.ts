@@ -30,36 +30,46 @@ describe('TF Serving test models', { skip }, () => {
 
   test('the README example predicts 2.5, 3.0, 4.5 for 1, 2, 5', async () => {
     const model = await loadModel(tfServingModel('saved_model_half_plus_two_cpu'));
-    const out = await model.predict({ x: { dtype: 'float32', shape: [3, 1], data: [1, 2, 5] } });
-    assert.deepEqual(Array.from(out.y!.data as Float32Array), [2.5, 3.0, 4.5]);
-    await model.unload();
+    try {
+      const out = await model.predict({ x: { dtype: 'float32', shape: [3, 1], data: [1, 2, 5] } });
+      assert.deepEqual(Array.from(out.y!.data as Float32Array), [2.5, 3.0, 4.5]);
+    } finally {
+      await model.unload();
+    }
   });
 
   test('the two-version model lists both versions and serves each', async () => {
     const base = tfServingModel('saved_model_half_plus_two_2_versions');
     const latest = await loadModel(base);
-    const older = await loadModel(base, { version: 123 });
     try {
-      assert.deepEqual(latest.versions, [123, 124]);
-      assert.equal(latest.version, 124);
-      assert.equal(older.version, 123);
-      assert.equal(path.basename(older.exportDir), '00000123');
-      for (const model of [latest, older]) {
-        const out = await model.predict({ x: { shape: [2, 1], data: [4, 6] } });
-        assert.deepEqual([...(out.y!.data as Float32Array)], [4, 5]);
+      const older = await loadModel(base, { version: 123 });
+      try {
+        assert.deepEqual(latest.versions, [123, 124]);
+        assert.equal(latest.version, 124);
+        assert.equal(older.version, 123);
+        assert.equal(path.basename(older.exportDir), '00000123');
+        for (const model of [latest, older]) {
+          const out = await model.predict({ x: { shape: [2, 1], data: [4, 6] } });
+          assert.deepEqual([...(out.y!.data as Float32Array)], [4, 5]);
+        }
+        await rejectsWithCode(loadModel(base, { version: 125 }), 'NOT_FOUND', /version 125 not found.*123, 124/);
+      } finally {
+        await older.unload();
       }
-      await rejectsWithCode(loadModel(base, { version: 125 }), 'NOT_FOUND', /version 125 not found.*123, 124/);
     } finally {
-      await Promise.all([latest.unload(), older.unload()]);
+      await latest.unload();
     }
   });
 
   test('bad_half_plus_two is refused with a clear error, and the process lives on', async () => {
     await rejectsWithCode(loadModel(tfServingModel('bad_half_plus_two')), 'NOT_FOUND', /Could not find SavedModel .pb or .pbtxt/);
     const model = await loadModel(tfServingModel('saved_model_half_plus_two_cpu'));
-    const out = await model.predict({ x: { shape: [1, 1], data: [2] } });
-    assert.deepEqual([...(out.y!.data as Float32Array)], [3]);
-    await model.unload();
+    try {
+      const out = await model.predict({ x: { shape: [1, 1], data: [2] } });
+      assert.deepEqual([...(out.y!.data as Float32Array)], [3]);
+    } finally {
+      await model.unload();
+    }
   });
 
   test('signatures match TF Serving\'s GetModelMetadata answer', async () => {

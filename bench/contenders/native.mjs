@@ -6,16 +6,17 @@ import { runNativeLoop } from '../lib/native-loop.mjs';
 import { exportDir } from '../lib/models.mjs';
 
 export class NativeContender {
-  constructor(model, signature, plan) {
+  /** `tensorflow`: the version of the libtensorflow tf_loop was built against (buildNativeLoop()). */
+  constructor(model, signature, plan, tensorflow) {
     this.name = 'native';
     this.model = model;
     this.signature = signature;
     this.plan = plan;
-    this.runtime = null;
+    this.tensorflow = tensorflow;
   }
 
   async start() {
-    return { api: 'TF_LoadSessionFromSavedModel + TF_SessionRun', batching: false };
+    return { api: 'TF_LoadSessionFromSavedModel + TF_SessionRun', tensorflow: this.tensorflow, batching: false };
   }
 
   async runCell(spec) {
@@ -32,7 +33,6 @@ export class NativeContender {
         warmupSeconds: scenario === 'batch' ? 0 : this.plan.warmupSeconds,
         minCalls: scenario === 'batch' ? 2 : 3,
       });
-      this.runtime = { api: 'TF_LoadSessionFromSavedModel + TF_SessionRun', tensorflow: report.tfVersion, batching: false };
       return {
         ...spec,
         calls: report.calls,

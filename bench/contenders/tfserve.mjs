@@ -56,7 +56,7 @@ export async function describe(model) {
     const input = signature.inputs[model.input];
     if (!input) throw new Error(`${model.id}: serving_default has no input '${model.input}'`);
     const aliases = Object.keys(signature.outputs).sort();
-    return { inputTensor: input.name, outputs: aliases, outputTensors: aliases.map((alias) => signature.outputs[alias].name) };
+    return { inputTensor: input.name, outputTensors: aliases.map((alias) => signature.outputs[alias].name) };
   } finally {
     await loaded.unload();
   }

@@ -4,6 +4,7 @@ import path from 'node:path';
 
 import { throughputChart } from './chart.mjs';
 import { markdownTable } from './format.mjs';
+import { ALL_CONTENDERS } from './options.mjs';
 import { DOCS_DIR, REPO_ROOT } from './paths.mjs';
 import { modelTables } from './tables.mjs';
 import { computeTargets } from './targets.mjs';
@@ -57,7 +58,7 @@ export function writeDocs(results, models) {
     '',
     '**Contenders**, each in a process of its own, all running the same SavedModel directory:',
     '',
-    ...['tfserve', 'tfjs-node', 'native'].map((c) => runtimeLine(results, c)).filter(Boolean),
+    ...ALL_CONTENDERS.map((c) => runtimeLine(results, c)).filter(Boolean),
     '',
     '## Targets (issue 3)',
     '',
@@ -90,6 +91,8 @@ export function writeDocs(results, models) {
     '- tfjs-node is set up by the bench in `bench/.tfjs` (never in tfserve\'s dependencies): installed with scripts off, its binding compiled with node-gyp against Node\'s local headers and the libtensorflow named above, unpacked from a `tensorflow-cpu` wheel fetched with pip. The TF 2.9 wheel keeps the C API in `_pywrap_tensorflow_internal.so`, a Python extension; the bench links a small generated library that defines the CPython symbols it references (never called) so it loads outside Python. `npm run bench -- --tfjs-libtensorflow tfserve` builds tfjs-node against tfserve\'s TensorFlow instead.',
     '',
     `Raw results: \`bench/results/${results.file}\` (not committed). Re-run: \`npm run bench\`; a subset: \`npm run bench -- --models cnn --quick\`.`,
+    '',
+    'The gRPC front door is measured separately: `npm run bench:grpc` (bench/grpc-load.mjs) drives Predict on the `tfserve` binary from concurrent clients (64 by default) and compares it with the embedded `predict()` under the same batching.',
     '',
   );
   fs.writeFileSync(DOC_FILE, `${lines.join('\n')}`);

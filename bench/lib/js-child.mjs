@@ -2,8 +2,8 @@
 // contender gets a fresh process, so runtimes never share an address space
 // (tfjs-node and tfserve may carry different TensorFlow builds) and each
 // event loop is measured alone. Driven over IPC by lib/js-contender.mjs:
-//   → { type: 'cell', id, scenario, batch, concurrency }   ← { type: 'cell', id, cell }
-//   → { type: 'close' }                                      (closes and exits)
+//   → { type: 'cell', scenario, batch, concurrency }   ← { type: 'cell', cell }
+//   → { type: 'close' }                                  (closes and exits)
 // and announces { type: 'ready', runtime } or { type: 'fatal', error } first.
 //
 //   node bench/lib/js-child.mjs '<job JSON>'
@@ -69,7 +69,7 @@ async function main() {
     } catch (error) {
       cell = { ...spec, error: messageOf(error) };
     }
-    await send({ type: 'cell', id: message.id, cell });
+    await send({ type: 'cell', cell });
   });
 }
 

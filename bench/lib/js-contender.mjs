@@ -17,7 +17,6 @@ export class JsContender {
     this.child = null;
     this.pending = null;
     this.stderr = '';
-    this.nextId = 0;
   }
 
   /** Forks the child and waits until it has loaded and warmed up the model; resolves to its runtime. */
@@ -70,7 +69,7 @@ export class JsContender {
   async runCell(spec) {
     if (!this.child) return { ...spec, error: `${this.name} is not running` };
     const answer = this.wait();
-    this.child.send({ type: 'cell', id: this.nextId++, ...spec });
+    this.child.send({ type: 'cell', ...spec });
     try {
       return await answer;
     } catch (error) {

@@ -4,25 +4,18 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { depsDir, readConfig } from '../../scripts/libtensorflow.mjs';
+import { seconds } from '../../scripts/log.mjs';
 import { BENCH_DIR, BUILD_DIR, REPO_ROOT } from './paths.mjs';
-import { progress, secondsSince } from './progress.mjs';
+import { progress } from './progress.mjs';
 
 const SOURCE = path.join(BENCH_DIR, 'native', 'tf_loop.cc');
 export const BINARY = path.join(BUILD_DIR, 'tf_loop');
 const STAMP = path.join(BUILD_DIR, 'tf_loop.stamp.json');
-const DEPS = path.join(REPO_ROOT, 'deps', 'libtensorflow');
-const DEPS_CONFIG = path.join(REPO_ROOT, 'deps', 'libtensorflow.json');
-
-function libtensorflowConfig() {
-  if (!fs.existsSync(DEPS_CONFIG)) {
-    throw new Error(`${DEPS_CONFIG} is missing: run tfserve's install (npm install) first, which provisions libtensorflow`);
-  }
-  return JSON.parse(fs.readFileSync(DEPS_CONFIG, 'utf8'));
-}
 
 /** Compiles tf_loop unless the binary is newer than its source and was built against the same libtensorflow. */
 export function buildNativeLoop() {
-  const config = libtensorflowConfig();
+  const config = readConfig();
   const key = JSON.stringify({ source: fs.readFileSync(SOURCE, 'utf8').length + fs.statSync(SOURCE).mtimeMs, libDir: config.libDir, version: config.version });
   if (fs.existsSync(BINARY) && fs.existsSync(STAMP) && fs.readFileSync(STAMP, 'utf8') === key) {
     return { cached: true, tensorflow: config.version };
@@ -30,11 +23,11 @@ export function buildNativeLoop() {
   const started = Date.now();
   progress(`compiling bench/native/tf_loop.cc against libtensorflow ${config.version} ...`);
   fs.mkdirSync(BUILD_DIR, { recursive: true });
-  const libDir = path.join(DEPS, 'lib');
+  const libDir = path.join(depsDir, 'lib');
   const args = [
     '-std=c++17', '-O2', '-Wall', '-Wextra', '-pthread',
     '-o', BINARY, SOURCE,
-    `-I${path.join(DEPS, 'include')}`,
+    `-I${path.join(depsDir, 'include')}`,
     `-L${libDir}`,
     ...config.libraries.map((lib) => `-l:${lib}`),
     `-Wl,-rpath,${libDir}`,
@@ -45,7 +38,7 @@ export function buildNativeLoop() {
     throw new Error(`${cxx} failed to build ${path.relative(REPO_ROOT, SOURCE)} (${result.error?.message ?? `exit ${result.status}`})`);
   }
   fs.writeFileSync(STAMP, key);
-  progress(`built ${path.relative(REPO_ROOT, BINARY)} (${secondsSince(started)})`);
+  progress(`built ${path.relative(REPO_ROOT, BINARY)} (${seconds(started)})`);
   return { cached: false, tensorflow: config.version };
 }
 

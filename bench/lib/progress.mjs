@@ -9,7 +9,3 @@ function elapsed() {
 export function progress(message) {
   process.stderr.write(`[bench ${elapsed()}] ${message}\n`);
 }
-
-export function secondsSince(startMs) {
-  return `${((Date.now() - startMs) / 1000).toFixed(1)} s`;
-}

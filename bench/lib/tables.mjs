@@ -1,12 +1,11 @@
 // Result tables, as { title, headers, rows } that the terminal and the docs render.
 import { fmtMs, fmtRate, fmtUs } from './format.mjs';
-
-const CONTENDER_ORDER = ['tfserve', 'tfjs-node', 'native'];
+import { ALL_CONTENDERS } from './options.mjs';
 
 export function cellsOf(results, modelId, scenario) {
   return results.runs
     .filter((r) => r.model === modelId)
-    .sort((a, b) => CONTENDER_ORDER.indexOf(a.contender) - CONTENDER_ORDER.indexOf(b.contender))
+    .sort((a, b) => ALL_CONTENDERS.indexOf(a.contender) - ALL_CONTENDERS.indexOf(b.contender))
     .flatMap((r) => r.cells.filter((c) => c.scenario === scenario).map((c) => ({ contender: r.contender, ...c })));
 }
 

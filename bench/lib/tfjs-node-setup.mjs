@@ -12,10 +12,12 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
-import { cacheDir } from '../../scripts/libtensorflow.mjs';
-import { definedSymbols, listWheel, unpackWheel } from '../../scripts/wheel.mjs';
+import { localNodeDir } from '../../scripts/build-native.mjs';
+import { cacheDir, readConfig } from '../../scripts/libtensorflow.mjs';
+import { seconds } from '../../scripts/log.mjs';
+import { cApiHeaderMembers, definedSymbols, downloadTensorflowWheel, listWheel, unpackWheel } from '../../scripts/wheel.mjs';
 import { REPO_ROOT, TFJS_DIR } from './paths.mjs';
-import { progress, secondsSince } from './progress.mjs';
+import { progress } from './progress.mjs';
 import { buildPythonStub, undefinedPythonSymbols } from './python-stub.mjs';
 
 export const TFJS_NODE_VERSION = '4.22.0';
@@ -24,12 +26,6 @@ const WHEEL_PYTHON = '3.10';
 const C_API_SYMBOLS = ['TF_Version', 'TF_LoadSessionFromSavedModel', 'TFE_NewContext', 'TFE_Execute'];
 const C_API_CANDIDATES = ['tensorflow/libtensorflow_cc.so.2', 'tensorflow/python/_pywrap_tensorflow_internal.so'];
 const FRAMEWORK_MEMBER = 'tensorflow/libtensorflow_framework.so.2';
-const HEADER_PREFIXES = [
-  'tensorflow/include/tensorflow/c/',
-  'tensorflow/include/tensorflow/core/platform/ctstring',
-  'tensorflow/include/tsl/platform/ctstring',
-  'tensorflow/include/tsl/c/',
-];
 
 const STAMP = path.join(TFJS_DIR, '.ready.json');
 const PACKAGE_DIR = path.join(TFJS_DIR, 'node_modules', '@tensorflow', 'tfjs-node');
@@ -41,10 +37,6 @@ function run(command, args, options = {}) {
     throw new Error(`${path.basename(command)} ${args.slice(0, 3).join(' ')} ... failed (${result.error?.message ?? `exit ${result.status}`})`);
   }
   return result;
-}
-
-function python() {
-  return process.env.TFSERVE_PYTHON || 'python3';
 }
 
 function npmCommand() {
@@ -65,7 +57,7 @@ function installPackage() {
   );
   const [npm, prefix] = npmCommand();
   run(npm, [...prefix, 'install', '--ignore-scripts', '--no-audit', '--no-fund', '--save-exact', `@tensorflow/tfjs-node@${TFJS_NODE_VERSION}`], { cwd: TFJS_DIR });
-  progress(`installed in ${secondsSince(started)}`);
+  progress(`installed in ${seconds(started)}`);
 }
 
 function pinnedTensorflowVersion() {
@@ -81,43 +73,21 @@ function definesCApi(library) {
   return C_API_SYMBOLS.every((symbol) => defined.has(symbol));
 }
 
-function fetchWheel(version) {
-  const wheelDir = path.join(cacheDir(), 'wheels');
-  const pyTag = `cp${WHEEL_PYTHON.replace('.', '')}`;
-  const find = () => fs.existsSync(wheelDir) && fs.readdirSync(wheelDir).find((f) => f.startsWith(`tensorflow_cpu-${version}-${pyTag}-`) && f.endsWith('.whl'));
-  if (!find()) {
-    const started = Date.now();
-    progress(`downloading the tensorflow-cpu ${version} wheel with pip into ${wheelDir} ...`);
-    fs.mkdirSync(wheelDir, { recursive: true });
-    run(python(), [
-      '-m', 'pip', 'download', '--no-deps', '--only-binary=:all:',
-      '--python-version', WHEEL_PYTHON, '--implementation', 'cp', '--abi', pyTag,
-      '--platform', 'manylinux2014_x86_64', '--progress-bar', 'off',
-      '-d', wheelDir, `tensorflow-cpu==${version}`,
-    ]);
-    progress(`downloaded in ${secondsSince(started)}`);
-  }
-  return path.join(wheelDir, find());
-}
-
 /** Unpacks the C API library, libtensorflow_framework and the C headers of TF `version` into bench/.tfjs. */
 function libtensorflowFromWheel(version) {
   const dest = path.join(TFJS_DIR, `libtensorflow-${version}`);
   const done = path.join(dest, 'complete.json');
   if (fs.existsSync(done)) return JSON.parse(fs.readFileSync(done, 'utf8'));
-  const wheel = fetchWheel(version);
+  const wheel = downloadTensorflowWheel({ version, pythonVersion: WHEEL_PYTHON, dir: path.join(cacheDir(), 'wheels'), say: progress });
   const started = Date.now();
   progress(`unpacking the TF C API from ${path.basename(wheel)} ...`);
   fs.rmSync(dest, { recursive: true, force: true });
-  const names = listWheel(python(), wheel);
-  const headers = names
-    .filter((n) => n.endsWith('.h') && HEADER_PREFIXES.some((p) => n.startsWith(p)))
-    .map((n) => [n, path.join('include', n.slice('tensorflow/include/'.length))]);
-  unpackWheel(python(), wheel, dest, [...headers, [FRAMEWORK_MEMBER, 'lib/libtensorflow_framework.so.2']]);
+  const names = listWheel(wheel);
+  unpackWheel(wheel, dest, [...cApiHeaderMembers(names), [FRAMEWORK_MEMBER, 'lib/libtensorflow_framework.so.2']]);
   let cApi = null;
   for (const member of C_API_CANDIDATES.filter((m) => names.includes(m))) {
     const target = path.join('lib', path.basename(member));
-    unpackWheel(python(), wheel, dest, [[member, target]]);
+    unpackWheel(wheel, dest, [[member, target]]);
     if (definesCApi(path.join(dest, target))) {
       cApi = path.basename(member);
       break;
@@ -133,14 +103,12 @@ function libtensorflowFromWheel(version) {
     cApiLibrary: cApi,
   };
   fs.writeFileSync(done, `${JSON.stringify(layout, null, 2)}\n`);
-  progress(`unpacked ${cApi} in ${secondsSince(started)}`);
+  progress(`unpacked ${cApi} in ${seconds(started)}`);
   return layout;
 }
 
 function libtensorflowOfTfserve() {
-  const configFile = path.join(REPO_ROOT, 'deps', 'libtensorflow.json');
-  if (!fs.existsSync(configFile)) throw new Error(`${configFile} is missing: run tfserve's install first`);
-  const config = JSON.parse(fs.readFileSync(configFile, 'utf8'));
+  const config = readConfig();
   return { source: `tfserve's ${config.source}`, version: config.version, libDir: config.libDir, includeDir: config.includeDir, cApiLibrary: config.libraries[0] };
 }
 
@@ -179,26 +147,23 @@ function napiBuildVersion() {
   return Math.max(...supported);
 }
 
-// node-gyp must build against this Node's own headers and never download them.
-function localNodeDir() {
-  const candidate = path.resolve(path.dirname(process.execPath), '..');
-  if (fs.existsSync(path.join(candidate, 'include', 'node', 'common.gypi'))) return candidate;
-  throw new Error(`Node's headers are not installed beside ${process.execPath} (include/node/common.gypi); node-gyp cannot build tfjs-node's binding offline`);
-}
-
 function buildBinding(ldflags) {
   const started = Date.now();
   const napi = napiBuildVersion();
+  const nodeDir = localNodeDir();
+  if (!nodeDir) {
+    throw new Error(`Node's headers are not installed beside ${process.execPath} (include/node/common.gypi); node-gyp cannot build tfjs-node's binding offline`);
+  }
   progress('building the tfjs-node binding from source with node-gyp ...');
   run(process.execPath, [
     require.resolve('node-gyp/bin/node-gyp.js', { paths: [REPO_ROOT] }),
     'rebuild', '-j', '2', '--loglevel', 'warn',
-    `--nodedir=${localNodeDir()}`,
+    `--nodedir=${nodeDir}`,
     '--module_name=tfjs_binding',
     `--module_path=${path.join(PACKAGE_DIR, 'lib', `napi-v${napi}`)}`,
     `--napi_build_version=${napi}`,
   ], { cwd: PACKAGE_DIR, env: { ...process.env, LDFLAGS: [process.env.LDFLAGS ?? '', ...ldflags].join(' ').trim() } });
-  progress(`built the binding in ${secondsSince(started)}`);
+  progress(`built the binding in ${seconds(started)}`);
 }
 
 const PROBE = `
@@ -228,6 +193,6 @@ export function ensureTfjsNode(variant) {
   const versions = probe();
   const stamp = { variant, tfjsNode: TFJS_NODE_VERSION, tensorflow: versions.tensorflow, libtensorflow: lib.source, pinnedTensorflow: pinnedTensorflowVersion() };
   fs.writeFileSync(STAMP, `${JSON.stringify(stamp, null, 2)}\n`);
-  progress(`tfjs-node ${versions.tfjsNode} ready on TensorFlow ${versions.tensorflow} from ${lib.source} (${secondsSince(started)})`);
+  progress(`tfjs-node ${versions.tfjsNode} ready on TensorFlow ${versions.tensorflow} from ${lib.source} (${seconds(started)})`);
   return { ...stamp, cached: false };
 }

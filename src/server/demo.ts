@@ -6,9 +6,9 @@ import path from 'node:path';
 
 import type { ServerFlags } from './flags';
 
-export const DEMO_MODEL_NAME = 'gaofei_cnn';
+const DEMO_MODEL_NAME = 'gaofei_cnn';
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
-export const DEMO_MODEL_DIR = path.join(REPO_ROOT, '.fixtures', DEMO_MODEL_NAME);
+const DEMO_MODEL_DIR = path.join(REPO_ROOT, '.fixtures', DEMO_MODEL_NAME);
 
 /** The flags with the demo model filled in (and 8501 for REST unless a port was given). */
 export function demoFlags(flags: ServerFlags, given: ReadonlySet<keyof ServerFlags>): ServerFlags {

@@ -1,6 +1,9 @@
 // tensorflow_model_server's command-line flags (same names, meaning and
 // defaults), plus a few of tfserve's own, marked as such in --help.
 
+/** Enough for a batch of 64 224x224x3 float32 images (38.5 MB) with room to spare. */
+export const DEFAULT_GRPC_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
 export interface ServerFlags {
   port: number;
   grpcSocketPath: string;
@@ -67,7 +70,7 @@ export const DEFAULT_FLAGS: Readonly<ServerFlags> = Object.freeze({
   maxNumLoadRetries: 5,
   loadRetryIntervalMicros: 60_000_000,
   bindAddress: '0.0.0.0',
-  grpcMaxMessageBytes: 64 * 1024 * 1024,
+  grpcMaxMessageBytes: DEFAULT_GRPC_MAX_MESSAGE_BYTES,
   restApiMaxBodyBytes: 128 * 1024 * 1024,
   shutdownGraceSeconds: 10,
   engineWorkers: 0,

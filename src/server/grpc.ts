@@ -13,24 +13,21 @@ import { TfServeError, invalidArgument, type StatusCode } from '../errors';
 import { modelConfigsFromServerConfig } from '../serving/config';
 import { classify, modelMetadata, modelStatus, multiInference, predict, regress, type ModelSpecInput } from '../serving/inference';
 import type { ModelManager } from '../serving/model-manager';
-import { servingEnum } from '../serving/protos';
 import {
-  type DecodedExamplesRequest,
-  type DecodedMultiInferenceRequest,
   classificationResponseObject,
+  decodeExamplesRequest,
   decodeMessage,
+  decodeMultiInferenceRequest,
   decodePredictRequest,
   encodeMessage,
   encodePredictResponse,
-  examplesFromInput,
   modelSpecFromObject,
   multiInferenceResponseObject,
+  readBytesField,
   regressionResponseObject,
   writeModelSpec,
 } from '../serving/wire';
-
-/** Enough for a batch of 64 224x224x3 float32 images (38.5 MB) with room to spare. */
-export const DEFAULT_GRPC_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+import { DEFAULT_GRPC_MAX_MESSAGE_BYTES } from './flags';
 
 const SIGNATURE_DEF_FIELD = 'signature_def';
 const SIGNATURE_DEF_MAP_TYPE_URL = 'type.googleapis.com/tensorflow.serving.SignatureDefMap';
@@ -58,14 +55,6 @@ export interface GrpcServer {
   port: number;
   /** Stops accepting calls, lets running ones finish for up to graceMs, then cuts the rest. */
   close(graceMs: number): Promise<void>;
-}
-
-const VERSION_STATES: Record<string, number> = { START: 10, LOADING: 20, AVAILABLE: 30, UNLOADING: 40, END: 50 };
-
-function grpcCode(code: StatusCode): number {
-  // TF's error codes are gRPC's status codes, number for number.
-  const value = servingEnum('tensorflow.error.Code').values[code];
-  return value ?? grpc.status.UNKNOWN;
 }
 
 type Handler = (request: Buffer, call: grpc.ServerUnaryCall<Buffer, Uint8Array>, signal: AbortSignal) => Promise<{ model: string; response: Uint8Array }>;
@@ -111,29 +100,25 @@ function predictionHandlers(manager: ModelManager): Record<string, Handler> {
       const result = await predict(manager, {
         modelSpec: request.modelSpec,
         inputs: request.inputs,
-        outputFilter: request.outputFilter.length ? request.outputFilter : undefined,
+        outputFilter: request.outputFilter,
         signal,
       });
       return { model: request.modelSpec.name, response: encodePredictResponse(result) };
     },
     Classify: async (bytes, _call, signal) => {
-      const request = decodeMessage<DecodedExamplesRequest>('tensorflow.serving.ClassificationRequest', bytes);
-      const modelSpec = modelSpecFromObject(request.modelSpec);
-      const result = await classify(manager, { modelSpec, ...examplesFromInput(request.input), signal });
-      return { model: modelSpec.name, response: encodeMessage('tensorflow.serving.ClassificationResponse', classificationResponseObject(result)) };
+      const request = decodeExamplesRequest('tensorflow.serving.ClassificationRequest', bytes);
+      const result = await classify(manager, { ...request, signal });
+      return { model: request.modelSpec.name, response: encodeMessage('tensorflow.serving.ClassificationResponse', classificationResponseObject(result)) };
     },
     Regress: async (bytes, _call, signal) => {
-      const request = decodeMessage<DecodedExamplesRequest>('tensorflow.serving.RegressionRequest', bytes);
-      const modelSpec = modelSpecFromObject(request.modelSpec);
-      const result = await regress(manager, { modelSpec, ...examplesFromInput(request.input), signal });
-      return { model: modelSpec.name, response: encodeMessage('tensorflow.serving.RegressionResponse', regressionResponseObject(result)) };
+      const request = decodeExamplesRequest('tensorflow.serving.RegressionRequest', bytes);
+      const result = await regress(manager, { ...request, signal });
+      return { model: request.modelSpec.name, response: encodeMessage('tensorflow.serving.RegressionResponse', regressionResponseObject(result)) };
     },
-    MultiInference: async (bytes) => {
-      const request = decodeMessage<DecodedMultiInferenceRequest>('tensorflow.serving.MultiInferenceRequest', bytes);
-      const tasks = (request.tasks ?? []).map((task) => ({ modelSpec: modelSpecFromObject(task.modelSpec), methodName: task.methodName ?? '' }));
-      const model = tasks[0]?.modelSpec.name ?? '';
-      const result = await multiInference(manager, { tasks, ...examplesFromInput(request.input) });
-      return { model, response: encodeMessage('tensorflow.serving.MultiInferenceResponse', multiInferenceResponseObject(result)) };
+    MultiInference: async (bytes, _call, signal) => {
+      const request = decodeMultiInferenceRequest(bytes);
+      const result = await multiInference(manager, { ...request, signal });
+      return { model: request.tasks[0]?.modelSpec.name ?? '', response: encodeMessage('tensorflow.serving.MultiInferenceResponse', multiInferenceResponseObject(result)) };
     },
     GetModelMetadata: async (bytes) => {
       const request = decodeMessage<{ modelSpec?: Parameters<typeof modelSpecFromObject>[0]; metadataField?: string[] }>('tensorflow.serving.GetModelMetadataRequest', bytes);
@@ -158,8 +143,8 @@ function modelServiceHandlers(manager: ModelManager): Record<string, Handler> {
       const response = encodeMessage('tensorflow.serving.GetModelStatusResponse', {
         modelVersionStatus: statuses.map((s) => ({
           version: s.version,
-          state: VERSION_STATES[s.state],
-          status: { errorCode: s.error.code === 'OK' ? 0 : grpcCode(s.error.code), errorMessage: s.error.message },
+          state: s.state,
+          status: { errorCode: s.error.code, errorMessage: s.error.message },
         })),
       });
       return { model: spec.name, response };
@@ -201,8 +186,9 @@ function unaryService(
         (error: unknown) => {
           answered = true;
           const failure = TfServeError.from(error);
-          model = peekModelName(call.request);
-          callback({ code: grpcCode(failure.code), details: failure.message });
+          model = peekModelName(call.request, method);
+          // TF's error codes are gRPC's status codes, name for name and number for number.
+          callback({ code: grpc.status[failure.code], details: failure.message });
           finish(failure.code);
         },
       );
@@ -211,27 +197,27 @@ function unaryService(
   return { definition, implementation };
 }
 
-/** Best-effort model name of a request (field 1 = model_spec, its field 1 = name) for metrics of failed calls. */
-function peekModelName(bytes: Buffer): string {
+// Field numbers from a request down to its ModelSpec, where they are not
+// just [1] (model_spec); [] = no ModelSpec.
+const MODEL_SPEC_FIELDS: Readonly<Record<string, readonly number[]>> = {
+  MultiInference: [1, 1], // tasks[0].model_spec
+  HandleReloadConfigRequest: [],
+};
+
+/** Best-effort model name of a request (ModelSpec.name is field 1), for metrics of failed calls. */
+function peekModelName(bytes: Buffer, method: string): string {
+  const fields = MODEL_SPEC_FIELDS[method] ?? [1];
+  if (fields.length === 0) return '';
   try {
-    const reader = protobuf.Reader.create(bytes);
-    while (reader.pos < reader.len) {
-      const tag = reader.uint32();
-      if (tag === ((1 << 3) | 2)) {
-        const spec = protobuf.Reader.create(reader.bytes());
-        while (spec.pos < spec.len) {
-          const specTag = spec.uint32();
-          if (specTag === ((1 << 3) | 2)) return spec.string();
-          spec.skipType(specTag & 7);
-        }
-        return '';
-      }
-      reader.skipType(tag & 7);
+    let message: Uint8Array | null = bytes;
+    for (const field of [...fields, 1]) {
+      message = readBytesField(message, field);
+      if (message === null) return '';
     }
+    return Buffer.from(message).toString('utf8');
   } catch {
-    // malformed: no name
+    return ''; // malformed: no name
   }
-  return '';
 }
 
 const HEALTH = { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 } as const;
@@ -248,10 +234,33 @@ function healthOf(manager: ModelManager, service: string): number | null {
   }
 }
 
-function healthService(manager: ModelManager): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
+interface HealthWatch {
+  call: grpc.ServerWritableStream<Buffer, Uint8Array>;
+  service: string;
+  last: number;
+}
+
+function healthService(manager: ModelManager): {
+  definition: grpc.ServiceDefinition;
+  implementation: grpc.UntypedServiceImplementation;
+  /** Answers every Watch with a last NOT_SERVING and ends it, so that a graceful shutdown need not wait for them. */
+  shutdown(): void;
+} {
   const service = 'grpc.health.v1.Health';
   const decodeService = (bytes: Buffer) => decodeMessage<{ service?: string }>('grpc.health.v1.HealthCheckRequest', bytes).service ?? '';
   const encodeStatus = (status: number) => encodeMessage('grpc.health.v1.HealthCheckResponse', { status });
+  const watches = new Set<HealthWatch>();
+  let shuttingDown = false;
+  const send = (watch: HealthWatch, status: number) => {
+    if (status === watch.last) return;
+    watch.last = status;
+    watch.call.write(encodeStatus(status));
+  };
+  const update = () => {
+    for (const watch of watches) send(watch, healthOf(manager, watch.service) ?? HEALTH.SERVICE_UNKNOWN);
+  };
+  manager.on('load', update);
+  manager.on('unload', update);
   const definition: grpc.ServiceDefinition = {
     Check: methodDefinition(service, 'Check'),
     Watch: { ...methodDefinition(service, 'Watch'), responseStream: true },
@@ -265,7 +274,7 @@ function healthService(manager: ModelManager): { definition: grpc.ServiceDefinit
         else callback(null, encodeStatus(status));
       } catch (error) {
         const failure = TfServeError.from(error);
-        callback({ code: grpcCode(failure.code), details: failure.message });
+        callback({ code: grpc.status[failure.code], details: failure.message });
       }
     },
     Watch: (call: grpc.ServerWritableStream<Buffer, Uint8Array>) => {
@@ -276,24 +285,30 @@ function healthService(manager: ModelManager): { definition: grpc.ServiceDefinit
         call.destroy(Object.assign(new Error((error as Error).message), { code: grpc.status.INVALID_ARGUMENT }));
         return;
       }
-      let last = -1;
-      const send = () => {
-        const status = healthOf(manager, name) ?? HEALTH.SERVICE_UNKNOWN;
-        if (status !== last) {
-          last = status;
-          call.write(encodeStatus(status));
-        }
-      };
-      manager.on('load', send);
-      manager.on('unload', send);
-      call.on('cancelled', () => {
-        manager.off('load', send);
-        manager.off('unload', send);
-      });
-      send();
+      const watch: HealthWatch = { call, service: name, last: -1 };
+      if (shuttingDown) {
+        send(watch, HEALTH.NOT_SERVING);
+        call.end();
+        return;
+      }
+      watches.add(watch);
+      const forget = () => watches.delete(watch);
+      call.on('cancelled', forget);
+      call.on('close', forget);
+      send(watch, healthOf(manager, name) ?? HEALTH.SERVICE_UNKNOWN);
     },
   };
-  return { definition, implementation };
+  const shutdown = () => {
+    shuttingDown = true;
+    manager.off('load', update);
+    manager.off('unload', update);
+    for (const watch of watches) {
+      send(watch, HEALTH.NOT_SERVING);
+      watch.call.end();
+    }
+    watches.clear();
+  };
+  return { definition, implementation, shutdown };
 }
 
 /** Starts the gRPC server; resolves once it listens. */
@@ -311,8 +326,12 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   server.addService(health.definition, health.implementation);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(options.address, grpc.ServerCredentials.createInsecure(), (error, bound) => {
-      if (error) reject(new TfServeError('UNAVAILABLE', `cannot listen for gRPC on ${options.address}: ${error.message}`));
-      else resolve(bound);
+      if (error) {
+        health.shutdown();
+        reject(new TfServeError('UNAVAILABLE', `cannot listen for gRPC on ${options.address}: ${error.message}`));
+      } else {
+        resolve(bound);
+      }
     });
   });
   let closing: Promise<void> | null = null;
@@ -320,6 +339,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     port,
     close(graceMs: number): Promise<void> {
       closing ??= new Promise<void>((resolve) => {
+        health.shutdown();
         const timer = setTimeout(() => {
           server.forceShutdown();
           resolve();

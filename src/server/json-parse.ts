@@ -18,8 +18,10 @@ export interface ParseOptions {
 }
 
 const MAX_DEPTH = 512;
-// A run of 16 digits may be an integer past 2^53 that JSON.parse would round.
-const MAYBE_UNSAFE_INTEGER = /\d{16}/;
+// An integer literal of 16 or more digits may be past 2^53, which JSON.parse
+// would round. Digits after a point or an exponent belong to a float; a match
+// inside a string just takes the exact path.
+const MAYBE_UNSAFE_INTEGER = /(?<![\d.eE])\d{16,}(?![\d.eE])/;
 
 export function isJsonObject(value: JsonValue | undefined): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

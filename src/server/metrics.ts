@@ -8,9 +8,12 @@ import { Counter, Gauge, Histogram, type Metric, Registry, collectDefaultMetrics
 
 import type { StatusCode } from '../errors';
 import { type NativeBatchingStats, native } from '../native';
-import type { PredictOptions } from '../model';
+import { DEFAULT_SIGNATURE, type PredictOptions } from '../model';
 import type { Servable, ServableLoader } from '../servable';
+import { CLASSIFY_METHOD, REGRESS_METHOD } from '../serving/inference';
+import type { LoadEvent } from '../serving/model-manager';
 import type { TensorInput } from '../tensor';
+import type { GrpcRequestInfo } from './grpc';
 
 /** One finished request, from the REST or the gRPC front door. */
 export interface RequestRecord {
@@ -22,23 +25,6 @@ export interface RequestRecord {
   model: string;
   code: 'OK' | StatusCode;
   seconds: number;
-}
-
-/** What grpc.ts reports through its onRequest callback. */
-export interface GrpcRequestEvent {
-  service: string;
-  method: string;
-  model: string;
-  code: 'OK' | StatusCode;
-  seconds: number;
-}
-
-/** What the model manager emits as 'load'. */
-export interface LoadEvent {
-  name: string;
-  version: number;
-  seconds: number;
-  error?: unknown;
 }
 
 /** The manager's view the loaded-versions gauge reads at each scrape. */
@@ -66,7 +52,7 @@ export class ServerMetrics {
   private readonly requestLatency: Histogram<'model_name' | 'API' | 'entrypoint'>;
   private readonly runtimeLatency: Histogram<'model_name' | 'API' | 'runtime'>;
   private readonly loadLatency: Histogram<'model_name' | 'status'>;
-  private managers: ManagerView[] = [];
+  private manager: ManagerView | null = null;
 
   constructor(options: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -97,7 +83,7 @@ export class ServerMetrics {
       buckets: LOAD_BUCKETS_S,
       registers,
     });
-    const managers = () => this.managers;
+    const observed = () => this.manager;
     new Gauge({
       name: 'tfserve_loaded_model_versions',
       help: 'Model versions in state AVAILABLE.',
@@ -105,10 +91,10 @@ export class ServerMetrics {
       registers,
       collect() {
         this.reset();
-        for (const manager of managers()) {
-          for (const name of manager.modelNames()) {
-            this.set({ model_name: name }, manager.status(name).filter((s) => s.state === 'AVAILABLE').length);
-          }
+        const manager = observed();
+        if (!manager) return;
+        for (const name of manager.modelNames()) {
+          this.set({ model_name: name }, manager.status(name).filter((s) => s.state === 'AVAILABLE').length);
         }
       },
     });
@@ -121,29 +107,24 @@ export class ServerMetrics {
   }
 
   /** The callback to hand grpc.ts as onRequest. */
-  grpcRecorder(): (event: GrpcRequestEvent) => void {
+  grpcRecorder(): (event: GrpcRequestInfo) => void {
     return (event) => this.recordRequest({ entrypoint: 'GRPC', api: apiLabel(event.method), model: event.model, code: event.code, seconds: event.seconds });
   }
 
   /** Load latency from the manager's 'load' events; loaded versions read from its status at each scrape. */
   observeManager(manager: ManagerView): void {
-    this.managers.push(manager);
+    this.manager = manager;
     manager.on('load', (event) => {
       this.loadLatency.observe({ model_name: event.name, status: event.error ? 'error' : 'ok' }, event.seconds);
     });
   }
 
-  /**
-   * Wraps a loader so that every Servable's predict() feeds the runtime
-   * latency. `modelNameFor` gives the served name of a base path (the
-   * servable's own name is its directory's).
-   */
-  instrumentLoader(loader: ServableLoader, modelNameFor: (basePath: string) => string | undefined = () => undefined): ServableLoader {
+  /** Wraps a loader so that every Servable's predict() feeds the runtime latency, by the name the manager serves it as. */
+  instrumentLoader(loader: ServableLoader): ServableLoader {
     const runtimeLatency = this.runtimeLatency;
-    return async (basePath, options) => {
-      const servable = await loader(basePath, options);
-      const model = modelNameFor(basePath) ?? servable.name;
-      return timedServable(servable, (seconds, api) => runtimeLatency.observe({ model_name: model, API: api, runtime: 'TF1' }, seconds * 1e6));
+    return async (basePath, options, name) => {
+      const servable = await loader(basePath, options, name);
+      return timedServable(servable, (seconds, api) => runtimeLatency.observe({ model_name: name, API: api, runtime: 'TF1' }, seconds * 1e6));
     };
   }
 
@@ -163,8 +144,8 @@ function timedServable(servable: Servable, observe: (seconds: number, api: strin
     try {
       return await servable.predict(inputs, options);
     } finally {
-      const method = servable.signatures[options?.signature ?? 'serving_default']?.methodName ?? '';
-      const api = method.startsWith('tensorflow/serving/') ? method.slice('tensorflow/serving/'.length) : 'predict';
+      const method = servable.signatures[options?.signature ?? DEFAULT_SIGNATURE]?.methodName;
+      const api = method === CLASSIFY_METHOD ? 'classify' : method === REGRESS_METHOD ? 'regress' : 'predict';
       observe(Number(process.hrtime.bigint() - start) / 1e9, api);
     }
   };
@@ -237,12 +218,18 @@ function merge(stats: readonly NativeBatchingStats[]): NativeBatchingStats | nul
 export function registerBatchingMetrics(metrics: ServerMetrics, source: BatchingStatsSource): void {
   const sizeBounds = Array.from({ length: 16 }, (_, i) => 2 ** i);
   const queueBounds = native.queueBucketBounds();
+  // The registry asks every metric for its samples in one synchronous pass:
+  // the stats are read once for the four metrics, and read afresh next scrape.
+  let scraped: Array<{ model: string; stats: NativeBatchingStats }> | null = null;
   const perModel = () => {
+    if (scraped) return scraped;
     const merged: Array<{ model: string; stats: NativeBatchingStats }> = [];
     for (const { model, stats } of source()) {
       const total = merge(stats);
       if (total) merged.push({ model, stats: total });
     }
+    scraped = merged;
+    queueMicrotask(() => (scraped = null));
     return merged;
   };
   scrapeTimeMetric(metrics.registry, 'tfserve_batch_size', 'Rows per batch run, padding included.', 'histogram', () =>

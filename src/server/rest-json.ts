@@ -1,16 +1,16 @@
 // TF Serving's REST request and response bodies: predict in row
 // ("instances" -> "predictions") and columnar ("inputs" -> "outputs")
 // formats, classify/regress with tf.Examples, errors.
+import { BIGINT_RANGES } from '../dtypes';
 import { TfServeError, invalidArgument } from '../errors';
 import type { Example, Feature } from '../serving/example';
 import type { Signature } from '../signatures';
 import type { AnyTensor, TensorInput } from '../tensor';
 import { type JsonObject, type JsonValue, isJsonObject, parseJson } from './json-parse';
 import { formatFloat32, jsonString } from './json-write';
-import { batchFromJson, decodeBase64, isBase64Object, jsonTypeName, renderJson, rowWriters, tensorFromJson, writeTensor } from './rest-tensor';
+import { FLOAT32_MAX, batchFromJson, decodeBase64, isBase64Object, jsonTypeName, renderJson, rowWriters, tensorFromJson, writeTensor } from './rest-tensor';
 
 export type PredictFormat = 'row' | 'columnar';
-
 
 /** Parses a request body, which must be a JSON object. */
 export function parseRequestBody(text: string, options: { exactIntegers?: boolean } = {}): JsonObject {
@@ -170,11 +170,12 @@ function addFeatureValue(name: string, value: JsonValue, feature: { current?: Fe
   if (typeof value === 'boolean') push('int64', value ? 1n : 0n);
   else if (typeof value === 'string') push('bytes', Buffer.from(value, 'utf8'));
   else if (typeof value === 'bigint') {
-    if (value > 2n ** 63n - 1n) throw invalidArgument(`Feature: ${name} has uint64 element. Only int64 is supported.`);
-    if (value < -(2n ** 63n)) throw invalidArgument(`Feature: ${name} has an integer out of the int64 range: ${value}`);
+    const [min, max] = BIGINT_RANGES.int64!;
+    if (value > max) throw invalidArgument(`Feature: ${name} has uint64 element. Only int64 is supported.`);
+    if (value < min) throw invalidArgument(`Feature: ${name} has an integer out of the int64 range: ${value}`);
     push('int64', value);
   } else if (typeof value === 'number') {
-    if (Number.isFinite(value) && Math.abs(value) > 3.4028234663852886e38) throw invalidArgument(`Cannot convert JSON value: ${renderJson(value)} to float without loss of precision.`);
+    if (Number.isFinite(value) && Math.abs(value) > FLOAT32_MAX) throw invalidArgument(`Cannot convert JSON value: ${renderJson(value)} to float without loss of precision.`);
     push('float', Math.fround(value));
   } else if (isBase64Object(value)) push('bytes', decodeBase64(value));
   else throw invalidArgument(`Feature: ${name} has element with unexpected JSON type: ${jsonTypeName(value)}`);
@@ -219,5 +220,3 @@ export function encodeRegressResponse(regressions: readonly number[]): string {
 export function encodeError(message: string): string {
   return `{"error": ${jsonString(message)}}`;
 }
-
-export type { Example, Feature };

@@ -6,13 +6,14 @@ import protobuf from 'protobufjs';
 
 import type { ResolvedSpec } from '../serving/inference';
 import type { VersionStatus } from '../serving/model-manager';
+import { readMapEntry } from '../serving/wire';
 import { lazyProtoRoot } from '../proto';
 import { jsonString } from './json-write';
 
 /** A JSON document whose int64 values are already strings; written in key order. */
 type JsonOut = string | number | boolean | null | JsonOut[] | { [key: string]: JsonOut };
 
-export function stringifyCompact(value: JsonOut): string {
+function stringifyCompact(value: JsonOut): string {
   if (typeof value === 'string') return jsonString(value);
   if (typeof value === 'number') return Number.isFinite(value) ? String(value) : jsonString(String(value));
   if (typeof value === 'boolean' || value === null) return String(value);
@@ -69,7 +70,7 @@ function messageToJson(type: protobuf.Type, message: protobuf.Message): JsonOut 
 }
 
 /** A serialized tensorflow.serving.SignatureDefMap as TF Serving's JSON, entries in their serialized order. */
-export function signatureDefMapToJson(bytes: Uint8Array): JsonOut {
+function signatureDefMapToJson(bytes: Uint8Array): JsonOut {
   const SignatureDef = metaGraphRoot().lookupType('tensorflow.SignatureDef');
   const entries: Record<string, JsonOut> = {};
   const reader = protobuf.Reader.create(bytes);
@@ -79,15 +80,7 @@ export function signatureDefMapToJson(bytes: Uint8Array): JsonOut {
       reader.skipType(tag & 7);
       continue;
     }
-    const entry = protobuf.Reader.create(reader.bytes());
-    let key = '';
-    let value: Uint8Array = new Uint8Array(0);
-    while (entry.pos < entry.len) {
-      const entryTag = entry.uint32();
-      if (entryTag === ((1 << 3) | 2)) key = entry.string();
-      else if (entryTag === ((2 << 3) | 2)) value = entry.bytes();
-      else entry.skipType(entryTag & 7);
-    }
+    const { key, value } = readMapEntry(reader.bytes());
     entries[key] = messageToJson(SignatureDef, SignatureDef.decode(value));
   }
   return { signature_def: entries };

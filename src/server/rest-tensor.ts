@@ -1,35 +1,19 @@
 // JSON values <-> tensors, the way TF Serving's REST API reads and writes
 // them: nested lists whose depth is the rank, dtype from the signature,
 // {"b64": "..."} for binary strings.
-import { type DType, dtypeInfo } from '../dtypes';
+import { BIGINT_RANGES, type DType, INTEGER_RANGES, dtypeInfo } from '../dtypes';
 import { TfServeError, invalidArgument } from '../errors';
 import { fromBfloat16Bits, fromFloat16Bits, toBfloat16Bits, toFloat16Bits } from '../half';
-import type { AnyTensor, TensorInput } from '../tensor';
-import { type JsonObject, type JsonValue, isJsonObject } from './json-parse';
+import { type AnyTensor, type TensorInput, elementCount, formatShape } from '../tensor';
+import { type JsonValue, isJsonObject } from './json-parse';
 import { formatFloat32, formatFloat64, jsonString } from './json-write';
 
-/** TensorFlow's DataTypeString names, used in TF Serving's messages. */
-const TF_TYPE_NAMES: Record<DType, string> = {
-  float16: 'half',
-  float32: 'float',
-  float64: 'double',
-  bfloat16: 'bfloat16',
-  int8: 'int8',
-  int16: 'int16',
-  int32: 'int32',
-  int64: 'int64',
-  uint8: 'uint8',
-  uint16: 'uint16',
-  uint32: 'uint32',
-  uint64: 'uint64',
-  bool: 'bool',
-  string: 'string',
-  complex64: 'complex64',
-  complex128: 'complex128',
-};
+/** Largest finite float32; JSON numbers beyond it do not fit a float without loss. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
 
-export function tfTypeName(dtype: DType): string {
-  return TF_TYPE_NAMES[dtype];
+/** TensorFlow's DataTypeString name (DT_HALF -> "half"), used in TF Serving's messages. */
+function tfTypeName(dtype: DType): string {
+  return dtypeInfo(dtype).protoName.slice('DT_'.length).toLowerCase();
 }
 
 /** Short rendering of a JSON value for error messages. */
@@ -73,7 +57,7 @@ export function decodeBase64(value: JsonValue): Buffer {
 }
 
 /** The shape of a JSON value: the length of every first list down to a leaf. */
-export function jsonShape(value: JsonValue): number[] {
+function jsonShape(value: JsonValue): number[] {
   const shape: number[] = [];
   let current = value;
   while (Array.isArray(current)) {
@@ -84,10 +68,6 @@ export function jsonShape(value: JsonValue): number[] {
   return shape;
 }
 
-export function formatShape(shape: readonly number[]): string {
-  return `[${shape.join(',')}]`;
-}
-
 function typeError(value: JsonValue, dtype: DType): TfServeError {
   return invalidArgument(`JSON Value: ${renderJson(value)} Type: ${jsonTypeName(value)} is not of expected type: ${tfTypeName(dtype)}`);
 }
@@ -95,19 +75,6 @@ function typeError(value: JsonValue, dtype: DType): TfServeError {
 function lossyError(value: JsonValue, dtype: DType): TfServeError {
   return invalidArgument(`Cannot convert JSON value: ${renderJson(value)} to ${tfTypeName(dtype)} without loss of precision.`);
 }
-
-const FLOAT32_MAX = 3.4028234663852886e38;
-
-const INTEGER_RANGES: Partial<Record<DType, readonly [bigint, bigint]>> = {
-  int8: [-128n, 127n],
-  int16: [-32768n, 32767n],
-  int32: [-2147483648n, 2147483647n],
-  uint8: [0n, 255n],
-  uint16: [0n, 65535n],
-  uint32: [0n, 4294967295n],
-  int64: [-(2n ** 63n), 2n ** 63n - 1n],
-  uint64: [0n, 2n ** 64n - 1n],
-};
 
 type LeafWriter = (value: JsonValue, index: number) => void;
 
@@ -136,7 +103,7 @@ function integerValue(value: JsonValue, dtype: DType): bigint {
   if (typeof value === 'bigint') big = value;
   else if (typeof value === 'number' && Number.isInteger(value)) big = BigInt(value);
   else throw typeError(value, dtype);
-  const [min, max] = INTEGER_RANGES[dtype]!;
+  const [min, max] = BIGINT_RANGES[dtype]!;
   if (big < min || big > max) throw invalidArgument(`JSON Value: ${renderJson(value)} is out of range for type: ${tfTypeName(dtype)}`);
   return big;
 }
@@ -162,7 +129,7 @@ function allocate(dtype: DType, count: number): Storage {
     case 'uint32': {
       const ArrayType = dtypeInfo(dtype).array!;
       const data = new ArrayType(count) as Int32Array;
-      const [min, max] = INTEGER_RANGES[dtype]!.map(Number) as [number, number];
+      const [min, max] = INTEGER_RANGES[dtype]!;
       return {
         data,
         write: (v, i) => {
@@ -237,7 +204,7 @@ function fill(value: JsonValue, shape: readonly number[], level: number, storage
 /** One tensor from one JSON value (columnar format). */
 export function tensorFromJson(value: JsonValue, dtype: DType): TensorInput {
   const shape = jsonShape(value);
-  const storage = allocate(dtype, shape.reduce((a, b) => a * b, 1));
+  const storage = allocate(dtype, elementCount(shape));
   fill(value, shape, 0, storage, 0, dtype);
   return { dtype, shape, data: storage.data };
 }
@@ -249,7 +216,7 @@ export function tensorFromJson(value: JsonValue, dtype: DType): TensorInput {
  */
 export function batchFromJson(values: readonly JsonValue[], dtype: DType, describe: (index: number) => string): TensorInput {
   const itemShape = jsonShape(values[0]!);
-  const itemSize = itemShape.reduce((a, b) => a * b, 1);
+  const itemSize = elementCount(itemShape);
   const storage = allocate(dtype, values.length * itemSize);
   values.forEach((value, i) => {
     try {
@@ -355,7 +322,7 @@ export function rowWriters(outputs: ReadonlyArray<readonly [string, AnyTensor]>)
     if (rows >= 0 && batch !== rows) throw invalidArgument(`Tensor name: ${alias} has inconsistent batch size: ${batch} expecting: ${rows}`);
     rows = batch;
     const inner = tensor.shape.slice(1);
-    byAlias.set(alias, { format: elementFormatter(tensor, isBytesAlias(alias, tensor)), shape: inner, rowSize: inner.reduce((a, b) => a * b, 1) });
+    byAlias.set(alias, { format: elementFormatter(tensor, isBytesAlias(alias, tensor)), shape: inner, rowSize: elementCount(inner) });
   }
   return {
     rows: Math.max(rows, 0),
@@ -365,5 +332,3 @@ export function rowWriters(outputs: ReadonlyArray<readonly [string, AnyTensor]>)
     },
   };
 }
-
-export type { JsonObject };

@@ -4,8 +4,7 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 
 import { type StatusCode, TfServeError } from '../errors';
-import { DEFAULT_SIGNATURE } from '../model';
-import { classify, modelMetadata, modelStatus, predictOn, regress } from '../serving/inference';
+import { classify, modelMetadata, modelStatus, predictWith, regress } from '../serving/inference';
 import type { ModelManager } from '../serving/model-manager';
 import type { ServerMetrics } from './metrics';
 import { HttpError, readBody } from './rest-body';
@@ -35,8 +34,6 @@ export interface RestServerOptions {
 
 export interface RestServer {
   readonly port: number;
-  /** Requests received and not yet answered. */
-  inFlight(): number;
   /** Stops accepting connections, lets requests in flight finish for up to graceMs, then drops what is left. */
   close(graceMs: number): Promise<void>;
 }
@@ -62,7 +59,7 @@ const HTTP_STATUS: Record<'OK' | StatusCode, number> = {
   DATA_LOSS: 500,
 };
 
-export function httpStatusOf(code: 'OK' | StatusCode): number {
+function httpStatusOf(code: 'OK' | StatusCode): number {
   return HTTP_STATUS[code] ?? 500;
 }
 
@@ -89,26 +86,15 @@ async function runModelApi(manager: ModelManager, route: ModelRoute, body: () =>
     case 'status':
       return encodeStatusResponse(modelStatus(manager, spec));
     case 'metadata': {
-      const result = await modelMetadata(manager, spec);
+      const result = modelMetadata(manager, spec);
       return encodeMetadataResponse(result.modelSpec, result.signatureDefMap);
     }
     case 'predict': {
       const doc = parseRequestBody(await body());
-      const signatureName = signatureNameOf(doc) || DEFAULT_SIGNATURE;
-      // The signature types the JSON; the lease keeps that version loaded until predict ran on it.
-      const lease = manager.acquire(spec);
-      try {
-        const signature = lease.servable.signatures[signatureName];
-        if (!signature) {
-          const known = Object.keys(lease.servable.signatures).join(', ') || 'none';
-          throw new TfServeError('FAILED_PRECONDITION', `Serving signature key "${signatureName}" not found in model '${route.name}' version ${lease.version} (signatures: ${known})`);
-        }
-        const { format, inputs } = decodePredictInputs(doc, signature);
-        const result = await predictOn(lease, { inputs, signal, signatureName });
-        return encodePredictResponse(result.outputs, format);
-      } finally {
-        lease.release();
-      }
+      // The signature of the version predict runs on types the JSON.
+      const modelSpec = { ...spec, signatureName: signatureNameOf(doc) };
+      const result = await predictWith(manager, { modelSpec, signal, decode: (signature) => decodePredictInputs(doc, signature) });
+      return encodePredictResponse(result.outputs, result.decoded.format);
     }
     case 'classify':
     case 'regress': {
@@ -219,7 +205,6 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
       const port = (server.address() as AddressInfo).port;
       resolve({
         port,
-        inFlight: () => inFlight.size,
         close: async (graceMs: number) => {
           draining = true;
           const drainStart = Date.now();

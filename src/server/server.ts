@@ -2,23 +2,20 @@
 // manager, gRPC and REST front doors, metrics, config polling, and the
 // draining shutdown.
 import fs from 'node:fs';
-import path from 'node:path';
 
 import { TfServeError } from '../errors';
 import { Engine } from '../engine';
 import type { LoadOptions } from '../model';
 import type { ServableLoader } from '../servable';
 import type { SessionOptions } from '../session-options';
-import { parseBatchingParametersFile, parseModelConfigFile, parseMonitoringConfigFile } from '../serving/config';
-import { type ModelConfig, ModelManager } from '../serving/model-manager';
+import { parseBatchingParametersFile, parseModelConfigText, parseMonitoringConfigFile, readModelConfigFile } from '../serving/config';
+import { type LoadEvent, type ModelConfig, ModelManager } from '../serving/model-manager';
 import type { ServerFlags } from './flags';
 import { type GrpcServer, startGrpcServer } from './grpc';
 import { type BatchingStatsSource, ServerMetrics, registerBatchingMetrics } from './metrics';
 import { LIVENESS_PATH, READINESS_PATH, type RestServer, startRestServer } from './rest';
 
 export interface ServingServer {
-  readonly manager: ModelManager;
-  readonly metrics: ServerMetrics;
   readonly grpcPort: number;
   /** null when --rest_api_port is 0. */
   readonly restPort: number | null;
@@ -46,9 +43,9 @@ function sessionOptions(flags: ServerFlags): SessionOptions {
   return session;
 }
 
-/** The models the flags name: the config file's, or --model_name at --model_base_path. */
-export function modelConfigsFromFlags(flags: ServerFlags): ModelConfig[] {
-  if (flags.modelConfigFile) return parseModelConfigFile(flags.modelConfigFile);
+/** The models the flags name: the config file's (`configText`, its text), or --model_name at --model_base_path. */
+function modelConfigsFromFlags(flags: ServerFlags, configText: string | null): ModelConfig[] {
+  if (configText !== null) return parseModelConfigText(configText, flags.modelConfigFile);
   return [{ name: flags.modelName, basePath: flags.modelBasePath, modelPlatform: 'tensorflow', versionPolicy: { kind: 'latest', numVersions: 1 }, versionLabels: {} }];
 }
 
@@ -70,10 +67,9 @@ function describeStatus(manager: ModelManager): string[] {
   return lines;
 }
 
-/** Re-reads --model_config_file every poll interval and applies it when it changed. */
-function pollModelConfig(flags: ServerFlags, manager: ModelManager, log: (line: string) => void): () => void {
-  if (!flags.modelConfigFile || flags.modelConfigFilePollWaitSeconds <= 0) return () => undefined;
-  let last = fs.readFileSync(flags.modelConfigFile, 'utf8');
+/** Re-reads --model_config_file every poll interval and applies it when it differs from `last`, the text applied. */
+function pollModelConfig(flags: ServerFlags, manager: ModelManager, last: string | null, log: (line: string) => void): () => void {
+  if (last === null || flags.modelConfigFilePollWaitSeconds <= 0) return () => undefined;
   let applying = false;
   const timer = setInterval(() => {
     if (applying) return;
@@ -88,7 +84,7 @@ function pollModelConfig(flags: ServerFlags, manager: ModelManager, log: (line: 
     last = text;
     applying = true;
     Promise.resolve()
-      .then(() => manager.setConfig(parseModelConfigFile(flags.modelConfigFile)))
+      .then(() => manager.setConfig(parseModelConfigText(text, flags.modelConfigFile)))
       .then(() => log(`applied the changed ${flags.modelConfigFile}: serving ${manager.modelNames().join(', ')}`))
       .catch((error: unknown) => log(`cannot apply ${flags.modelConfigFile}: ${(error as Error).message}; keeping the current config`))
       .finally(() => (applying = false));
@@ -110,7 +106,7 @@ function batchingStatsOf(manager: ModelManager): BatchingStatsSource {
           continue; // unloaded since status() was read
         }
         try {
-          yield { model: name, stats: lease.servable.batchingStats?.() ?? [] };
+          yield { model: name, stats: lease.servable.batchingStats() };
         } finally {
           lease.release();
         }
@@ -121,7 +117,9 @@ function batchingStatsOf(manager: ModelManager): BatchingStatsSource {
 
 export async function startServer(flags: ServerFlags, options: StartOptions = {}): Promise<ServingServer> {
   const log = options.log ?? ((line: string) => console.log(line));
-  const configs = modelConfigsFromFlags(flags);
+  // Read once: the configs served at start and the text later polls compare against.
+  const configText = flags.modelConfigFile ? readModelConfigFile(flags.modelConfigFile) : null;
+  const configs = modelConfigsFromFlags(flags, configText);
   const monitoring = flags.monitoringConfigFile ? parseMonitoringConfigFile(flags.monitoringConfigFile) : null;
   const prometheusPath = monitoring?.prometheus.enable ? monitoring.prometheus.path : null;
   if (prometheusPath && flags.restApiPort === 0) {
@@ -138,10 +136,8 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
   const metrics = new ServerMetrics();
   const engine = options.loader ? null : await Engine.create({ workers: flags.engineWorkers });
   const loader: ServableLoader = options.loader ?? ((basePath, load) => engine!.load(basePath, load));
-  // Called only once loads start, after `manager` is set.
-  const modelNameFor = (basePath: string): string | undefined => manager.modelNames().find((name: string) => manager.modelConfig(name)?.basePath === path.resolve(basePath));
-  const manager: ModelManager = new ModelManager({
-    loader: metrics.instrumentLoader(loader, modelNameFor),
+  const manager = new ModelManager({
+    loader: metrics.instrumentLoader(loader),
     loadOptions,
     fileSystemPollWaitSeconds: flags.fileSystemPollWaitSeconds,
     enableModelWarmup: flags.enableModelWarmup,
@@ -151,8 +147,8 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
   });
   metrics.observeManager(manager);
   if (loadOptions.batching) registerBatchingMetrics(metrics, batchingStatsOf(manager));
-  manager.on('load', (event: { name: string; version: number; seconds: number; error?: { message?: string } }) => {
-    if (event.error) log(`model '${event.name}' version ${event.version} failed to load after ${event.seconds.toFixed(2)} s: ${event.error.message ?? String(event.error)}`);
+  manager.on('load', (event: LoadEvent) => {
+    if (event.error) log(`model '${event.name}' version ${event.version} failed to load after ${event.seconds.toFixed(2)} s: ${event.error.message}`);
     else log(`model '${event.name}' version ${event.version} loaded in ${event.seconds.toFixed(2)} s`);
   });
 
@@ -197,12 +193,10 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
     },
     (error: unknown) => log(`cannot apply the model config: ${(error as Error).message}`),
   );
-  const stopPolling = pollModelConfig(flags, manager, log);
+  const stopPolling = pollModelConfig(flags, manager, configText, log);
 
   let shutdown: Promise<void> | null = null;
   return {
-    manager,
-    metrics,
     grpcPort: grpcServers[0]!.port,
     restPort: rest ? (rest as RestServer).port : null,
     loaded,

@@ -9,7 +9,7 @@ import type { ModelConfig } from './model-manager';
 import { servingType } from './protos';
 import { type TextMessage, parseTextFormat } from './text-format';
 
-export const DEFAULT_PROMETHEUS_PATH = '/monitoring/prometheus/metrics';
+const DEFAULT_PROMETHEUS_PATH = '/monitoring/prometheus/metrics';
 
 export interface MonitoringConfig {
   prometheus: { enable: boolean; path: string };
@@ -34,7 +34,7 @@ function asNumber(value: unknown, what: string): number {
  * came from a text file or from a HandleReloadConfigRequest (protobufjs
  * object with camelCase keys). `where` prefixes error messages.
  */
-export function toModelConfig(decoded: Record<string, unknown>, where: string): ModelConfig {
+function toModelConfig(decoded: Record<string, unknown>, where: string): ModelConfig {
   const name = String(decoded.name ?? '');
   if (name === '') throw invalidArgument(`${where}: model config has no name`);
   const basePath = String(decoded.basePath ?? '');
@@ -81,9 +81,14 @@ export function parseModelConfigText(text: string, source: string): ModelConfig[
   return modelConfigsFromServerConfig(decoded, source);
 }
 
+/** The text of a --model_config_file (parse it with parseModelConfigText). */
+export function readModelConfigFile(file: string): string {
+  return readConfigFile(file, 'model config file');
+}
+
 /** Reads a --model_config_file (ModelServerConfig in text format). */
 export function parseModelConfigFile(file: string): ModelConfig[] {
-  return parseModelConfigText(readConfigFile(file, 'model config file'), file);
+  return parseModelConfigText(readModelConfigFile(file), file);
 }
 
 function wrapped(message: TextMessage, field: string): TextMessage[keyof TextMessage] | undefined {

@@ -6,11 +6,9 @@ import { TfServeError, invalidArgument } from '../errors';
 import { DEFAULT_SIGNATURE } from '../model';
 import type { Servable } from '../servable';
 import type { Signature } from '../signatures';
-import type { AnyTensor, TensorInput } from '../tensor';
+import type { AnyTensor, Tensor, TensorInput } from '../tensor';
 import { type Example, encodeExample, withContext } from './example';
 import type { ModelManager, VersionStatus } from './model-manager';
-
-export type { Example, Feature } from './example';
 
 export interface ModelSpecInput {
   name: string;
@@ -61,13 +59,15 @@ export interface MultiInferenceRequest {
   tasks: Array<{ modelSpec: ModelSpecInput; methodName: string }>;
   examples: Example[];
   context?: Example;
+  /** As ExamplesRequest's. */
+  signal?: AbortSignal;
 }
 
 export interface MultiInferenceResult {
   results: Array<{ modelSpec: ResolvedSpec; classifications?: Classification[]; regressions?: number[] }>;
 }
 
-export const PREDICT_METHOD = 'tensorflow/serving/predict';
+const PREDICT_METHOD = 'tensorflow/serving/predict';
 export const CLASSIFY_METHOD = 'tensorflow/serving/classify';
 export const REGRESS_METHOD = 'tensorflow/serving/regress';
 
@@ -140,10 +140,38 @@ export function predict(manager: ModelManager, request: PredictRequest): Promise
   return withLease(manager, spec, (target) => predictOn(target, { ...request, signatureName: spec.signatureName }));
 }
 
-/** The examples as the DT_STRING [n] tensor of serialized tf.Examples a classify/regress signature reads. */
-function serializedExamples(examples: Example[], context: Example | undefined): TensorInput {
-  if (!Array.isArray(examples) || examples.length === 0) throw invalidArgument('Input is empty: the request has no examples');
-  return { dtype: 'string', shape: [examples.length], data: examples.map((example) => encodeExample(withContext(example, context))) };
+/**
+ * Predict whose inputs are decoded against the signature of the version it
+ * runs on (REST's JSON is typed by the signature); answers with what
+ * `decode` returned too.
+ */
+export function predictWith<D extends { inputs: Record<string, TensorInput> }>(
+  manager: ModelManager,
+  request: { modelSpec: ModelSpecInput; signal?: AbortSignal; decode: (signature: Signature) => D },
+): Promise<PredictResult & { decoded: D }> {
+  const spec = checkSpec(request.modelSpec);
+  return withLease(manager, spec, async (target) => {
+    const decoded = request.decode(signatureOf(target, spec.signatureName));
+    const result = await predictOn(target, { inputs: decoded.inputs, signal: request.signal, signatureName: spec.signatureName });
+    return { ...result, decoded };
+  });
+}
+
+/** The DT_STRING [n] tensor of serialized tf.Examples a classify/regress signature reads. */
+type ExamplesFeed = Tensor<'string'>;
+
+/**
+ * The examples as an ExamplesFeed, built on first call: the signature checks
+ * before it report their errors first, and the tasks of a MultiInference share it.
+ */
+function examplesFeed(examples: Example[], context: Example | undefined): () => ExamplesFeed {
+  let feed: ExamplesFeed | null = null;
+  return () => {
+    if (feed) return feed;
+    if (!Array.isArray(examples) || examples.length === 0) throw invalidArgument('Input is empty: the request has no examples');
+    feed = { dtype: 'string', shape: [examples.length], data: examples.map((example) => encodeExample(withContext(example, context))) };
+    return feed;
+  };
 }
 
 /** The single DT_STRING input a signature reads serialized examples from. */
@@ -175,8 +203,14 @@ function rowsOf(tensor: AnyTensor, alias: string, batch: number, signatureName: 
   return tensor.shape[1]!;
 }
 
-export async function classifyOn(target: Target, request: Omit<ExamplesRequest, 'modelSpec'> & { signatureName?: string }): Promise<ClassifyResult> {
-  const signature = signatureOf(target, request.signatureName);
+type ExamplesCall = Omit<ExamplesRequest, 'modelSpec'> & { signatureName?: string };
+
+export function classifyOn(target: Target, request: ExamplesCall): Promise<ClassifyResult> {
+  return runClassify(target, request.signatureName, examplesFeed(request.examples, request.context), request.signal);
+}
+
+async function runClassify(target: Target, signatureName: string | undefined, examples: () => ExamplesFeed, signal: AbortSignal | undefined): Promise<ClassifyResult> {
+  const signature = signatureOf(target, signatureName);
   const input = examplesInput(signature, CLASSIFY_METHOD);
   const classesSpec = signature.outputs[CLASSES_OUTPUT];
   const scoresSpec = signature.outputs[SCORES_OUTPUT];
@@ -185,10 +219,10 @@ export async function classifyOn(target: Target, request: Omit<ExamplesRequest, 
   }
   if (classesSpec && classesSpec.dtype !== 'string') throw invalidArgument(`output '${CLASSES_OUTPUT}' of signature '${signature.name}' must be DT_STRING, is ${classesSpec.tfDtype}`);
   if (scoresSpec && scoresSpec.dtype !== 'float32') throw invalidArgument(`output '${SCORES_OUTPUT}' of signature '${signature.name}' must be DT_FLOAT, is ${scoresSpec.tfDtype}`);
-  const feeds = { [input]: serializedExamples(request.examples, request.context) };
+  const feed = examples();
   const wanted = [classesSpec ? CLASSES_OUTPUT : null, scoresSpec ? SCORES_OUTPUT : null].filter((k): k is string => k !== null);
-  const outputs = await target.servable.predict(feeds, { signature: signature.name, outputs: wanted, signal: request.signal });
-  const batch = request.examples.length;
+  const outputs = await target.servable.predict({ [input]: feed }, { signature: signature.name, outputs: wanted, signal });
+  const batch = feed.data.length;
   const classes = outputs[CLASSES_OUTPUT];
   const scores = outputs[SCORES_OUTPUT];
   const perExample = classes ? rowsOf(classes, CLASSES_OUTPUT, batch, signature.name) : rowsOf(scores!, SCORES_OUTPUT, batch, signature.name);
@@ -210,16 +244,20 @@ export async function classifyOn(target: Target, request: Omit<ExamplesRequest, 
   return { modelSpec: resolved(target, signature.name), classifications };
 }
 
-export async function regressOn(target: Target, request: Omit<ExamplesRequest, 'modelSpec'> & { signatureName?: string }): Promise<RegressResult> {
-  const signature = signatureOf(target, request.signatureName);
+export function regressOn(target: Target, request: ExamplesCall): Promise<RegressResult> {
+  return runRegress(target, request.signatureName, examplesFeed(request.examples, request.context), request.signal);
+}
+
+async function runRegress(target: Target, signatureName: string | undefined, examples: () => ExamplesFeed, signal: AbortSignal | undefined): Promise<RegressResult> {
+  const signature = signatureOf(target, signatureName);
   const input = examplesInput(signature, REGRESS_METHOD);
   const spec = signature.outputs[REGRESS_OUTPUT];
   if (!spec) throw invalidArgument(`regress signature '${signature.name}' has no '${REGRESS_OUTPUT}' output (its outputs: ${Object.keys(signature.outputs).join(', ')})`);
   if (spec.dtype !== 'float32') throw invalidArgument(`output '${REGRESS_OUTPUT}' of signature '${signature.name}' must be DT_FLOAT, is ${spec.tfDtype}`);
-  const feeds = { [input]: serializedExamples(request.examples, request.context) };
-  const outputs = await target.servable.predict(feeds, { signature: signature.name, outputs: [REGRESS_OUTPUT], signal: request.signal });
+  const feed = examples();
+  const outputs = await target.servable.predict({ [input]: feed }, { signature: signature.name, outputs: [REGRESS_OUTPUT], signal });
   const tensor = outputs[REGRESS_OUTPUT]!;
-  const batch = request.examples.length;
+  const batch = feed.data.length;
   const fits = (tensor.shape.length === 1 && tensor.shape[0] === batch) || (tensor.shape.length === 2 && tensor.shape[0] === batch && tensor.shape[1] === 1);
   if (!fits) {
     throw invalidArgument(
@@ -239,10 +277,19 @@ export function regress(manager: ModelManager, request: ExamplesRequest): Promis
   return withLease(manager, spec, (target) => regressOn(target, { ...request, signatureName: spec.signatureName }));
 }
 
-export async function multiInferenceOn(target: Target, request: MultiInferenceRequest): Promise<MultiInferenceResult> {
+function tasksOf(request: MultiInferenceRequest): MultiInferenceRequest['tasks'] {
   if (!Array.isArray(request.tasks) || request.tasks.length === 0) throw invalidArgument('MultiInferenceRequest has no tasks');
+  return request.tasks;
+}
+
+/** MultiInference on a given servable (warmup replays use this directly). */
+export function multiInferenceOn(target: Target, request: MultiInferenceRequest): Promise<MultiInferenceResult> {
+  return runTasks(target, tasksOf(request), request);
+}
+
+async function runTasks(target: Target, tasks: MultiInferenceRequest['tasks'], request: MultiInferenceRequest): Promise<MultiInferenceResult> {
   const seen = new Set<string>();
-  for (const task of request.tasks) {
+  for (const task of tasks) {
     if (task.modelSpec?.name !== target.name) {
       throw invalidArgument('All ModelSpecs in a MultiInferenceRequest must access the same model name');
     }
@@ -253,29 +300,29 @@ export async function multiInferenceOn(target: Target, request: MultiInferenceRe
       throw invalidArgument(`Unsupported signature method_name: ${task.methodName} (MultiInference runs ${CLASSIFY_METHOD} and ${REGRESS_METHOD})`);
     }
   }
+  const examples = examplesFeed(request.examples, request.context);
   const results: MultiInferenceResult['results'] = [];
-  for (const task of request.tasks) {
-    const args = { examples: request.examples, context: request.context, signatureName: task.modelSpec.signatureName };
-    const signature = signatureOf(target, args.signatureName);
+  for (const task of tasks) {
+    const signatureName = task.modelSpec.signatureName;
+    const signature = signatureOf(target, signatureName);
     if (signature.methodName !== task.methodName) {
       throw invalidArgument(`signature '${signature.name}' has method_name '${signature.methodName}', but the task asks for ${task.methodName}`);
     }
     if (task.methodName === CLASSIFY_METHOD) {
-      const result = await classifyOn(target, args);
+      const result = await runClassify(target, signatureName, examples, request.signal);
       results.push({ modelSpec: result.modelSpec, classifications: result.classifications });
     } else {
-      const result = await regressOn(target, args);
+      const result = await runRegress(target, signatureName, examples, request.signal);
       results.push({ modelSpec: result.modelSpec, regressions: result.regressions });
     }
   }
   return { results };
 }
 
-export function multiInference(manager: ModelManager, request: MultiInferenceRequest): Promise<MultiInferenceResult> {
-  const first = request.tasks?.[0];
-  if (!first) return Promise.reject(invalidArgument('MultiInferenceRequest has no tasks'));
-  const spec = checkSpec(first.modelSpec);
-  return withLease(manager, spec, (target) => multiInferenceOn(target, request));
+export async function multiInference(manager: ModelManager, request: MultiInferenceRequest): Promise<MultiInferenceResult> {
+  const tasks = tasksOf(request);
+  const spec = checkSpec(tasks[0]!.modelSpec);
+  return withLease(manager, spec, (target) => runTasks(target, tasks, request));
 }
 
 /** GetModelMetadata's signature_def: the version's serialized tensorflow.serving.SignatureDefMap. */
@@ -292,13 +339,5 @@ export function modelMetadata(manager: ModelManager, modelSpec: ModelSpecInput):
 /** GetModelStatus: every version of the model, or the one asked for by number or label. */
 export function modelStatus(manager: ModelManager, modelSpec: ModelSpecInput): VersionStatus[] {
   const spec = checkSpec(modelSpec);
-  let version = spec.version;
-  if (spec.versionLabel) {
-    version = manager.modelConfig(spec.name)?.versionLabels[spec.versionLabel];
-    if (version === undefined) {
-      manager.status(spec.name); // NOT_FOUND for an unknown model comes first
-      throw invalidArgument(`Unrecognized servable version label: ${spec.versionLabel} for model '${spec.name}'`);
-    }
-  }
-  return manager.status(spec.name, version);
+  return manager.status(spec.name, spec.version, spec.versionLabel);
 }

@@ -43,12 +43,20 @@ export interface ManagerOptions {
   loadRetryIntervalSeconds?: number;
 }
 
-export type VersionState = 'START' | 'LOADING' | 'AVAILABLE' | 'UNLOADING' | 'END';
+export type VersionState = 'LOADING' | 'AVAILABLE' | 'UNLOADING' | 'END';
 
 export interface VersionStatus {
   version: number;
   state: VersionState;
   error: { code: 'OK' | StatusCode; message: string };
+}
+
+/** What the manager emits as 'load' once a version's load attempt settled. */
+export interface LoadEvent {
+  name: string;
+  version: number;
+  seconds: number;
+  error?: TfServeError;
 }
 
 export interface Lease {
@@ -132,27 +140,24 @@ export class ModelManager extends EventEmitter {
       names.add(model.name);
     }
     for (const [name, entry] of this.models) {
-      if (names.has(name)) continue;
-      entry.removed = true;
-      this.models.delete(name);
-      const retire = this.unloadAll(entry).finally(() => this.retiring.delete(retire));
-      this.retiring.add(retire);
+      if (!names.has(name)) this.retire(entry);
     }
     const labelsToCheck: Array<[ModelEntry, Record<string, number>]> = [];
     const scans: Promise<void>[] = [];
     for (const config of models) {
       const labels = config.versionLabels;
+      const basePath = path.resolve(config.basePath);
       let entry = this.models.get(config.name);
-      const resolvedConfig = { ...config, basePath: path.resolve(config.basePath), versionLabels: entry?.config.versionLabels ?? {} };
+      // Version numbers under another base path are other models: the old one is removed, a new one added.
+      if (entry && entry.config.basePath !== basePath) {
+        this.retire(entry);
+        entry = undefined;
+      }
+      const resolvedConfig = { ...config, basePath, versionLabels: entry?.config.versionLabels ?? {} };
       if (!entry) {
         entry = { config: resolvedConfig, versions: new Map(), scanError: null, scanning: null, rescan: false, removed: false };
         this.models.set(config.name, entry);
       } else if (!sameConfig(entry.config, resolvedConfig)) {
-        if (entry.config.basePath !== resolvedConfig.basePath) {
-          // Version numbers under another base path are other models: start over.
-          await this.unloadAll(entry);
-          entry.versions.clear();
-        }
         entry.config = resolvedConfig;
       }
       labelsToCheck.push([entry, labels]);
@@ -167,6 +172,14 @@ export class ModelManager extends EventEmitter {
     }
     this.schedulePoll();
     if (problems.length > 0) throw new TfServeError('FAILED_PRECONDITION', problems.join('; '));
+  }
+
+  /** Takes a model out of service: no new scan or lease; its versions unload once their leases are released. */
+  private retire(entry: ModelEntry): void {
+    entry.removed = true;
+    this.models.delete(entry.config.name);
+    const retired = this.unloadAll(entry).finally(() => this.retiring.delete(retired));
+    this.retiring.add(retired);
   }
 
   private labelProblem(entry: ModelEntry, labels: Record<string, number>): string | null {
@@ -242,7 +255,7 @@ export class ModelManager extends EventEmitter {
     if (!wantedAvailable && wanted.size > 0) return; // keep what serves until a wanted version does
     // Unloads wait for in-flight requests; scans (and setConfig) do not wait for them.
     for (const v of entry.versions.values()) {
-      if (!wanted.has(v.version) && (v.state === 'AVAILABLE' || v.state === 'LOADING' || v.state === 'START')) void this.unload(entry, v);
+      if (!wanted.has(v.version) && (v.state === 'AVAILABLE' || v.state === 'LOADING')) void this.unload(entry, v);
     }
   }
 
@@ -252,7 +265,7 @@ export class ModelManager extends EventEmitter {
     entry.versions.set(version, v);
     const started = process.hrtime.bigint();
     try {
-      const servable = await this.options.loader(basePath, { ...this.options.loadOptions, version });
+      const servable = await this.options.loader(basePath, { ...this.options.loadOptions, version }, name);
       v.servable = servable;
       if (this.options.enableModelWarmup) await runWarmup(servable, name);
       if (entry.removed || this.closed || v.state !== 'LOADING') {
@@ -260,7 +273,7 @@ export class ModelManager extends EventEmitter {
         return;
       }
       v.state = 'AVAILABLE';
-      this.emit('load', { name, version, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+      this.emit('load', { name, version, seconds: Number(process.hrtime.bigint() - started) / 1e9 } satisfies LoadEvent);
     } catch (error) {
       const failure = TfServeError.from(error);
       if (v.servable) await v.servable.unload().catch(() => undefined);
@@ -269,7 +282,7 @@ export class ModelManager extends EventEmitter {
       v.error = { code: failure.code, message: failure.message };
       v.failures = failures + 1;
       v.retryAt = Date.now() + (this.options.loadRetryIntervalSeconds ?? 60) * 1000;
-      this.emit('load', { name, version, seconds: Number(process.hrtime.bigint() - started) / 1e9, error: failure });
+      this.emit('load', { name, version, seconds: Number(process.hrtime.bigint() - started) / 1e9, error: failure } satisfies LoadEvent);
     }
   }
 
@@ -297,14 +310,7 @@ export class ModelManager extends EventEmitter {
   acquire(spec: ServableSpec): Lease {
     const entry = this.models.get(spec.name);
     if (!entry || this.closed) throw new TfServeError('NOT_FOUND', `Servable not found for request: ${describeRequest(spec)}: no model named '${spec.name}' is configured`);
-    let version = spec.version;
-    if (spec.versionLabel !== undefined && spec.versionLabel !== '') {
-      version = entry.config.versionLabels[spec.versionLabel];
-      if (version === undefined) {
-        const known = Object.keys(entry.config.versionLabels);
-        throw new TfServeError('INVALID_ARGUMENT', `Unrecognized servable version label: ${spec.versionLabel} for model '${spec.name}' (labels: ${known.length ? known.join(', ') : 'none'})`);
-      }
-    }
+    const version = versionOfSpec(entry, spec, true);
     let v: VersionEntry | undefined;
     if (version === undefined) {
       for (const candidate of entry.versions.values()) {
@@ -347,10 +353,11 @@ export class ModelManager extends EventEmitter {
     };
   }
 
-  /** Status of every known version of a model (highest first), or of one version. */
-  status(name: string, version?: number): VersionStatus[] {
+  /** Status of every known version of a model (highest first), or of one version, by number or label. */
+  status(name: string, version?: number, versionLabel?: string): VersionStatus[] {
     const entry = this.models.get(name);
     if (!entry) throw new TfServeError('NOT_FOUND', `Could not find any versions of model ${name}: it is not configured`);
+    version = versionOfSpec(entry, { name, version, versionLabel }, false);
     const all = [...entry.versions.values()].sort((a, b) => b.version - a.version).map((v) => ({ version: v.version, state: v.state, error: { ...v.error } }));
     if (version !== undefined) {
       const one = all.filter((s) => s.version === version);
@@ -366,11 +373,6 @@ export class ModelManager extends EventEmitter {
 
   modelNames(): string[] {
     return [...this.models.keys()].sort();
-  }
-
-  /** The config currently applied to a model (labels included). */
-  modelConfig(name: string): ModelConfig | undefined {
-    return this.models.get(name)?.config;
   }
 
   /** Every configured model has an AVAILABLE version. */
@@ -389,6 +391,19 @@ export class ModelManager extends EventEmitter {
     await Promise.all([...this.models.values()].map((entry) => this.unloadAll(entry)));
     await Promise.all([...this.retiring]);
   }
+}
+
+/**
+ * The version a spec names: its label's, else its number (undefined = the
+ * latest). `listLabels` adds the model's labels to the unknown-label error.
+ */
+function versionOfSpec(entry: ModelEntry, spec: ServableSpec, listLabels: boolean): number | undefined {
+  if (spec.versionLabel === undefined || spec.versionLabel === '') return spec.version;
+  const version = entry.config.versionLabels[spec.versionLabel];
+  if (version !== undefined) return version;
+  const known = Object.keys(entry.config.versionLabels);
+  const labels = listLabels ? ` (labels: ${known.length ? known.join(', ') : 'none'})` : '';
+  throw new TfServeError('INVALID_ARGUMENT', `Unrecognized servable version label: ${spec.versionLabel} for model '${spec.name}'${labels}`);
 }
 
 function describeRequest(spec: ServableSpec): string {

@@ -15,7 +15,7 @@ const FILES = [
 ];
 
 /** The root holding every serving message and service. */
-export const servingRoot = lazyProtoRoot(FILES);
+const servingRoot = lazyProtoRoot(FILES);
 
 export function servingType(name: string): protobuf.Type {
   return servingRoot().lookupType(name);

@@ -10,12 +10,12 @@ import protobuf from 'protobufjs';
 
 import { type DType, type DTypeInfo, INTEGER_RANGES, type NumericArray, dtypeFromEnum, dtypeInfo } from '../dtypes';
 import { invalidArgument } from '../errors';
-import { type AnyTensor, type Tensor, formatShape } from '../tensor';
+import { type AnyTensor, type Tensor, elementCount, formatShape } from '../tensor';
 
 const HALF_BITS_RANGE = [-32768, 65535] as const;
 
 /** Elements a tensor given in *_val fields may expand to by broadcasting its last value (16 Mi). */
-export const MAX_EXPANDED_ELEMENTS = 2 ** 24;
+const MAX_EXPANDED_ELEMENTS = 2 ** 24;
 
 /** Field numbers of tensorflow.TensorProto. */
 const F = {
@@ -74,14 +74,8 @@ const WIRE_KIND: Record<number, WireKind> = {
   [F.uint64Val]: 'varint',
 };
 
-/** Raw occurrences of one repeated scalar field: packed runs and single values, in order. */
-interface Occurrences {
-  chunks: Array<{ bytes: Uint8Array } | { single: Uint8Array }>;
-}
-
-export interface DecodedTensorProto {
-  tensor: AnyTensor;
-}
+/** Raw occurrences of one repeated scalar field, in order: packed runs and single values alike. */
+type Occurrences = Uint8Array[];
 
 function readVarint64(buf: Uint8Array, pos: number): [bigint, number] {
   let result = 0n;
@@ -163,14 +157,14 @@ export function decodeTensorProto(bytes: Uint8Array, what: string): AnyTensor {
       } else if (field === F.stringVal && wire === 2) {
         strings.push(reader.bytes());
       } else if (WIRE_KIND[field] !== undefined) {
-        const occ = repeated.get(field) ?? { chunks: [] };
+        const occ = repeated.get(field) ?? [];
         repeated.set(field, occ);
         if (wire === 2) {
-          occ.chunks.push({ bytes: reader.bytes() });
+          occ.push(reader.bytes());
         } else {
           const start = reader.pos;
           reader.skipType(wire);
-          occ.chunks.push({ single: bytes.subarray(start, reader.pos) });
+          occ.push(bytes.subarray(start, reader.pos));
         }
       } else {
         reader.skipType(wire);
@@ -186,12 +180,12 @@ export function decodeTensorProto(bytes: Uint8Array, what: string): AnyTensor {
     throw invalidArgument(`${what}: unsupported dtype ${name}`);
   }
   if (unknownRank) throw invalidArgument(`${what}: tensor_shape has unknown_rank set; a tensor needs a known shape`);
-  const count = shape.reduce((n, d) => n * d, 1);
+  const count = elementCount(shape);
   const slots = count * info.slotsPerElement;
   // tensor_content must hold every element, so its size is bounded by the
   // message; typed *_val fields broadcast their last value over the shape,
   // which a tiny request could otherwise make arbitrarily large.
-  const carried = content !== null && content.length > 0;
+  const carried = content !== null && content.length > 0 ? content : null;
   if (!carried && count > MAX_EXPANDED_ELEMENTS) {
     throw invalidArgument(
       `${what}: shape ${formatShape(shape)} holds ${count} elements; values given in *_val fields may fill at most ${MAX_EXPANDED_ELEMENTS} (send tensor_content for larger tensors)`,
@@ -199,16 +193,16 @@ export function decodeTensorProto(bytes: Uint8Array, what: string): AnyTensor {
   }
 
   if (info.name === 'string') {
-    if (content !== null && content.length > 0) throw invalidArgument(`${what}: DT_STRING tensors carry their values in string_val, not tensor_content`);
+    if (carried) throw invalidArgument(`${what}: DT_STRING tensors carry their values in string_val, not tensor_content`);
     return { dtype: 'string', shape, data: fillStrings(strings, count, what, shape) };
   }
   const array = info.array!;
-  if (content !== null && content.length > 0) {
+  if (carried) {
     const expected = slots * array.BYTES_PER_ELEMENT;
-    if (content.length !== expected) {
-      throw invalidArgument(`${what}: tensor_content has ${content.length} bytes but shape ${formatShape(shape)} of ${info.protoName} needs ${expected}`);
+    if (carried.length !== expected) {
+      throw invalidArgument(`${what}: tensor_content has ${carried.length} bytes but shape ${formatShape(shape)} of ${info.protoName} needs ${expected}`);
     }
-    return { dtype: info.name, shape, data: copyAligned(content, array, slots) } as AnyTensor;
+    return { dtype: info.name, shape, data: copyAligned(carried, array, slots) } as AnyTensor;
   }
   const own = VAL_FIELD[info.name];
   const others = [...repeated.keys()].filter((f) => f !== own);
@@ -263,8 +257,7 @@ function fillNumeric(info: DTypeInfo, occ: Occurrences | undefined, slots: numbe
   let n = 0;
   const tooMany = () =>
     invalidArgument(`${what}: ${FIELD_NAMES[field]} has more values than shape ${formatShape(shape)} of ${info.protoName} holds (${slots / info.slotsPerElement} elements)`);
-  for (const chunk of occ?.chunks ?? []) {
-    const bytes = 'bytes' in chunk ? chunk.bytes : chunk.single;
+  for (const bytes of occ ?? []) {
     if (kind === 'fixed32' || kind === 'fixed64') {
       const width = kind === 'fixed32' ? 4 : 8;
       if (bytes.length % width !== 0) throw invalidArgument(`${what}: ${FIELD_NAMES[field]} is truncated`);

@@ -5,6 +5,7 @@
 // by value name, maps as objects, repeated fields as arrays.
 import protobuf from 'protobufjs';
 
+import { BIGINT_RANGES, type DType } from '../dtypes';
 import { TfServeError } from '../errors';
 
 export type TextValue = number | bigint | string | boolean | Uint8Array | TextMessage | TextValue[];
@@ -147,18 +148,19 @@ class Lexer {
   }
 }
 
-const INT_RANGES: Record<string, [bigint, bigint]> = {
-  int32: [-(2n ** 31n), 2n ** 31n - 1n],
-  sint32: [-(2n ** 31n), 2n ** 31n - 1n],
-  sfixed32: [-(2n ** 31n), 2n ** 31n - 1n],
-  uint32: [0n, 2n ** 32n - 1n],
-  fixed32: [0n, 2n ** 32n - 1n],
-  int64: [-(2n ** 63n), 2n ** 63n - 1n],
-  sint64: [-(2n ** 63n), 2n ** 63n - 1n],
-  sfixed64: [-(2n ** 63n), 2n ** 63n - 1n],
-  uint64: [0n, 2n ** 64n - 1n],
-  fixed64: [0n, 2n ** 64n - 1n],
-};
+/** The dtype whose range each protobuf integer type holds. */
+const INT_TYPE_DTYPES = new Map<string, DType>([
+  ['int32', 'int32'],
+  ['sint32', 'int32'],
+  ['sfixed32', 'int32'],
+  ['uint32', 'uint32'],
+  ['fixed32', 'uint32'],
+  ['int64', 'int64'],
+  ['sint64', 'int64'],
+  ['sfixed64', 'int64'],
+  ['uint64', 'uint64'],
+  ['fixed64', 'uint64'],
+]);
 
 class Parser {
   constructor(private readonly lexer: Lexer) {}
@@ -332,7 +334,8 @@ class Parser {
         return parseFloatToken(token.text);
       }
       default: {
-        const range = INT_RANGES[protoType];
+        const dtype = INT_TYPE_DTYPES.get(protoType);
+        const range = dtype && BIGINT_RANGES[dtype];
         if (!range) throw bad(`a value of type ${protoType}`);
         if (token.kind !== 'number' || !/^-?(0[xX][0-9a-fA-F]+|\d+)$/.test(token.text)) throw bad('an integer');
         const negative = token.text.startsWith('-');

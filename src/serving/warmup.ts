@@ -5,15 +5,16 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
+import protobuf from 'protobufjs';
+
 import { TfServeError } from '../errors';
 import type { Servable } from '../servable';
 import { type Target, classifyOn, multiInferenceOn, predictOn, regressOn } from './inference';
-import { servingType } from './protos';
-import { type DecodedExamplesRequest, type DecodedMultiInferenceRequest, decodePredictRequest, examplesFromInput, modelSpecFromObject } from './wire';
+import { decodeExamplesRequest, decodeMultiInferenceRequest, decodePredictRequest, readBytesField } from './wire';
 
 export const WARMUP_FILE = path.join('assets.extra', 'tf_serving_warmup_requests');
 /** TF Serving's cap on warmup records. */
-export const MAX_WARMUP_RECORDS = 1000;
+const MAX_WARMUP_RECORDS = 1000;
 
 const CRC32C_TABLE = (() => {
   const table = new Uint32Array(256);
@@ -25,14 +26,14 @@ const CRC32C_TABLE = (() => {
   return table;
 })();
 
-export function crc32c(bytes: Uint8Array): number {
+function crc32c(bytes: Uint8Array): number {
   let crc = 0xffffffff;
   for (let i = 0; i < bytes.length; i++) crc = CRC32C_TABLE[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }
 
 /** TFRecord's masked CRC: rotate right by 15, add a constant. */
-export function maskedCrc32c(bytes: Uint8Array): number {
+function maskedCrc32c(bytes: Uint8Array): number {
   const crc = crc32c(bytes);
   return (((crc >>> 15) | (crc << 17)) + 0xa282ead8) >>> 0;
 }
@@ -72,26 +73,24 @@ export function writeTfRecords(records: Uint8Array[]): Uint8Array {
   return Buffer.concat(parts);
 }
 
-/** Fields of tensorflow.serving.PredictionLog and of its *Log messages. */
-const LOG_FIELDS = { classify: 2, regress: 3, multiInference: 4, predict: 6 } as const;
+/** The log_type fields of tensorflow.serving.PredictionLog; each *Log message holds its request as field 1. */
+const LOG_FIELDS: Record<number, LogKind> = { 2: 'classify', 3: 'regress', 4: 'multiInference', 6: 'predict' };
+type LogKind = 'classify' | 'regress' | 'multiInference' | 'predict';
 
-/** The request bytes inside one PredictionLog record, by log type. */
-function splitLog(record: Uint8Array): { kind: keyof typeof LOG_FIELDS; request: Uint8Array } | null {
-  const PredictionLog = servingType('tensorflow.serving.PredictionLog');
-  const reader = PredictionLog.decode(record) as unknown as Record<string, unknown>;
-  for (const kind of Object.keys(LOG_FIELDS) as Array<keyof typeof LOG_FIELDS>) {
-    const log = reader[`${kind}Log`] as { request?: object } | undefined;
-    if (!log) continue;
-    const requestType = {
-      classify: 'tensorflow.serving.ClassificationRequest',
-      regress: 'tensorflow.serving.RegressionRequest',
-      multiInference: 'tensorflow.serving.MultiInferenceRequest',
-      predict: 'tensorflow.serving.PredictRequest',
-    }[kind];
-    const type = servingType(requestType);
-    return { kind, request: type.encode(log.request ?? type.create()).finish() };
+/** The log type of one PredictionLog record and its request's bytes, read in place. */
+function splitLog(record: Uint8Array): { kind: LogKind; request: Uint8Array } | null {
+  const reader = protobuf.Reader.create(record);
+  let split: { kind: LogKind; request: Uint8Array } | null = null;
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    const kind = LOG_FIELDS[tag >>> 3];
+    if (kind !== undefined && (tag & 7) === 2) {
+      split = { kind, request: readBytesField(reader.bytes(), 1) ?? new Uint8Array(0) };
+    } else {
+      reader.skipType(tag & 7);
+    }
   }
-  return null;
+  return split;
 }
 
 async function replay(target: Target, record: Uint8Array, index: number): Promise<void> {
@@ -102,10 +101,6 @@ async function replay(target: Target, record: Uint8Array, index: number): Promis
     throw new TfServeError('DATA_LOSS', `record ${index} is not a PredictionLog: ${(error as Error).message}`);
   }
   if (!split) throw new TfServeError('INVALID_ARGUMENT', `record ${index}: unsupported log_type (warmup replays predict_log, classify_log, regress_log and multi_inference_log)`);
-  const toObject = (typeName: string) => {
-    const type = servingType(typeName);
-    return type.toObject(type.decode(split.request), { longs: String, enums: String });
-  };
   switch (split.kind) {
     case 'predict': {
       const request = decodePredictRequest(split.request);
@@ -114,19 +109,19 @@ async function replay(target: Target, record: Uint8Array, index: number): Promis
     }
     case 'classify':
     case 'regress': {
-      const request = toObject(split.kind === 'classify' ? 'tensorflow.serving.ClassificationRequest' : 'tensorflow.serving.RegressionRequest') as DecodedExamplesRequest;
-      const args = { ...examplesFromInput(request.input), signatureName: modelSpecFromObject(request.modelSpec).signatureName };
+      const { modelSpec, examples, context } = decodeExamplesRequest(
+        split.kind === 'classify' ? 'tensorflow.serving.ClassificationRequest' : 'tensorflow.serving.RegressionRequest',
+        split.request,
+      );
+      const args = { examples, context, signatureName: modelSpec.signatureName };
       await (split.kind === 'classify' ? classifyOn(target, args) : regressOn(target, args));
       return;
     }
     case 'multiInference': {
-      const request = toObject('tensorflow.serving.MultiInferenceRequest') as DecodedMultiInferenceRequest;
-      const tasks = (request.tasks ?? []).map((task) => ({
-        // Warmup runs on the version being loaded, whatever name the log recorded.
-        modelSpec: { ...modelSpecFromObject(task.modelSpec), name: target.name },
-        methodName: task.methodName ?? '',
-      }));
-      await multiInferenceOn(target, { tasks, ...examplesFromInput(request.input) });
+      const request = decodeMultiInferenceRequest(split.request);
+      // Warmup runs on the version being loaded, whatever name the log recorded.
+      const tasks = request.tasks.map((task) => ({ ...task, modelSpec: { ...task.modelSpec, name: target.name } }));
+      await multiInferenceOn(target, { ...request, tasks });
       return;
     }
   }

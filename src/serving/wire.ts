@@ -6,7 +6,7 @@ import protobuf from 'protobufjs';
 import { invalidArgument } from '../errors';
 import type { AnyTensor, TensorInput } from '../tensor';
 import { type Example, exampleFromObject } from './example';
-import type { ClassifyResult, ModelSpecInput, MultiInferenceResult, PredictResult, RegressResult, ResolvedSpec } from './inference';
+import type { ClassifyResult, ExamplesRequest, ModelSpecInput, MultiInferenceRequest, MultiInferenceResult, PredictResult, RegressResult, ResolvedSpec } from './inference';
 import { servingType } from './protos';
 import { decodeTensorProto, writeTensorProto } from './tensor-proto';
 
@@ -31,7 +31,7 @@ export function modelSpecFromObject(decoded: DecodedModelSpec | undefined | null
 }
 
 /** ResolvedSpec -> ModelSpec object for protobufjs (version as Int64Value). */
-export function modelSpecToObject(spec: ResolvedSpec): Record<string, unknown> {
+function modelSpecToObject(spec: ResolvedSpec): Record<string, unknown> {
   return { name: spec.name, version: { value: spec.version }, signatureName: spec.signatureName };
 }
 
@@ -44,6 +44,32 @@ export interface DecodedPredictRequest {
   modelSpec: ModelSpecInput;
   inputs: Record<string, TensorInput>;
   outputFilter: string[];
+}
+
+/** A serialized map<string, message or bytes> entry: key (field 1) and value bytes (field 2). */
+export function readMapEntry(entry: Uint8Array): { key: string; value: Uint8Array } {
+  const reader = protobuf.Reader.create(entry);
+  let key = '';
+  let value: Uint8Array = new Uint8Array(0);
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    if (tag === ((1 << 3) | 2)) key = reader.string();
+    else if (tag === ((2 << 3) | 2)) value = reader.bytes();
+    else reader.skipType(tag & 7);
+  }
+  return { key, value };
+}
+
+/** The bytes of a length-delimited field of a serialized message (its last occurrence), or null. */
+export function readBytesField(message: Uint8Array, field: number): Uint8Array | null {
+  const reader = protobuf.Reader.create(message);
+  let found: Uint8Array | null = null;
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    if (tag === ((field << 3) | 2)) found = reader.bytes();
+    else reader.skipType(tag & 7);
+  }
+  return found;
 }
 
 /** Decodes a serialized tensorflow.serving.PredictRequest; tensors land in typed arrays. */
@@ -61,16 +87,7 @@ export function decodePredictRequest(bytes: Uint8Array): DecodedPredictRequest {
       if (field === 1 && wire === 2) {
         modelSpec = decodeModelSpec(reader.bytes());
       } else if (field === 2 && wire === 2) {
-        const entry = protobuf.Reader.create(reader.bytes());
-        let key = '';
-        let value: Uint8Array = new Uint8Array(0);
-        while (entry.pos < entry.len) {
-          const entryTag = entry.uint32();
-          if (entryTag >>> 3 === 1 && (entryTag & 7) === 2) key = entry.string();
-          else if (entryTag >>> 3 === 2 && (entryTag & 7) === 2) value = entry.bytes();
-          else entry.skipType(entryTag & 7);
-        }
-        entries.push({ key, value });
+        entries.push(readMapEntry(reader.bytes()));
       } else if (field === 3 && wire === 2) {
         outputFilter.push(reader.string());
       } else {
@@ -116,7 +133,7 @@ interface DecodedInput {
 }
 
 /** A tensorflow.serving.Input (object form) -> examples and context. */
-export function examplesFromInput(input: DecodedInput | undefined | null): { examples: Example[]; context?: Example } {
+function examplesFromInput(input: DecodedInput | undefined | null): { examples: Example[]; context?: Example } {
   type ExampleObject = Parameters<typeof exampleFromObject>[0];
   if (input?.exampleList) {
     return { examples: (input.exampleList.examples ?? []).map((e, i) => exampleFromObject(e as ExampleObject, `input.example_list.examples[${i}]`)) };
@@ -148,14 +165,27 @@ export function encodeMessage(typeName: string, object: Record<string, unknown>)
   return type.encode(type.fromObject(object)).finish();
 }
 
-export interface DecodedExamplesRequest {
+interface DecodedExamplesRequest {
   modelSpec?: DecodedModelSpec;
   input?: DecodedInput;
 }
 
-export interface DecodedMultiInferenceRequest {
+interface DecodedMultiInferenceRequest {
   tasks?: Array<{ modelSpec?: DecodedModelSpec; methodName?: string }>;
   input?: DecodedInput;
+}
+
+/** Decodes a serialized ClassificationRequest or RegressionRequest (`typeName`). */
+export function decodeExamplesRequest(typeName: string, bytes: Uint8Array): Omit<ExamplesRequest, 'signal'> {
+  const request = decodeMessage<DecodedExamplesRequest>(typeName, bytes);
+  return { modelSpec: modelSpecFromObject(request.modelSpec), ...examplesFromInput(request.input) };
+}
+
+/** Decodes a serialized MultiInferenceRequest. */
+export function decodeMultiInferenceRequest(bytes: Uint8Array): Omit<MultiInferenceRequest, 'signal'> {
+  const request = decodeMessage<DecodedMultiInferenceRequest>('tensorflow.serving.MultiInferenceRequest', bytes);
+  const tasks = (request.tasks ?? []).map((task) => ({ modelSpec: modelSpecFromObject(task.modelSpec), methodName: task.methodName ?? '' }));
+  return { tasks, ...examplesFromInput(request.input) };
 }
 
 function classificationResultObject(classifications: ClassifyResult['classifications']): Record<string, unknown> {
