@@ -1,6 +1,8 @@
 // tensorflow_model_server's command-line flags (same names, meaning and
 // defaults), plus a few of tfserve's own, marked as such in --help.
 
+import { DEFAULT_DECODE_LIMITS } from '../serving/decode-limits';
+
 /** Enough for a batch of 64 224x224x3 float32 images (38.5 MB) with room to spare. */
 export const DEFAULT_GRPC_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
@@ -31,6 +33,9 @@ export interface ServerFlags {
   restApiMaxBodyBytes: number;
   shutdownGraceSeconds: number;
   engineWorkers: number;
+  requestDecodeFactor: number;
+  requestDecodeFloorBytes: number;
+  requestDecodeMaxBytes: number;
   demo: boolean;
 }
 
@@ -74,6 +79,9 @@ export const DEFAULT_FLAGS: Readonly<ServerFlags> = Object.freeze({
   restApiMaxBodyBytes: 128 * 1024 * 1024,
   shutdownGraceSeconds: 10,
   engineWorkers: 0,
+  requestDecodeFactor: DEFAULT_DECODE_LIMITS.factor,
+  requestDecodeFloorBytes: DEFAULT_DECODE_LIMITS.floorBytes,
+  requestDecodeMaxBytes: DEFAULT_DECODE_LIMITS.maxBytes,
   demo: false,
 });
 
@@ -106,6 +114,9 @@ export const FLAG_SPECS: readonly FlagSpec[] = [
   { name: 'rest_api_max_body_bytes', key: 'restApiMaxBodyBytes', kind: 'int', min: 1024, max: 2 ** 31 - 1, own: true, help: 'largest REST request body in bytes, after gzip decoding (larger: 413)' },
   { name: 'engine_workers', key: 'engineWorkers', kind: 'int', min: 0, max: 64, own: true, help: 'worker threads that validate and marshal tensors for the engine; 0 does it on the main thread (TensorFlow itself never runs there)' },
   { name: 'shutdown_grace_seconds', key: 'shutdownGraceSeconds', kind: 'int', ...COUNT, own: true, help: 'on SIGTERM/SIGINT, how long in-flight requests may take to finish' },
+  { name: 'request_decode_factor', key: 'requestDecodeFactor', kind: 'int', min: 1, max: 1024, own: true, help: "a request's decoded tensors may take this many times its size in bytes (gRPC message or REST body)" },
+  { name: 'request_decode_floor_bytes', key: 'requestDecodeFloorBytes', kind: 'int', min: 0, max: Number.MAX_SAFE_INTEGER, own: true, help: 'decoded bytes any request may take whatever its size (a few values broadcast over a shape)' },
+  { name: 'request_decode_max_bytes', key: 'requestDecodeMaxBytes', kind: 'int', min: 1024, max: Number.MAX_SAFE_INTEGER, own: true, help: 'decoded bytes no single request may pass' },
   { name: 'demo', key: 'demo', kind: 'bool', own: true, help: 'serve the demo model (.fixtures/gaofei_cnn, made by `npm start`) and print commands that query it' },
 ];
 

@@ -12,6 +12,7 @@ import protobuf from 'protobufjs';
 import { TfServeError, invalidArgument, type StatusCode } from '../errors';
 import { modelConfigsFromServerConfig } from '../serving/config';
 import { classify, modelMetadata, modelStatus, multiInference, predict, regress, type ModelSpecInput } from '../serving/inference';
+import type { DecodeLimits } from '../serving/decode-limits';
 import type { ModelManager } from '../serving/model-manager';
 import {
   classificationResponseObject,
@@ -46,6 +47,8 @@ export interface GrpcServerOptions {
   address: string;
   /** Largest request or response message, in bytes. */
   maxMessageBytes?: number;
+  /** Memory one request's decoded tensors may take (default DEFAULT_DECODE_LIMITS). */
+  decodeLimits?: DecodeLimits;
   /** Called once per finished call (metrics). */
   onRequest?: (info: GrpcRequestInfo) => void;
 }

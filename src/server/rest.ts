@@ -5,6 +5,7 @@ import net, { type AddressInfo } from 'node:net';
 
 import { type StatusCode, TfServeError } from '../errors';
 import { classify, modelMetadata, modelStatus, predictWith, regress } from '../serving/inference';
+import type { DecodeLimits } from '../serving/decode-limits';
 import type { ModelManager } from '../serving/model-manager';
 import type { ServerMetrics } from './metrics';
 import { HttpError, readBody } from './rest-body';
@@ -27,6 +28,8 @@ export interface RestServerOptions {
   /** Per-request deadline in milliseconds; 0 = none. */
   timeoutMs: number;
   maxBodyBytes: number;
+  /** Memory one request's decoded tensors may take (default DEFAULT_DECODE_LIMITS). */
+  decodeLimits?: DecodeLimits;
   metrics?: ServerMetrics;
   /** Path of the Prometheus exposition; null = not served. */
   prometheusPath?: string | null;

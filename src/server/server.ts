@@ -8,6 +8,7 @@ import { Engine } from '../engine';
 import type { LoadOptions } from '../model';
 import type { ServableLoader } from '../servable';
 import type { SessionOptions } from '../session-options';
+import type { DecodeLimits } from '../serving/decode-limits';
 import { parseBatchingParametersFile, parseModelConfigText, parseMonitoringConfigFile, readModelConfigFile } from '../serving/config';
 import { type LoadEvent, type ModelConfig, ModelManager } from '../serving/model-manager';
 import type { ServerFlags } from './flags';
@@ -160,11 +161,12 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
   try {
     const onRequest = metrics.grpcRecorder();
     const maxMessageBytes = flags.grpcMaxMessageBytes;
-    const grpcServer = await startGrpcServer({ manager, address: hostPort(flags.bindAddress, flags.port), maxMessageBytes, onRequest });
+    const decodeLimits: DecodeLimits = { factor: flags.requestDecodeFactor, floorBytes: flags.requestDecodeFloorBytes, maxBytes: flags.requestDecodeMaxBytes };
+    const grpcServer = await startGrpcServer({ manager, address: hostPort(flags.bindAddress, flags.port), maxMessageBytes, decodeLimits, onRequest });
     grpcServers.push(grpcServer);
     log(`Running gRPC ModelServer at ${hostPort(flags.bindAddress, grpcServer.port)} ...`);
     if (flags.grpcSocketPath) {
-      grpcServers.push(await startGrpcServer({ manager, address: `unix:${flags.grpcSocketPath}`, maxMessageBytes, onRequest }));
+      grpcServers.push(await startGrpcServer({ manager, address: `unix:${flags.grpcSocketPath}`, maxMessageBytes, decodeLimits, onRequest }));
       log(`Running gRPC ModelServer at unix:${flags.grpcSocketPath} ...`);
     }
     if (flags.restApiPort > 0) {
@@ -174,6 +176,7 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
         port: flags.restApiPort,
         timeoutMs: flags.restApiTimeoutInMs,
         maxBodyBytes: flags.restApiMaxBodyBytes,
+        decodeLimits,
         metrics,
         prometheusPath,
       });
