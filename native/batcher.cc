@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "run_pool.h"
+#include "shape_guard.h"
 #include "saved_model.h"
 #include "tensor_rows.h"
 
@@ -10,17 +11,12 @@ namespace tfserve {
 
 namespace {
 
-std::string FormatDims(const std::vector<int64_t>& dims) {
-  std::string text = "[";
-  for (size_t i = 0; i < dims.size(); ++i) text += (i ? "," : "") + std::to_string(dims[i]);
-  return text + "]";
-}
-
 // The pieces of a request larger than max_batch_size; the last piece to
 // finish reassembles the outputs and completes the original request.
 class SplitState {
  public:
-  SplitState(TaskPtr original, size_t pieces) : original_(std::move(original)), parts_(pieces), remaining_(pieces) {}
+  SplitState(TaskPtr original, size_t pieces, std::vector<std::string> fetch_names)
+      : original_(std::move(original)), fetch_names_(std::move(fetch_names)), parts_(pieces), remaining_(pieces) {}
 
   // The original is alive until the last piece finishes, which is after any
   // piece last asks whether it is still wanted.
@@ -40,11 +36,15 @@ class SplitState {
     }
     RunResult whole;
     const size_t outputs = parts_.front().outputs.size();
-    for (size_t j = 0; j < outputs; ++j) {
-      std::vector<const TF_Tensor*> pieces;
-      for (const auto& part : parts_) pieces.push_back(part.outputs[j].get());
-      // Padded variable-length pieces may have run in batches of different widths.
-      whole.outputs.push_back(StackRows(pieces));
+    try {
+      for (size_t j = 0; j < outputs; ++j) {
+        std::vector<const TF_Tensor*> pieces;
+        for (const auto& part : parts_) pieces.push_back(part.outputs[j].get());
+        // Padded variable-length pieces may have run in batches of different widths.
+        whole.outputs.push_back(StackRows(pieces, "output '" + fetch_names_[j] + "'"));
+      }
+    } catch (const TfError& error) {
+      whole = RunResult::Error(error.code(), std::string("reassembling the split request failed: ") + error.what());
     }
     Task::Finish(std::move(original_), std::move(whole));
   }
@@ -52,6 +52,7 @@ class SplitState {
  private:
   std::mutex mutex_;
   TaskPtr original_;
+  const std::vector<std::string> fetch_names_;
   std::vector<RunResult> parts_;
   size_t remaining_;
 };
@@ -72,6 +73,10 @@ class SplitPiece : public Task {
   std::shared_ptr<SplitState> state_;
   size_t index_;
 };
+
+// Padding a batch's ragged inputs may make them at most this many times
+// larger (plus kPaddingSlackBytes); past it, the requests run one by one.
+constexpr size_t kMaxPaddingFactor = 8;
 
 void FinishAll(std::vector<TaskPtr>& tasks, TF_Code code, const std::string& message) {
   for (auto& task : tasks) Task::Finish(std::move(task), RunResult::Error(code, message));
@@ -150,11 +155,19 @@ void Batcher::Split(TaskPtr task, int64_t rows, const std::string& shape_key) {
   const size_t pieces = static_cast<size_t>((rows + size - 1) / size);
   const auto deadline = task->deadline;
   std::vector<std::vector<OwnedTensor>> sliced(pieces);
-  for (size_t p = 0; p < pieces; ++p) {
-    const int64_t begin = static_cast<int64_t>(p) * size;
-    for (TF_Tensor* input : task->inputs()) sliced[p].push_back(SliceRows(input, begin, std::min(size, rows - begin)));
+  try {
+    for (size_t p = 0; p < pieces; ++p) {
+      const int64_t begin = static_cast<int64_t>(p) * size;
+      const auto& inputs = task->inputs();
+      for (size_t i = 0; i < inputs.size(); ++i) {
+        sliced[p].push_back(SliceRows(inputs[i], begin, std::min(size, rows - begin), "feed '" + feed_names_[i] + "'"));
+      }
+    }
+  } catch (const TfError& error) {
+    Task::Finish(std::move(task), RunResult::Error(error.code(), std::string("splitting the request failed: ") + error.what()));
+    return;
   }
-  auto state = std::make_shared<SplitState>(std::move(task), pieces);
+  auto state = std::make_shared<SplitState>(std::move(task), pieces, fetch_names_);
   for (size_t p = 0; p < pieces; ++p) {
     auto piece = std::make_unique<SplitPiece>(state, p, std::move(sliced[p]));
     piece->deadline = deadline;
@@ -284,21 +297,28 @@ void Batcher::Process(std::unique_ptr<Batch> batch) {
   const bool as_is = tasks.size() == 1 && target == total;
   std::vector<OwnedTensor> merged;
   std::vector<TF_Tensor*> feeds;
-  try {
-    if (as_is) {
-      feeds = tasks.front()->inputs();
-    } else {
+  if (as_is) {
+    feeds = tasks.front()->inputs();
+  } else {
+    try {
       for (size_t i = 0; i < feed_names_.size(); ++i) {
         std::vector<const TF_Tensor*> column;
         for (const auto& task : tasks) column.push_back(task->inputs()[i]);
-        merged.push_back(StackRows(column, target));
+        merged.push_back(StackRows(column, "feed '" + feed_names_[i] + "'", target, kMaxPaddingFactor));
         if (target > total && total > 0) RepeatRow(merged.back().get(), 0, total, target);
         feeds.push_back(merged.back().get());
       }
+    } catch (const std::exception&) {
+      // The merged shape failed the guard (padding ragged requests to the
+      // widest of each dim, or to an allowed batch size, overflows) or its
+      // memory could not be had. That is no fault of any one request: each
+      // runs on its own instead, unpadded.
+      for (auto& task : tasks) {
+        RunResult alone = model_->Run(feed_names_, task->inputs(), fetch_names_);
+        Task::Finish(std::move(task), std::move(alone));
+      }
+      return;
     }
-  } catch (const std::exception& error) {
-    FinishAll(tasks, TF_INTERNAL, std::string("merging the batch failed: ") + error.what());
-    return;
   }
 
   RunResult run = model_->Run(feed_names_, feeds, fetch_names_);
@@ -321,13 +341,20 @@ void Batcher::Process(std::unique_ptr<Batch> batch) {
     Task::Finish(std::move(tasks.front()), std::move(run));
     return;
   }
-  int64_t offset = 0;
-  for (size_t t = 0; t < tasks.size(); ++t) {
-    RunResult result;
-    for (const auto& output : outputs) result.outputs.push_back(SliceRows(output.get(), offset, rows[t]));
-    offset += rows[t];
-    Task::Finish(std::move(tasks[t]), std::move(result));
+  std::vector<RunResult> results(tasks.size());
+  try {
+    int64_t offset = 0;
+    for (size_t t = 0; t < tasks.size(); ++t) {
+      for (size_t j = 0; j < outputs.size(); ++j) {
+        results[t].outputs.push_back(SliceRows(outputs[j].get(), offset, rows[t], "output '" + fetch_names_[j] + "'"));
+      }
+      offset += rows[t];
+    }
+  } catch (const TfError& error) {
+    FinishAll(tasks, error.code(), std::string("splitting the batch's outputs failed: ") + error.what());
+    return;
   }
+  for (size_t t = 0; t < tasks.size(); ++t) Task::Finish(std::move(tasks[t]), std::move(results[t]));
 }
 
 }  // namespace tfserve

@@ -3,6 +3,9 @@
 #include <cstring>
 #include <utility>
 
+#include "shape_guard.h"
+#include "tf_error.h"
+
 namespace tfserve {
 
 OwnedTensor& OwnedTensor::operator=(OwnedTensor&& other) noexcept {
@@ -33,17 +36,25 @@ std::vector<int64_t> Dims(const TF_Tensor* tensor) {
   return dims;
 }
 
-OwnedTensor OwnedTensor::Allocate(TF_DataType dtype, const std::vector<int64_t>& dims, bool zeroed) {
-  size_t count = 1;
-  for (int64_t d : dims) count *= static_cast<size_t>(d);
-  const size_t bytes = count * ElementSize(dtype);
+OwnedTensor OwnedTensor::Allocate(TF_DataType dtype, const std::vector<int64_t>& dims, const std::string& what,
+                                  bool zeroed) {
+  // TF_AllocateTensor builds a TensorShape from `dims`, which aborts the
+  // process on a shape it refuses: the guard refuses those first.
+  const ShapeSize size = CheckShape(dims, dtype, what);
+  const size_t bytes = size.bytes;
   OwnedTensor owned;
   owned.tensor_.reset(TF_AllocateTensor(dtype, dims.data(), static_cast<int>(dims.size()), bytes));
+  void* data = owned.tensor_ ? TF_TensorData(owned.tensor_.get()) : nullptr;
+  // TF's CPU allocator returns null when malloc fails, and TF_AllocateTensor
+  // still makes a tensor around it.
+  if (data == nullptr && bytes > 0) {
+    throw TfError(TF_RESOURCE_EXHAUSTED, what + ": cannot allocate " + std::to_string(bytes) + " bytes for a tensor of shape " +
+                                             FormatDims(dims));
+  }
   owned.frees_strings_ = dtype == TF_STRING;
-  void* data = TF_TensorData(owned.tensor_.get());
   if (dtype == TF_STRING) {
     auto* strings = static_cast<TF_TString*>(data);
-    for (size_t i = 0; i < count; ++i) TF_StringInit(&strings[i]);
+    for (int64_t i = 0; i < size.elements; ++i) TF_StringInit(&strings[i]);
   } else if (zeroed && bytes > 0) {
     std::memset(data, 0, bytes);
   }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "tf_handles.h"
@@ -18,8 +19,11 @@ class OwnedTensor {
   ~OwnedTensor();
 
   // A new tensor: strings initialised empty, numeric data zeroed unless the
-  // caller is about to overwrite all of it.
-  static OwnedTensor Allocate(TF_DataType dtype, const std::vector<int64_t>& dims, bool zeroed = true);
+  // caller is about to overwrite all of it. `dims` pass the shape guard
+  // first (shape_guard.h): throws TfError INVALID_ARGUMENT naming `what`
+  // when they fail it, RESOURCE_EXHAUSTED when the memory cannot be had.
+  static OwnedTensor Allocate(TF_DataType dtype, const std::vector<int64_t>& dims, const std::string& what,
+                              bool zeroed = true);
   // A tensor TF produced (a session output).
   static OwnedTensor Adopt(TF_Tensor* tensor);
 

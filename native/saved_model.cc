@@ -1,6 +1,8 @@
 #include "saved_model.h"
 
 #include <atomic>
+#include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
@@ -162,8 +164,10 @@ TF_Output SavedModel::Resolve(const std::string& tensor_name) {
     op_name = tensor_name.substr(0, colon);
     char* end = nullptr;
     const char* digits = tensor_name.c_str() + colon + 1;
+    errno = 0;
     long parsed = std::strtol(digits, &end, 10);
-    if (*digits == '\0' || *end != '\0' || parsed < 0) {
+    // An index past int would wrap in the cast to TF_Output's int.
+    if (*digits == '\0' || *end != '\0' || parsed < 0 || errno == ERANGE || parsed > INT_MAX) {
       throw TfError(TF_INVALID_ARGUMENT, "malformed tensor name '" + tensor_name + "'");
     }
     index = static_cast<int>(parsed);

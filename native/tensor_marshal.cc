@@ -1,10 +1,13 @@
 #include "tensor_marshal.h"
 
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "js_error.h"
+#include "shape_guard.h"
+#include "tf_error.h"
 
 namespace tfserve {
 
@@ -22,55 +25,144 @@ bool IsSupported(TF_DataType dtype) {
   }
 }
 
-std::vector<int64_t> ReadShape(Napi::Env env, Napi::Value value, const std::string& what,
-                               size_t* element_count) {
+// A dimension JS may give: an integer a double holds exactly. Larger values
+// are not integers JS can mean, and casting them to int64 is undefined.
+constexpr double kMaxSafeInteger = 9007199254740991.0;  // 2^53 - 1
+
+std::vector<int64_t> ReadShape(Napi::Env env, Napi::Value value, const std::string& what) {
   if (!value.IsArray()) throw InvalidArgument(env, what + ": shape must be an array");
   Napi::Array array = value.As<Napi::Array>();
-  std::vector<int64_t> dims(array.Length());
-  size_t count = 1;
-  for (uint32_t i = 0; i < array.Length(); ++i) {
+  const uint32_t rank = array.Length();
+  // Refused before reading: a shape array may be as long as the caller likes.
+  if (rank > kMaxRank) {
+    throw InvalidArgument(env, what + ": shape has rank " + std::to_string(rank) + "; TensorFlow accepts at most " +
+                                   std::to_string(kMaxRank) + " dimensions");
+  }
+  std::vector<int64_t> dims(rank);
+  for (uint32_t i = 0; i < rank; ++i) {
     Napi::Value dim = array.Get(i);
     double d = dim.IsNumber() ? dim.As<Napi::Number>().DoubleValue() : -1;
-    if (!(d >= 0) || d != static_cast<double>(static_cast<int64_t>(d))) {
-      throw InvalidArgument(env, what + ": shape[" + std::to_string(i) +
-                                           "] must be a non-negative integer");
+    if (!(d >= 0 && d <= kMaxSafeInteger) || d != std::floor(d)) {
+      throw InvalidArgument(env, what + ": shape[" + std::to_string(i) + "] must be a non-negative integer below 2^53");
     }
     dims[i] = static_cast<int64_t>(d);
-    count *= static_cast<size_t>(dims[i]);
   }
-  *element_count = count;
   return dims;
 }
 
-void WriteStrings(Napi::Env env, Napi::Value data, const std::string& what, TF_Tensor* tensor,
-                  size_t count) {
-  if (!data.IsArray()) {
-    throw InvalidArgument(env, what + ": string data must be an array of Uint8Array or string");
+// The bytes a typed array or DataView shows, whether its buffer is an
+// ArrayBuffer or a SharedArrayBuffer (node-addon-api's ArrayBuffer() refuses
+// the latter, so the C API's data pointer is used).
+struct ViewBytes {
+  const uint8_t* data = nullptr;
+  size_t length = 0;
+};
+
+bool ReadView(Napi::Env env, Napi::Value value, ViewBytes* view, napi_typedarray_type* type = nullptr) {
+  void* data = nullptr;
+  size_t length = 0;
+  if (value.IsTypedArray()) {
+    napi_typedarray_type array_type;
+    size_t elements = 0;
+    NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, value, &array_type, &elements, &data, nullptr, nullptr),
+                         false);
+    length = value.As<Napi::TypedArray>().ByteLength();
+    if (type != nullptr) *type = array_type;
+  } else if (value.IsDataView()) {
+    NAPI_THROW_IF_FAILED(env, napi_get_dataview_info(env, value, &length, &data, nullptr, nullptr), false);
+    if (type != nullptr) *type = napi_uint8_array;  // bytes, as far as the caller is concerned
+  } else {
+    return false;
   }
-  Napi::Array items = data.As<Napi::Array>();
-  if (items.Length() != count) {
-    throw InvalidArgument(env, what + ": has " + std::to_string(items.Length()) +
-                                         " strings but its shape holds " + std::to_string(count));
-  }
-  auto* strings = static_cast<TF_TString*>(TF_TensorData(tensor));
-  for (uint32_t i = 0; i < count; ++i) {
-    Napi::Value item = items.Get(i);
-    if (item.IsTypedArray() && item.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
-      Napi::Uint8Array bytes = item.As<Napi::Uint8Array>();
-      TF_StringCopy(&strings[i], reinterpret_cast<const char*>(bytes.Data()), bytes.ByteLength());
+  view->data = static_cast<const uint8_t*>(data);
+  view->length = length;
+  return true;
+}
+
+bool IsUint8Array(Napi::Env env, Napi::Value value, ViewBytes* view) {
+  napi_typedarray_type type;
+  return value.IsTypedArray() && ReadView(env, value, view, &type) && type == napi_uint8_array;
+}
+
+// One JS value per element: an array of Uint8Array/Buffer/string.
+void WriteStringArray(Napi::Env env, Napi::Array items, const std::string& what, TF_TString* strings, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) {
+    Napi::Value item = items.Get(static_cast<uint32_t>(i));
+    ViewBytes bytes;
+    if (IsUint8Array(env, item, &bytes)) {
+      TF_StringCopy(&strings[i], reinterpret_cast<const char*>(bytes.data), bytes.length);
     } else if (item.IsString()) {
       std::string text = item.As<Napi::String>().Utf8Value();
       TF_StringCopy(&strings[i], text.data(), text.size());
     } else {
-      throw InvalidArgument(env, what + ": string element " + std::to_string(i) +
-                                           " must be a Uint8Array or a string");
+      throw InvalidArgument(env, what + ": string element " + std::to_string(i) + " must be a Uint8Array or a string");
     }
   }
 }
 
-}  // namespace
+// Packed strings. Each offset is read once, and checked as it is used, so a
+// SharedArrayBuffer another thread writes to cannot make a read go out of
+// bounds between a check and a copy.
+void WritePackedStrings(Napi::Env env, const ViewBytes& bytes, const ViewBytes& offsets, const std::string& what,
+                        TF_TString* strings, int64_t count) {
+  auto offset_at = [&](int64_t i) {
+    uint32_t value;
+    std::memcpy(&value, offsets.data + i * sizeof(uint32_t), sizeof(value));
+    return value;
+  };
+  uint32_t begin = offset_at(0);
+  if (begin != 0) throw InvalidArgument(env, what + ": packed string offsets[0] is " + std::to_string(begin) + ", not 0");
+  for (int64_t i = 0; i < count; ++i) {
+    const uint32_t end = offset_at(i + 1);
+    if (end < begin || end > bytes.length) {
+      throw InvalidArgument(env, what + ": packed string offsets[" + std::to_string(i + 1) + "] is " + std::to_string(end) +
+                                     (end < begin ? ", below offsets[" + std::to_string(i) + "] (" + std::to_string(begin) + ")"
+                                                  : ", past the end of bytes (" + std::to_string(bytes.length) + ")"));
+    }
+    TF_StringCopy(&strings[i], reinterpret_cast<const char*>(bytes.data) + begin, end - begin);
+    begin = end;
+  }
+}
 
-OwnedTensor TensorFromJs(Napi::Env env, Napi::Value value, const std::string& what) {
+// The string tensor for `data`: its element count is checked against the
+// shape's before the tensor is allocated.
+OwnedTensor StringTensorFromJs(Napi::Env env, Napi::Value data, const std::vector<int64_t>& dims, int64_t count,
+                               const std::string& what) {
+  auto count_mismatch = [&](const std::string& have) {
+    return InvalidArgument(env, what + ": has " + have + " but its shape " + FormatDims(dims) + " holds " +
+                                    std::to_string(count));
+  };
+  if (data.IsArray()) {
+    Napi::Array items = data.As<Napi::Array>();
+    if (static_cast<int64_t>(items.Length()) != count) throw count_mismatch(std::to_string(items.Length()) + " strings");
+    OwnedTensor tensor = OwnedTensor::Allocate(TF_STRING, dims, what);
+    WriteStringArray(env, items, what, static_cast<TF_TString*>(TF_TensorData(tensor.get())), count);
+    return tensor;
+  }
+  if (data.IsObject() && !data.IsTypedArray() && !data.IsDataView()) {
+    Napi::Object packed = data.As<Napi::Object>();
+    ViewBytes bytes;
+    ViewBytes offsets;
+    napi_typedarray_type offsets_type;
+    Napi::Value offsets_value = packed.Get("offsets");
+    Napi::Value bytes_value = packed.Get("bytes");
+    if (!IsUint8Array(env, bytes_value, &bytes) || !offsets_value.IsTypedArray() ||
+        !ReadView(env, offsets_value, &offsets, &offsets_type) || offsets_type != napi_uint32_array) {
+      throw InvalidArgument(env, what + ": packed strings must be { bytes: Uint8Array, offsets: Uint32Array }");
+    }
+    const size_t entries = offsets.length / sizeof(uint32_t);
+    if (entries == 0 || static_cast<int64_t>(entries - 1) != count) {
+      throw count_mismatch(std::to_string(entries) + " packed string offsets (strings + 1)");
+    }
+    OwnedTensor tensor = OwnedTensor::Allocate(TF_STRING, dims, what);
+    WritePackedStrings(env, bytes, offsets, what, static_cast<TF_TString*>(TF_TensorData(tensor.get())), count);
+    return tensor;
+  }
+  throw InvalidArgument(env, what + ": string data must be an array of Uint8Array or string, or packed strings "
+                                    "{ bytes: Uint8Array, offsets: Uint32Array }");
+}
+
+OwnedTensor TensorFromJsUnchecked(Napi::Env env, Napi::Value value, const std::string& what) {
   if (!value.IsObject()) throw InvalidArgument(env, what + ": tensor must be an object");
   Napi::Object object = value.As<Napi::Object>();
   Napi::Value dtype_value = object.Get("dtype");
@@ -79,45 +171,33 @@ OwnedTensor TensorFromJs(Napi::Env env, Napi::Value value, const std::string& wh
   if (!IsSupported(dtype)) {
     throw InvalidArgument(env, what + ": unsupported dtype " + std::to_string(dtype));
   }
-  size_t count = 0;
-  std::vector<int64_t> dims = ReadShape(env, object.Get("shape"), what, &count);
+  const std::vector<int64_t> dims = ReadShape(env, object.Get("shape"), what);
+  // The guard, before anything else looks at the shape's size.
+  const ShapeSize size = CheckShape(dims, dtype, what);
   Napi::Value data = object.Get("data");
 
-  if (dtype == TF_STRING) {
-    OwnedTensor tensor = OwnedTensor::Allocate(TF_STRING, dims);
-    WriteStrings(env, data, what, tensor.get(), count);
-    return tensor;
-  }
+  if (dtype == TF_STRING) return StringTensorFromJs(env, data, dims, size.elements, what);
 
-  if (!data.IsTypedArray() && !data.IsDataView()) {
-    throw InvalidArgument(env, what + ": data must be a typed array");
+  ViewBytes view;
+  if (!ReadView(env, data, &view)) throw InvalidArgument(env, what + ": data must be a typed array");
+  if (view.length != size.bytes) {
+    throw InvalidArgument(env, what + ": data has " + std::to_string(view.length) +
+                                   " bytes but its dtype and shape need " + std::to_string(size.bytes));
   }
-  const size_t bytes = count * TF_DataTypeSize(dtype);
-  Napi::ArrayBuffer buffer;
-  size_t offset = 0;
-  size_t length = 0;
-  if (data.IsTypedArray()) {
-    Napi::TypedArray view = data.As<Napi::TypedArray>();
-    buffer = view.ArrayBuffer();
-    offset = view.ByteOffset();
-    length = view.ByteLength();
-  } else {
-    Napi::DataView view = data.As<Napi::DataView>();
-    buffer = view.ArrayBuffer();
-    offset = view.ByteOffset();
-    length = view.ByteLength();
-  }
-  if (length != bytes) {
-    throw InvalidArgument(env, what + ": data has " + std::to_string(length) +
-                                         " bytes but its dtype and shape need " +
-                                         std::to_string(bytes));
-  }
-  OwnedTensor tensor = OwnedTensor::Allocate(dtype, dims, /*zeroed=*/false);
-  if (bytes > 0) {
-    std::memcpy(TF_TensorData(tensor.get()), static_cast<const char*>(buffer.Data()) + offset,
-                bytes);
-  }
+  OwnedTensor tensor = OwnedTensor::Allocate(dtype, dims, what, /*zeroed=*/false);
+  if (size.bytes > 0) std::memcpy(TF_TensorData(tensor.get()), view.data, size.bytes);
   return tensor;
+}
+
+}  // namespace
+
+OwnedTensor TensorFromJs(Napi::Env env, Napi::Value value, const std::string& what) {
+  try {
+    return TensorFromJsUnchecked(env, value, what);
+  } catch (const TfError& error) {
+    // The guard's and the allocator's errors, as JS errors for the caller.
+    throw MakeJsError(env, error.code_name(), error.what());
+  }
 }
 
 Napi::Object TensorToJs(Napi::Env env, const TF_Tensor* tensor) {

@@ -13,7 +13,7 @@ import type { ResolvedVersion } from './model-dir';
 import type { NativeBatchingStats } from './native';
 import type { Servable } from './servable';
 import type { Signature } from './signatures';
-import type { AnyTensor, TensorInput } from './tensor';
+import { type AnyTensor, type TensorInput, isPackedStrings } from './tensor';
 
 export interface EngineOptions {
   /**
@@ -121,6 +121,8 @@ export class Engine {
         },
         (error: unknown) => {
           const message = error instanceof Error ? error.message : String(error);
+          // Inputs that cannot be cloned to a worker (functions, symbols) are the caller's to fix.
+          if (error instanceof Error && error.name === 'DataCloneError') throw new TfServeError('INVALID_ARGUMENT', `inputs cannot be sent to a worker thread: ${message}`);
           throw new TfServeError('UNAVAILABLE', `the worker thread running this request failed: ${message}`);
         },
       );
@@ -139,13 +141,26 @@ export class Engine {
   }
 }
 
-/** Whole, unshared ArrayBuffers behind the inputs: these can move to a worker instead of being copied. */
+/**
+ * Whole, unshared ArrayBuffers behind the inputs (typed arrays, and the two
+ * buffers of PackedStrings): these can move to a worker instead of being
+ * copied. SharedArrayBuffers are shared with the worker anyway.
+ */
 function inputBuffers(inputs: Record<string, TensorInput>): ArrayBuffer[] {
   const buffers = new Set<ArrayBuffer>();
+  if (typeof inputs !== 'object' || inputs === null) return [];
+  const add = (view: unknown) => {
+    if (!ArrayBuffer.isView(view) || !(view.buffer instanceof ArrayBuffer)) return;
+    if (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength) buffers.add(view.buffer);
+  };
   for (const input of Object.values(inputs)) {
     const data = input?.data;
-    if (!ArrayBuffer.isView(data) || !(data.buffer instanceof ArrayBuffer)) continue;
-    if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) buffers.add(data.buffer);
+    if (isPackedStrings(data)) {
+      add(data.bytes);
+      add(data.offsets);
+    } else {
+      add(data);
+    }
   }
   return [...buffers];
 }

@@ -1,11 +1,23 @@
 // Checks predict() inputs against a signature before TensorFlow sees them,
 // and turns them into the addon's feeds.
-import { BIGINT_RANGES, type DTypeInfo, INTEGER_RANGES, type NumericArray, dtypeInfo, isDType } from './dtypes';
+import { BIGINT_RANGES, type DType, type DTypeInfo, INTEGER_RANGES, type NumericArray, dtypeInfo, isDType } from './dtypes';
 import { invalidArgument } from './errors';
 import { toBfloat16Bits, toFloat16Bits } from './half';
 import type { NativeFeed } from './native';
 import type { Signature, TensorSpec } from './signatures';
-import { type TensorInput, elementCount, formatShape } from './tensor';
+import { type PackedStrings, type TensorInput, checkShapeLimits, formatShape, isPackedStrings, packedCount } from './tensor';
+
+/**
+ * The largest finite value of each float dtype. A finite JS number past it
+ * would become Infinity when stored: it is refused instead (an Infinity the
+ * caller passes stays Infinity). complex64's parts are float32s.
+ */
+const FLOAT_LIMITS: Partial<Record<DType, number>> = {
+  float16: 65504,
+  bfloat16: 3.3895313892515355e38,
+  float32: 3.4028234663852886e38,
+  complex64: 3.4028234663852886e38,
+};
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
@@ -14,9 +26,16 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
+/** An element as error messages print it (bigints and NaN included, long strings cut). */
+function show(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  return describe(value);
+}
+
 function fromPlainValues(alias: string, info: DTypeInfo, values: readonly unknown[]): NumericArray | Uint8Array[] {
-  const bad = (i: number, expected: string) =>
-    invalidArgument(`input '${alias}': element ${i} is ${JSON.stringify(values[i]) ?? typeof values[i]}, expected ${expected} for dtype ${info.name}`);
+  const bad = (i: number, expected: string) => invalidArgument(`input '${alias}': element ${i} is ${show(values[i])}, expected ${expected} for dtype ${info.name}`);
   if (info.name === 'string') {
     return values.map((v, i) => {
       if (typeof v === 'string') return Buffer.from(v, 'utf8');
@@ -26,6 +45,7 @@ function fromPlainValues(alias: string, info: DTypeInfo, values: readonly unknow
   }
   const array = new info.array!(values.length);
   const range = INTEGER_RANGES[info.name];
+  const floatLimit = FLOAT_LIMITS[info.name];
   const bigRange = BIGINT_RANGES[info.name];
   const toStored = info.name === 'float16' ? toFloat16Bits : info.name === 'bfloat16' ? toBfloat16Bits : (v: number) => v;
   for (let i = 0; i < values.length; i++) {
@@ -49,6 +69,9 @@ function fromPlainValues(alias: string, info: DTypeInfo, values: readonly unknow
       default: {
         if (typeof v !== 'number') throw bad(i, 'a number');
         if (range && !(Number.isInteger(v) && v >= range[0] && v <= range[1])) throw bad(i, `an integer in [${range[0]}, ${range[1]}]`);
+        if (floatLimit !== undefined && Number.isFinite(v) && Math.abs(v) > floatLimit) {
+          throw invalidArgument(`input '${alias}': element ${i} is ${show(v)}, out of range for dtype ${info.name} (largest finite value ${floatLimit})`);
+        }
         (array as Float32Array)[i] = toStored(v);
       }
     }
@@ -56,19 +79,20 @@ function fromPlainValues(alias: string, info: DTypeInfo, values: readonly unknow
   return array;
 }
 
-function checkShape(alias: string, signatureName: string, shape: unknown, spec: TensorSpec, againstSignature: boolean): number[] {
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw invalidArgument(`input '${alias}': shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+function checkShape(alias: string, signatureName: string, shape: unknown, spec: TensorSpec, againstSignature: boolean): { shape: number[]; elements: number } {
+  if (!Array.isArray(shape)) throw invalidArgument(`input '${alias}': shape must be an array of non-negative integers, got ${describe(shape)}`);
+  // The shape guard first: rank, dims, overflow-checked size (the addon checks again).
+  const { elements } = checkShapeLimits(shape as number[], `input '${alias}'`);
+  if (againstSignature) {
+    const expected = spec.shape;
+    const fits = expected === null || (expected.length === shape.length && expected.every((d, i) => d === -1 || d === shape[i]));
+    if (!fits) {
+      throw invalidArgument(
+        `input '${alias}' has shape ${formatShape(shape)} but signature '${signatureName}' expects ${formatShape(expected)} (-1 = any size)`,
+      );
+    }
   }
-  if (!againstSignature) return shape as number[];
-  const expected = spec.shape;
-  const fits = expected === null || (expected.length === shape.length && expected.every((d, i) => d === -1 || d === shape[i]));
-  if (!fits) {
-    throw invalidArgument(
-      `input '${alias}' has shape ${formatShape(shape)} but signature '${signatureName}' expects ${formatShape(expected)} (-1 = any size)`,
-    );
-  }
-  return shape as number[];
+  return { shape: shape as number[], elements };
 }
 
 function toFeed(alias: string, signatureName: string, input: TensorInput, spec: TensorSpec, validateShapes: boolean): NativeFeed {
@@ -82,24 +106,31 @@ function toFeed(alias: string, signatureName: string, input: TensorInput, spec: 
     throw invalidArgument(`input '${alias}' has dtype ${String(input.dtype)} but signature '${signatureName}' expects ${spec.dtype}`);
   }
   const info = dtypeInfo(spec.dtype);
-  const shape = checkShape(alias, signatureName, input.shape, spec, validateShapes);
-  const count = elementCount(shape);
+  const { shape, elements: count } = checkShape(alias, signatureName, input.shape, spec, validateShapes);
   const slots = count * info.slotsPerElement;
 
-  let data: NumericArray | Array<Uint8Array | string>;
   const raw = input.data as unknown;
-  if (Array.isArray(raw)) {
-    data = fromPlainValues(alias, info, raw);
-  } else if (info.array !== null && raw instanceof info.array && raw.constructor === info.array) {
-    data = raw as NumericArray;
-  } else {
-    const expected = info.array === null ? 'an array of strings or Uint8Arrays' : `a ${info.array.name} or a plain array`;
+  if (info.name === 'string' && isPackedStrings(raw)) {
+    // The addon checks the offsets as it copies the strings; the count is checked here for the message.
+    if (packedCount(raw) !== count || raw.offsets.length === 0) {
+      throw invalidArgument(`input '${alias}' has ${packedCount(raw)} packed strings (offsets.length ${raw.offsets.length}) but shape ${formatShape(shape)} needs ${count}`);
+    }
+    const packed: PackedStrings = { bytes: raw.bytes, offsets: raw.offsets };
+    return { name: spec.name, dtype: info.tfEnum, shape, data: packed };
+  }
+  const isArray = Array.isArray(raw);
+  if (!isArray && !(info.array !== null && raw instanceof info.array && raw.constructor === info.array)) {
+    const expected = info.array === null ? 'an array of strings or Uint8Arrays, or packed strings { bytes, offsets }' : `a ${info.array.name} or a plain array`;
     throw invalidArgument(`input '${alias}': data is ${describe(raw)}, but dtype ${info.name} needs ${expected}`);
   }
-  if (data.length !== slots) {
+  // Counted before plain values are converted: a long array is refused without copying it.
+  const length = (raw as ArrayLike<unknown>).length;
+  if (length !== slots) {
     const per = info.slotsPerElement === 2 ? ' (2 per complex element)' : '';
-    throw invalidArgument(`input '${alias}' has ${data.length} values but shape ${formatShape(shape)} needs ${slots}${per}`);
+    throw invalidArgument(`input '${alias}' has ${length} values but shape ${formatShape(shape)} needs ${slots}${per}`);
   }
+  // Typed arrays go as they are, on an ArrayBuffer or a SharedArrayBuffer: the addon copies them.
+  const data: NumericArray | Uint8Array[] = isArray ? fromPlainValues(alias, info, raw as unknown[]) : (raw as NumericArray);
   return { name: spec.name, dtype: info.tfEnum, shape, data };
 }
 
@@ -113,13 +144,15 @@ export function prepareFeeds(signature: Signature, inputs: Record<string, Tensor
     throw invalidArgument(`inputs must be an object keyed by input name, got ${describe(inputs)}`);
   }
   const expected = Object.keys(signature.inputs);
+  // Own properties only, on both sides: an alias such as '__proto__' or
+  // 'constructor' must not find Object.prototype's.
   for (const alias of Object.keys(inputs)) {
-    if (!(alias in signature.inputs)) {
+    if (!Object.hasOwn(signature.inputs, alias)) {
       throw invalidArgument(`unknown input '${alias}' for signature '${signature.name}' (its inputs: ${expected.join(', ')})`);
     }
   }
   return expected.map((alias) => {
-    const input = inputs[alias];
+    const input = Object.hasOwn(inputs, alias) ? inputs[alias] : undefined;
     if (input === undefined) {
       throw invalidArgument(`missing input '${alias}' for signature '${signature.name}' (its inputs: ${expected.join(', ')})`);
     }
@@ -130,9 +163,12 @@ export function prepareFeeds(signature: Signature, inputs: Record<string, Tensor
 /** The output aliases to fetch: all of them, or the filter's (checked, deduplicated, sorted). */
 export function selectOutputs(signature: Signature, filter?: readonly string[]): string[] {
   const all = Object.keys(signature.outputs);
-  if (filter === undefined || filter.length === 0) return all;
+  if (filter === undefined) return all;
+  if (!Array.isArray(filter)) throw invalidArgument(`outputs must be an array of output names, got ${describe(filter)}`);
+  if (filter.length === 0) return all;
   for (const alias of filter) {
-    if (!(alias in signature.outputs)) {
+    if (typeof alias !== 'string') throw invalidArgument(`outputs must be an array of output names, got an element that is ${describe(alias)}`);
+    if (!Object.hasOwn(signature.outputs, alias)) {
       throw invalidArgument(`unknown output '${alias}' for signature '${signature.name}' (its outputs: ${all.join(', ')})`);
     }
   }

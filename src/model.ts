@@ -111,7 +111,9 @@ export class Model implements Servable {
   }
 
   signature(name: string = DEFAULT_SIGNATURE): Signature {
-    const signature = this.signatures[name];
+    if (typeof name !== 'string') throw invalidArgument(`signature must be a string, got ${typeof name}`);
+    // Own keys only: 'toString' or '__proto__' is a name like any other.
+    const signature = Object.hasOwn(this.signatures, name) ? this.signatures[name] : undefined;
     if (!signature) {
       throw invalidArgument(`signature '${name}' not found in ${this.name} version ${this.version} (signatures: ${Object.keys(this.signatures).join(', ')})`);
     }
@@ -154,8 +156,9 @@ export class Model implements Servable {
     // caller's `await` loop over fast runs cannot starve timers and I/O.
     if (outputs.settledInline) await new Promise<void>((resolve) => setImmediate(resolve));
     const result: Record<string, AnyTensor> = {};
+    // Defined, not assigned: an alias '__proto__' must be a key, not the prototype.
     aliases.forEach((alias, i) => {
-      result[alias] = toTensor(outputs[i]!);
+      Object.defineProperty(result, alias, { value: toTensor(outputs[i]!), enumerable: true, writable: true, configurable: true });
     });
     return result;
   }

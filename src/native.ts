@@ -2,12 +2,20 @@
 import path from 'node:path';
 
 import type { BatchingOptions } from './batching-options';
+import type { PackedStrings } from './tensor';
 
-/** A tensor as the addon takes and returns it; dtype is the TF_DataType enum. */
+/**
+ * A tensor as the addon takes it; dtype is the TF_DataType enum. Numeric
+ * data: any ArrayBufferView in TF's layout, on an ArrayBuffer or a
+ * SharedArrayBuffer (copied). Strings: one Uint8Array/string per element, or
+ * PackedStrings (offsets checked by the addon, no JS value per element).
+ * The addon's shape guard refuses a bad shape before any TF tensor is made
+ * (native/tensor_marshal.h).
+ */
 export interface NativeTensor {
   dtype: number;
   shape: number[];
-  data: ArrayBufferView | Array<Uint8Array | string>;
+  data: ArrayBufferView | Array<Uint8Array | string> | PackedStrings;
 }
 
 export interface NativeFeed extends NativeTensor {

@@ -21,6 +21,7 @@ export interface Signature {
   name: string;
   /** e.g. tensorflow/serving/predict, tensorflow/serving/classify, tensorflow/serving/regress. */
   methodName: string;
+  /** By alias; a null-prototype object (see nameMap), so any key lookup is safe. */
   inputs: Record<string, TensorSpec>;
   outputs: Record<string, TensorSpec>;
 }
@@ -29,6 +30,7 @@ export interface MetaGraphInfo {
   tags: string[];
   /** TF version that exported the model, when recorded. */
   tensorflowVersion: string;
+  /** By key; a null-prototype object (see nameMap). */
   signatures: Record<string, Signature>;
 }
 
@@ -61,8 +63,17 @@ function toSpec(info: DecodedTensorInfo): TensorSpec {
   };
 }
 
+/**
+ * An empty object with no prototype. Signatures, inputs and outputs are keyed
+ * by names clients choose: looked up in a plain object, '__proto__',
+ * 'constructor' or 'toString' would find Object.prototype's members.
+ */
+export function nameMap<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 function toSpecs(map: Record<string, DecodedTensorInfo>): Record<string, TensorSpec> {
-  const specs: Record<string, TensorSpec> = {};
+  const specs = nameMap<TensorSpec>();
   for (const alias of Object.keys(map).sort()) specs[alias] = toSpec(map[alias]!);
   return specs;
 }
@@ -76,7 +87,7 @@ export function parseMetaGraph(bytes: Uint8Array): MetaGraphInfo {
     defaults: true,
     oneofs: false,
   }) as DecodedMetaGraph;
-  const signatures: Record<string, Signature> = {};
+  const signatures = nameMap<Signature>();
   for (const key of Object.keys(decoded.signatureDef).sort()) {
     if (isInternalSignature(key)) continue;
     const def = decoded.signatureDef[key]!;
