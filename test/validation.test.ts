@@ -44,7 +44,7 @@ describe('input validation', () => {
   test('shape incompatible with the signature', async () => {
     await rejectsWithCode(model.predict({ x: { shape: [1, 3], data: [1, 2, 3] } }), 'INVALID_ARGUMENT', /input 'x' has shape \[1,3\] but signature 'serving_default' expects \[-1,2\]/);
     await rejectsWithCode(model.predict({ x: { shape: [2], data: [1, 2] } }), 'INVALID_ARGUMENT', /has shape \[2\]/);
-    await rejectsWithCode(model.predict({ x: { shape: [1, -2], data: [] } }), 'INVALID_ARGUMENT', /shape must be an array of non-negative integers/);
+    await rejectsWithCode(model.predict({ x: { shape: [1, -2], data: [] } }), 'INVALID_ARGUMENT', /input 'x': shape\[1\] is -2; dimensions must be non-negative integers/);
     await rejectsWithCode(model.predict({ x: { shape: [1.5, 2], data: [1, 2] } }), 'INVALID_ARGUMENT', /non-negative integers/);
   });
 
