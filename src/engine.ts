@@ -7,7 +7,7 @@ import { Piscina } from 'piscina';
 
 import { callerLimited, newSharedFlag } from './cancellation';
 import { type EngineBroadcast, type PredictReply, type PredictTask, channelName } from './engine-protocol';
-import { TfServeError } from './errors';
+import { TfServeError, invalidArgument } from './errors';
 import { type LoadOptions, Model, type PredictOptions } from './model';
 import type { ResolvedVersion } from './model-dir';
 import type { NativeBatchingStats } from './native';
@@ -218,6 +218,7 @@ export class EngineModel implements Servable {
   /** Like Model.predict, with the work done on the engine's worker threads. */
   predict(inputs: Record<string, TensorInput>, options: EnginePredictOptions = {}): Promise<Record<string, AnyTensor>> {
     if (!this.local.loaded) return Promise.reject(new TfServeError('FAILED_PRECONDITION', `${this.name} version ${this.version} was unloaded`));
+    if (typeof options !== 'object' || options === null) return Promise.reject(invalidArgument(`predict options must be an object, got ${options === null ? 'null' : typeof options}`));
     return this.engine.run(this, inputs, options);
   }
 

@@ -126,6 +126,7 @@ export class Model implements Servable {
    * has not started by then never starts.
    */
   predict(inputs: Record<string, TensorInput>, options: PredictOptions = {}): Promise<Record<string, AnyTensor>> {
+    if (typeof options !== 'object' || options === null) return Promise.reject(invalidArgument(`predict options must be an object, got ${options === null ? 'null' : typeof options}`));
     return callerLimited(options, (token) => this.predictWithToken(inputs, options, token));
   }
 

@@ -53,6 +53,10 @@ async function refusesPrototypeNames(model: Predictor): Promise<void> {
     Object.defineProperty(inputs, name, { value: GOOD.x, enumerable: true });
     await rejectsWithCode(model.predict(inputs, { signature: 'variable' }), 'INVALID_ARGUMENT', new RegExp(`unknown input '${name}'`));
   }
+  // Malformed options are INVALID_ARGUMENT too, not TypeErrors.
+  await rejectsWithCode(model.predict(GOOD, null as never), 'INVALID_ARGUMENT', /options must be an object/);
+  await rejectsWithCode(model.predict(GOOD, { signature: 7 as never }), 'INVALID_ARGUMENT', /signature must be a string/);
+  await rejectsWithCode(model.predict(GOOD, { signature: 'variable', outputs: 'y' as never }), 'INVALID_ARGUMENT', /outputs must be an array/);
   // An input object parsed from JSON may carry '__proto__' as an own key.
   const parsed = JSON.parse('{"__proto__": {"shape": [1], "data": [1]}}') as Record<string, TensorInput>;
   await rejectsWithCode(model.predict(parsed, { signature: 'variable' }), 'INVALID_ARGUMENT', /unknown input '__proto__'/);
