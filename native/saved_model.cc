@@ -211,6 +211,10 @@ RunResult SavedModel::Run(const std::vector<std::string>& feed_names, const std:
     result.outputs.reserve(raw_outputs.size());
     for (TF_Tensor* t : raw_outputs) result.outputs.push_back(OwnedTensor::Adopt(t));
     ThrowIfError(status.get());
+    // Everything downstream reads the outputs' shapes: a null one would crash there.
+    for (size_t i = 0; i < raw_outputs.size(); ++i) {
+      if (raw_outputs[i] == nullptr) throw TfError(TF_INTERNAL, "TensorFlow returned no tensor for '" + fetch_names[i] + "'");
+    }
     return result;
   } catch (const TfError& error) {
     return RunResult::Error(error.code(), error.what());
