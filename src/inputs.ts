@@ -34,15 +34,38 @@ function show(value: unknown): string {
   return describe(value);
 }
 
-function fromPlainValues(alias: string, info: DTypeInfo, values: readonly unknown[]): NumericArray | Uint8Array[] {
-  const bad = (i: number, expected: string) => invalidArgument(`input '${alias}': element ${i} is ${show(values[i])}, expected ${expected} for dtype ${info.name}`);
-  if (info.name === 'string') {
-    return values.map((v, i) => {
-      if (typeof v === 'string') return Buffer.from(v, 'utf8');
-      if (v instanceof Uint8Array) return v;
-      throw bad(i, 'a string or Uint8Array');
-    });
+/** Largest total a PackedStrings' Uint32 offsets can address. */
+const MAX_PACKED_BYTES = 0xffffffff;
+
+/**
+ * Plain strings / byte arrays packed into one buffer: the addon then writes
+ * the TF_TStrings from two buffers instead of visiting one JS value per
+ * element (about 10x faster for many short strings). Past 4 GiB in total,
+ * which Uint32 offsets cannot address, the array goes as it is.
+ */
+function packPlainStrings(values: readonly unknown[], bad: (i: number, expected: string) => Error): PackedStrings | Uint8Array[] {
+  const offsets = new Uint32Array(values.length + 1);
+  let total = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v === 'string') total += Buffer.byteLength(v, 'utf8');
+    else if (v instanceof Uint8Array) total += v.byteLength;
+    else throw bad(i, 'a string or Uint8Array');
+    if (total > MAX_PACKED_BYTES) return values.map((item) => (typeof item === 'string' ? Buffer.from(item, 'utf8') : (item as Uint8Array)));
+    offsets[i + 1] = total;
   }
+  const bytes = Buffer.allocUnsafe(total);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as string | Uint8Array;
+    if (typeof v === 'string') bytes.write(v, offsets[i]!, 'utf8');
+    else bytes.set(v, offsets[i]!);
+  }
+  return { bytes, offsets };
+}
+
+function fromPlainValues(alias: string, info: DTypeInfo, values: readonly unknown[]): NumericArray | Uint8Array[] | PackedStrings {
+  const bad = (i: number, expected: string) => invalidArgument(`input '${alias}': element ${i} is ${show(values[i])}, expected ${expected} for dtype ${info.name}`);
+  if (info.name === 'string') return packPlainStrings(values, bad);
   const array = new info.array!(values.length);
   const range = INTEGER_RANGES[info.name];
   const floatLimit = FLOAT_LIMITS[info.name];
@@ -130,7 +153,7 @@ function toFeed(alias: string, signatureName: string, input: TensorInput, spec: 
     throw invalidArgument(`input '${alias}' has ${length} values but shape ${formatShape(shape)} needs ${slots}${per}`);
   }
   // Typed arrays go as they are, on an ArrayBuffer or a SharedArrayBuffer: the addon copies them.
-  const data: NumericArray | Uint8Array[] = isArray ? fromPlainValues(alias, info, raw as unknown[]) : (raw as NumericArray);
+  const data = isArray ? fromPlainValues(alias, info, raw as unknown[]) : (raw as NumericArray);
   return { name: spec.name, dtype: info.tfEnum, shape, data };
 }
 
