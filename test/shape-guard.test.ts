@@ -211,6 +211,22 @@ describe('PackedStrings inputs', () => {
     }
   });
 
+  test('plain arrays mixing strings, Buffers and shared-memory bytes give the same strings', async () => {
+    const model = await loadModel(fixture('dtypes'));
+    try {
+      const shared = new Uint8Array(new SharedArrayBuffer(2));
+      shared.set([0x68, 0x69]);
+      const items = ['', '✓ ünï', Buffer.from('bytes'), shared, '\ud800', 'x'.repeat(1000)];
+      const out = await model.predict({ x: { shape: [2, 3], data: items } }, { signature: 'string' });
+      const want = items.map((item) => Buffer.from(item as string | Uint8Array));
+      assert.deepEqual((out.y!.data as Uint8Array[]).map((b) => Buffer.from(b)), want);
+      const empty = await model.predict({ x: { shape: [0, 3], data: [] } }, { signature: 'string' });
+      assert.deepEqual(empty.y!.shape, [0, 3]);
+    } finally {
+      await model.unload();
+    }
+  });
+
   test('a string signature with two inputs takes packed and plain strings together', async () => {
     const model = await loadModel(fixture('multi_sig'));
     try {
