@@ -194,3 +194,99 @@ export function endsVarints(run: Uint8Array): boolean {
 function wrongWire(where: string, wire: number, expected: number): TfServeError {
   return invalidArgument(`malformed ${where}: wire type ${WIRE_NAMES[wire] ?? wire}, expected ${WIRE_NAMES[expected]}`);
 }
+
+/**
+ * A position in a serialized message, read without allocating: the hot
+ * loops over millions of repeated values (string_val, unpacked *_val,
+ * examples) use this rather than protobufjs's Reader and span objects.
+ * Errors are plain Errors; readingWire() turns them into INVALID_ARGUMENT.
+ */
+export class Cursor {
+  pos: number;
+  /** Field number and wire type of the last tag read. */
+  field = 0;
+  wire = 0;
+  /** Start of the last length-delimited value skipped by value(). */
+  start = 0;
+
+  constructor(
+    readonly buf: Uint8Array,
+    start = 0,
+    readonly end = buf.length,
+  ) {
+    this.pos = start;
+  }
+
+  get done(): boolean {
+    return this.pos >= this.end;
+  }
+
+  /** A varint of up to 32 bits (longer ones are read and truncated, as protobuf's uint32). */
+  varint32(): number {
+    const { buf, end } = this;
+    // One byte: the common case (tags, short lengths), kept small to inline.
+    if (this.pos < end && buf[this.pos]! < 0x80) return buf[this.pos++]!;
+    let value = 0;
+    for (let shift = 0; shift < 70; shift += 7) {
+      if (this.pos >= end) throw new Error(`truncated varint at offset ${this.pos}`);
+      const byte = buf[this.pos++]!;
+      if (shift < 32) value |= (byte & 0x7f) << shift;
+      if (byte < 0x80) return value >>> 0;
+    }
+    throw new Error(`varint longer than 10 bytes at offset ${this.pos}`);
+  }
+
+  /** Reads a tag into field and wire. */
+  tag(): void {
+    const tag = this.varint32();
+    this.field = tag >>> 3;
+    this.wire = tag & 7;
+    if (this.field === 0) throw new Error(`invalid field number 0 at offset ${this.pos}`);
+  }
+
+  /** Skips a length-delimited value: its bytes are buf[start, pos). */
+  value(): void {
+    const length = this.varint32();
+    this.start = this.pos;
+    if (length > this.end - this.pos) throw new Error(`length ${length} past the end of the message at offset ${this.pos}`);
+    this.pos += length;
+  }
+
+  /** Skips a value of the current wire type (groups included). */
+  skip(): void {
+    switch (this.wire) {
+      case VARINT:
+        this.varint32();
+        return;
+      case FIXED64:
+        this.advance(8);
+        return;
+      case LEN:
+        this.value();
+        return;
+      case FIXED32:
+        this.advance(4);
+        return;
+      case 3: {
+        // A group: skip to its end tag.
+        const group = this.field;
+        for (;;) {
+          if (this.done) throw new Error(`unterminated group ${group}`);
+          this.tag();
+          if ((this.wire as number) === 4) {
+            if (this.field !== group) throw new Error(`group ${group} ended by tag of group ${this.field}`);
+            return;
+          }
+          this.skip();
+        }
+      }
+      default:
+        throw new Error(`invalid wire type ${this.wire} at offset ${this.pos}`);
+    }
+  }
+
+  private advance(bytes: number): void {
+    if (bytes > this.end - this.pos) throw new Error(`truncated value at offset ${this.pos}`);
+    this.pos += bytes;
+  }
+}

@@ -12,7 +12,7 @@ import { type DType, type DTypeInfo, INTEGER_RANGES, type NumericArray, dtypeFro
 import { invalidArgument } from '../errors';
 import { type AnyTensor, MAX_RANK, type PackedStrings, type Tensor, checkShapeLimits, formatShape, isPackedStrings, packedAt, packedCount } from '../tensor';
 import { DecodeBudget, tensorCost } from './decode-limits';
-import { FIXED32, FIXED64, LEN, VARINT, endsVarints, readSpan, readTag, readingWire } from './proto-wire';
+import { Cursor, FIXED32, FIXED64, LEN, VARINT, endsVarints, readSpan, readTag, readingWire } from './proto-wire';
 
 const HALF_BITS_RANGE = [-32768, 65535] as const;
 
@@ -212,36 +212,53 @@ export function decodeTensorProto(bytes: Uint8Array, what: string, budget: Decod
 /** First pass: what the message sets and how many values it gives, without allocating per value. */
 function takeCensus(bytes: Uint8Array, what: string): Census {
   const census: Census = { dtypeEnum: 0, shape: [], unknownRank: false, content: null, strings: 0, stringBytes: 0, lastStringLength: 0, values: new Map() };
-  const reader = protobuf.Reader.create(bytes);
-  while (reader.pos < reader.len) {
-    const { field, wire } = readTag(reader);
+  const cursor = new Cursor(bytes);
+  const stringTag = (F.stringVal << 3) | LEN;
+  while (!cursor.done) {
+    // Fast path for runs of short strings (one-byte tag and length).
+    let pos = cursor.pos;
+    while (pos + 1 < bytes.length && bytes[pos] === stringTag && bytes[pos + 1]! < 0x80) {
+      const length = bytes[pos + 1]!;
+      if (pos + 2 + length > bytes.length) break; // let the general path report the truncation
+      pos += 2 + length;
+      census.strings++;
+      census.lastStringLength = length;
+      census.stringBytes += length;
+    }
+    cursor.pos = pos;
+    if (cursor.done) break;
+    cursor.tag();
+    const { field, wire } = cursor;
+    if (field === F.stringVal && wire === LEN) {
+      // The hot case of a hostile request: millions of strings, counted only.
+      cursor.value();
+      census.strings++;
+      census.lastStringLength = cursor.pos - cursor.start;
+      census.stringBytes += census.lastStringLength;
+      continue;
+    }
     const scalarWire = VAL_WIRE.get(field);
     if (field === F.dtype && wire === VARINT) {
-      census.dtypeEnum = reader.int32();
+      census.dtypeEnum = cursor.varint32() | 0;
     } else if (field === F.tensorShape && wire === LEN) {
       // Repeated occurrences of a message field merge: their dims add up.
-      const span = readSpan(reader);
-      readShape(bytes.subarray(span.start, span.end), census, what);
+      cursor.value();
+      readShape(bytes.subarray(cursor.start, cursor.pos), census, what);
     } else if (field === F.tensorContent && wire === LEN) {
-      const span = readSpan(reader);
-      census.content = bytes.subarray(span.start, span.end);
-    } else if (field === F.stringVal && wire === LEN) {
-      const span = readSpan(reader);
-      census.strings++;
-      census.lastStringLength = span.end - span.start;
-      census.stringBytes += census.lastStringLength;
+      cursor.value();
+      census.content = bytes.subarray(cursor.start, cursor.pos);
     } else if (scalarWire !== undefined && (wire === LEN || wire === scalarWire)) {
       let count = 1;
       if (wire === LEN) {
-        const span = readSpan(reader);
-        count = packedValues(bytes, span.start, span.end, scalarWire, field);
+        cursor.value();
+        count = packedValues(bytes, cursor.start, cursor.pos, scalarWire, field);
       } else {
-        reader.skipType(wire);
+        cursor.skip();
       }
       census.values.set(field, (census.values.get(field) ?? 0) + count);
     } else {
       // Unknown fields, and known ones with another wire type (as protobuf treats them), are skipped.
-      reader.skipType(wire);
+      cursor.skip();
     }
   }
   return census;
@@ -291,16 +308,17 @@ function fillStrings(bytes: Uint8Array, census: Census, elements: number, total:
   const offsets = new Uint32Array(elements + 1);
   let n = 0;
   let pos = 0;
-  const reader = protobuf.Reader.create(bytes);
-  while (reader.pos < reader.len && n < census.strings) {
-    const { field, wire } = readTag(reader);
-    if (field === F.stringVal && wire === LEN) {
-      const span = readSpan(reader);
-      out.set(bytes.subarray(span.start, span.end), pos);
-      pos += span.end - span.start;
+  const cursor = new Cursor(bytes);
+  while (!cursor.done && n < census.strings) {
+    cursor.tag();
+    if (cursor.field === F.stringVal && cursor.wire === LEN) {
+      cursor.value();
+      const length = cursor.pos - cursor.start;
+      if (length > 0) out.set(bytes.subarray(cursor.start, cursor.pos), pos);
+      pos += length;
       offsets[++n] = pos;
     } else {
-      reader.skipType(wire);
+      cursor.skip();
     }
   }
   if (census.strings > 0) {
@@ -320,21 +338,22 @@ function fillNumeric(bytes: Uint8Array, info: DTypeInfo, own: number, given: num
   const scalarWire = VAL_WIRE.get(own)!;
   let n = 0;
   if (given > 0) {
-    const reader = protobuf.Reader.create(bytes);
+    const cursor = new Cursor(bytes);
     const outBytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-    while (reader.pos < reader.len && n < given) {
-      const { field, wire } = readTag(reader);
-      if (field !== own || (wire !== LEN && wire !== scalarWire)) {
-        reader.skipType(wire);
+    while (!cursor.done && n < given) {
+      cursor.tag();
+      if (cursor.field !== own || (cursor.wire !== LEN && cursor.wire !== scalarWire)) {
+        cursor.skip();
         continue;
       }
-      let start = reader.pos;
-      let end: number;
-      if (wire === LEN) ({ start, end } = readSpan(reader));
-      else {
-        reader.skipType(wire);
-        end = reader.pos;
+      let start = cursor.pos;
+      if (cursor.wire === LEN) {
+        cursor.value();
+        start = cursor.start;
+      } else {
+        cursor.skip();
       }
+      const end = cursor.pos;
       if (scalarWire === VARINT) {
         n = storeVarints(info.name, bytes, start, end, out, n, what);
       } else {
