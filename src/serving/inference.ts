@@ -159,8 +159,13 @@ export async function predictOn(target: Target, request: Omit<PredictRequest, 'm
 // inputs the signature types DT_STRING are unpacked (any other is refused
 // on its dtype first). Remove this function and its two callers once
 // predict() accepts PackedStrings.
+const NO_BYTES = new Uint8Array(0);
+
 function unpackedStrings(packed: PackedStrings): Uint8Array[] {
-  return Array.from({ length: packedCount(packed) }, (_, i) => packedAt(packed, i));
+  const out = new Array<Uint8Array>(packedCount(packed));
+  // Empty strings share one empty array: a flood of them costs a pointer each.
+  for (let i = 0; i < out.length; i++) out[i] = packed.offsets[i] === packed.offsets[i + 1] ? NO_BYTES : packedAt(packed, i);
+  return out;
 }
 
 function unpackStringInputs(inputs: Record<string, TensorInput>, signature: Signature): Record<string, TensorInput> {
