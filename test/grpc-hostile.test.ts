@@ -280,6 +280,11 @@ describe('hostile gRPC requests', { skip }, () => {
       result: { classifications: Array<{ classes: Array<{ score: number }> }> };
     };
     assert.deepEqual(ok.result.classifications.map((c) => c.classes[0]!.score), [3, 4]);
+    // The context merges under each example: the example's own x wins, as in TF Serving.
+    const merged = ClassificationResponse.toObject(
+      ClassificationResponse.decode(await call(client, CLASSIFY, classifyBytes({ name: 'hp', signatureName: 'classify_x_to_y' }, [exampleX(2), new Uint8Array(0)], exampleX(100)))),
+    ) as { result: { classifications: Array<{ classes: Array<{ score: number }> }> } };
+    assert.deepEqual(merged.result.classifications.map((c) => c.classes[0]!.score), [3, 52]);
   });
 
   test('a response larger than the message limit is refused before it is built, naming its size and the flag', async () => {

@@ -1,0 +1,150 @@
+// Bounded decoding of protobuf requests, straight on the decoders: values are
+// counted from the wire before anything is allocated, every tensor and
+// example is charged to the request's budget, strings decode packed.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import protobuf from 'protobufjs';
+
+import { DecodeBudget } from '../src/serving/decode-limits';
+import { decodeExample } from '../src/serving/example';
+import { servingType } from '../src/serving/protos';
+import { decodeTensorProto } from '../src/serving/tensor-proto';
+import { decodeExamplesRequest, decodeMultiInferenceRequest, decodePredictRequest, requestBudget } from '../src/serving/wire';
+import { isPackedStrings, packedAt, packedCount, type PackedStrings } from '../src/tensor';
+import { throwsWithCode } from './helpers';
+
+const TensorProto = servingType('tensorflow.TensorProto');
+const Example = servingType('tensorflow.Example');
+
+function proto(object: Record<string, unknown>): Uint8Array {
+  return TensorProto.encode(TensorProto.fromObject(object)).finish();
+}
+
+/** A DT_STRING TensorProto of `count` empty string_val, built straight into a buffer. */
+function emptyStrings(count: number, dims: number[]): Uint8Array {
+  const head = proto({ dtype: 'DT_STRING', tensorShape: { dim: dims.map((size) => ({ size })) } });
+  const out = Buffer.alloc(head.length + 2 * count);
+  out.set(head);
+  for (let i = 0; i < count; i++) out[head.length + 2 * i] = (8 << 3) | 2;
+  return out;
+}
+
+function predictRequest(inputs: Record<string, Uint8Array>): Uint8Array {
+  const w = protobuf.Writer.create();
+  w.uint32((1 << 3) | 2).fork().uint32((1 << 3) | 2).string('m').ldelim();
+  for (const [key, tensor] of Object.entries(inputs)) w.uint32((2 << 3) | 2).fork().uint32((1 << 3) | 2).string(key).uint32((2 << 3) | 2).bytes(tensor).ldelim();
+  return w.finish();
+}
+
+function heapAndBuffers(): number {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+describe('bounded decoding', () => {
+  test('12 MB of empty string_val for [6000000] decodes packed, fast and in a small multiple of its size', () => {
+    const request = predictRequest({ x: emptyStrings(6_000_000, [6_000_000]) });
+    const before = heapAndBuffers();
+    const started = performance.now();
+    const decoded = decodePredictRequest(request, requestBudget(request.length));
+    const ms = performance.now() - started;
+    const grown = heapAndBuffers() - before;
+    const x = decoded.inputs.x!;
+    assert.ok(isPackedStrings(x.data));
+    assert.equal(packedCount(x.data as PackedStrings), 6_000_000);
+    assert.equal((x.data as PackedStrings).bytes.length, 0);
+    console.log(`# decoded 6M strings (${request.length} bytes) in ${ms.toFixed(0)} ms, +${(grown / 1e6).toFixed(1)} MB`);
+    assert.ok(ms < 1000, `${ms.toFixed(0)} ms`);
+    assert.ok(grown < 4 * request.length, `${grown} bytes for a ${request.length}-byte request`);
+  });
+
+  test('more values than the shape holds is refused before decoding them', () => {
+    const started = performance.now();
+    throwsWithCode(() => decodeTensorProto(emptyStrings(6_000_000, [3, 3]), "input 'x'"), 'INVALID_ARGUMENT', /input 'x': string_val has 6000000 values but shape \[3,3\] holds 9/);
+    assert.ok(performance.now() - started < 500);
+    throwsWithCode(
+      () => decodeTensorProto(proto({ dtype: 'DT_INT64', tensorShape: { dim: [{ size: 2 }] }, int64Val: [1, 2, 3] }), "input 'x'"),
+      'INVALID_ARGUMENT',
+      /int64_val has more values than shape \[2\]/,
+    );
+  });
+
+  test('the dtype must be known, and the shape pass the shape guard, before values are read', () => {
+    throwsWithCode(() => decodeTensorProto(proto({ tensorShape: { dim: [{ size: 3 }] }, stringVal: [Buffer.from('a')] }), "input 'x'"), 'INVALID_ARGUMENT', /DT_INVALID/);
+    const rank255 = proto({ dtype: 'DT_FLOAT', tensorShape: { dim: new Array(255).fill({ size: 1 }) } });
+    throwsWithCode(() => decodeTensorProto(rank255, "input 'x'"), 'INVALID_ARGUMENT', /input 'x': shape has rank 255/);
+    const overflow = proto({ dtype: 'DT_FLOAT', tensorShape: { dim: [{ size: 2 ** 40 }, { size: 2 ** 40 }, { size: 0 }] } });
+    throwsWithCode(() => decodeTensorProto(overflow, "input 'x'"), 'INVALID_ARGUMENT', /input 'x': shape \[1099511627776,1099511627776,0\] holds more than 2\^53 elements/);
+  });
+
+  test('broadcasts are charged in full; the budget is shared by the inputs of a request', () => {
+    const limits = { factor: 1, floorBytes: 4000, maxBytes: 4000 };
+    // 1000 floats = 4000 bytes: exactly the limit.
+    const fits = proto({ dtype: 'DT_FLOAT', tensorShape: { dim: [{ size: 1000 }] }, floatVal: [1] });
+    const budget = new DecodeBudget(0, limits);
+    assert.equal((decodeTensorProto(fits, 'a', budget).data as Float32Array)[999], 1);
+    assert.equal(budget.spentBytes, 4000);
+    throwsWithCode(() => decodeTensorProto(fits, "input 'b'", budget), 'INVALID_ARGUMENT', /input 'b': decoding this request would take 8000 bytes, over its limit of 4000/);
+    // Strings: 32 per element plus the bytes the broadcast repeats.
+    const strings = proto({ dtype: 'DT_STRING', tensorShape: { dim: [{ size: 100 }] }, stringVal: [Buffer.from('abcd')] });
+    const stringBudget = new DecodeBudget(0, limits);
+    const decoded = decodeTensorProto(strings, 's', stringBudget);
+    assert.equal(stringBudget.spentBytes, 100 * 32 + 400);
+    assert.equal(Buffer.from(packedAt(decoded.data as PackedStrings, 99)).toString(), 'abcd');
+    // Two inputs of one request draw from one budget.
+    const two = predictRequest({ a: fits, b: fits });
+    throwsWithCode(() => decodePredictRequest(two, new DecodeBudget(two.length, limits)), 'INVALID_ARGUMENT', /input '[ab]': decoding this request would take 8000 bytes/);
+  });
+
+  test("an input named '__proto__' is an input like any other", () => {
+    const decoded = decodePredictRequest(predictRequest({ ['__proto__']: proto({ dtype: 'DT_FLOAT', floatVal: [1] }) }));
+    assert.ok(Object.hasOwn(decoded.inputs, '__proto__'));
+    assert.deepEqual(Object.keys(decoded.inputs), ['__proto__']);
+  });
+
+  test('Classify examples stay serialized, the context merged in (the example wins), charged to the budget', () => {
+    const example = (features: Record<string, unknown>) => Example.encode(Example.fromObject({ features: { feature: features } })).finish();
+    const ClassificationRequest = servingType('tensorflow.serving.ClassificationRequest');
+    const exampleObjects = [{ features: { feature: { x: { floatList: { value: [1] } } } } }, { features: { feature: { y: { int64List: { value: [7] } } } } }];
+    const contextObject = { features: { feature: { x: { floatList: { value: [9] } }, c: { bytesList: { value: [Buffer.from('ctx')] } } } } };
+    const examples = exampleObjects.map((e) => example(e.features.feature));
+    const context = example(contextObject.features.feature);
+    const request = ClassificationRequest.encode(
+      ClassificationRequest.fromObject({ modelSpec: { name: 'm', signatureName: 's' }, input: { exampleListWithContext: { examples: exampleObjects, context: contextObject } } }),
+    ).finish();
+    const decoded = decodeExamplesRequest('tensorflow.serving.ClassificationRequest', request);
+    assert.deepEqual(decoded.modelSpec, { name: 'm', signatureName: 's' });
+    const serialized = (decoded.examples as { serialized: PackedStrings }).serialized;
+    assert.equal(packedCount(serialized), 2);
+    // Context then example: parsed as one message (protobuf merge, as TF's parser reads it), the example's x wins.
+    assert.deepEqual(Buffer.from(packedAt(serialized, 0)), Buffer.concat([context, examples[0]!]));
+    assert.deepEqual(Buffer.from(packedAt(serialized, 1)), Buffer.concat([context, examples[1]!]));
+    assert.deepEqual(decodeExample(packedAt(serialized, 1)).y, { kind: 'int64', values: [7n] });
+    // 2000 empty examples with a 10 KB context: 20 MB once merged, over a 16 MiB floor.
+    const big = ClassificationRequest.encode(
+      ClassificationRequest.fromObject({
+        modelSpec: { name: 'm' },
+        input: { exampleListWithContext: { examples: new Array(2000).fill({}), context: { features: { feature: { c: { bytesList: { value: [Buffer.alloc(10_000)] } } } } } } },
+      }),
+    ).finish();
+    throwsWithCode(() => decodeExamplesRequest('tensorflow.serving.ClassificationRequest', big), 'INVALID_ARGUMENT', /input\.example_list_with_context\.examples\[\d+\]: decoding this request would take/);
+  });
+
+  test('MultiInference: tasks decoded, examples packed; oneof switches clear the list set before', () => {
+    const MultiInferenceRequest = servingType('tensorflow.serving.MultiInferenceRequest');
+    const Input = servingType('tensorflow.serving.Input');
+    const ex = { features: { feature: { x: { floatList: { value: [2] } } } } };
+    const head = MultiInferenceRequest.encode(
+      MultiInferenceRequest.fromObject({ tasks: [{ modelSpec: { name: 'm', signatureName: 'a' }, methodName: 'tensorflow/serving/regress' }] }),
+    ).finish();
+    // input set twice: first an example_list of 3, then one with context of 1: the oneof keeps the last kind.
+    const first = Input.encode(Input.fromObject({ exampleList: { examples: [ex, ex, ex] } })).finish();
+    const second = Input.encode(Input.fromObject({ exampleListWithContext: { examples: [ex] } })).finish();
+    const w = protobuf.Writer.create();
+    w.uint32((2 << 3) | 2).bytes(first).uint32((2 << 3) | 2).bytes(second);
+    const decoded = decodeMultiInferenceRequest(Buffer.concat([head, w.finish()]));
+    assert.deepEqual(decoded.tasks, [{ modelSpec: { name: 'm', signatureName: 'a' }, methodName: 'tensorflow/serving/regress' }]);
+    assert.equal(packedCount((decoded.examples as { serialized: PackedStrings }).serialized), 1);
+  });
+});
