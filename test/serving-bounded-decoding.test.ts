@@ -94,7 +94,24 @@ describe('bounded decoding', () => {
     assert.equal(Buffer.from(packedAt(decoded.data as PackedStrings, 99)).toString(), 'abcd');
     // Two inputs of one request draw from one budget.
     const two = predictRequest({ a: fits, b: fits });
-    throwsWithCode(() => decodePredictRequest(two, new DecodeBudget(two.length, limits)), 'INVALID_ARGUMENT', /input '[ab]': decoding this request would take 8000 bytes/);
+    throwsWithCode(() => decodePredictRequest(two, new DecodeBudget(two.length, { ...limits, floorBytes: 4512, maxBytes: 4512 })), 'INVALID_ARGUMENT', /input 'b': decoding this request would take 8512 bytes, over its limit of 4512/);
+  });
+
+  test('floods of tiny inputs or output_filter names are charged per entry and refused early', () => {
+    const scalar = proto({ dtype: 'DT_FLOAT' });
+    const w = protobuf.Writer.create();
+    for (let i = 0; i < 300_000; i++) w.uint32((2 << 3) | 2).fork().uint32((1 << 3) | 2).string(`i${i}`).uint32((2 << 3) | 2).bytes(scalar).ldelim();
+    const inputs = w.finish();
+    let started = performance.now();
+    throwsWithCode(() => decodePredictRequest(inputs), 'INVALID_ARGUMENT', /PredictRequest\.inputs: decoding this request would take \d+ bytes/);
+    assert.ok(performance.now() - started < 1000);
+    const filter = Buffer.alloc(3 * 1_000_000);
+    for (let i = 0; i < 1_000_000; i++) filter.set([0x1a, 0x01, 0x79], 3 * i);
+    started = performance.now();
+    throwsWithCode(() => decodePredictRequest(filter), 'INVALID_ARGUMENT', /PredictRequest\.output_filter: decoding this request would take \d+ bytes/);
+    assert.ok(performance.now() - started < 1000);
+    // A few repeats of an alias are one alias.
+    assert.deepEqual(decodePredictRequest(filter.subarray(0, 30)).outputFilter, ['y']);
   });
 
   test("an input named '__proto__' is an input like any other", () => {

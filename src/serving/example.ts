@@ -39,6 +39,7 @@ const INT64_VALUE_COST = 8;
  * the request's budget). `what` names it in errors.
  */
 export function checkSerializedExample(buf: Uint8Array, start: number, end: number, what: string): number {
+  if (start === end) return 0; // an empty Example: no features
   let cost = 0;
   forEachField(buf, start, end, what, (field, wire, span) => {
     if (field !== 1) return;

@@ -8,7 +8,7 @@ import type { PackedStrings } from '../tensor';
 import { DEFAULT_DECODE_LIMITS, DecodeBudget, type DecodeLimits, STRING_ELEMENT_COST } from './decode-limits';
 import { type SerializedExamples, checkSerializedExample } from './example';
 import type { ClassifyResult, ExamplesRequest, ModelSpecInput, MultiInferenceRequest, MultiInferenceResult, PredictResult, RegressResult, ResolvedSpec } from './inference';
-import { LEN, checkMessage, decodeUtf8, readSpan, readTag, readingWire } from './proto-wire';
+import { Cursor, LEN, checkMessage, decodeUtf8, readSpan, readTag, readingWire } from './proto-wire';
 import { servingType } from './protos';
 import { type DecodedTensor, decodeTensorProto, lengthDelimitedSize, tensorProtoSize, varintSize, writeTensorProto } from './tensor-proto';
 
@@ -40,6 +40,13 @@ function modelSpecToObject(spec: ResolvedSpec): Record<string, unknown> {
 function decodeModelSpec(bytes: Uint8Array): ModelSpecInput {
   return modelSpecFromObject(decodeMessage<DecodedModelSpec>('tensorflow.serving.ModelSpec', bytes));
 }
+
+/**
+ * What one inputs entry or output_filter name costs decoded beside its
+ * bytes: the JS string, map entry and tensor objects (an estimate, rounded
+ * up), so that a million tiny entries are refused like a million values.
+ */
+const ENTRY_COST = STRING_ELEMENT_COST * 8;
 
 /** The budget a request of `wireBytes` decodes under (the server's limits, else the defaults). */
 export function requestBudget(wireBytes: number, limits: Readonly<DecodeLimits> = DEFAULT_DECODE_LIMITS): DecodeBudget {
@@ -94,7 +101,8 @@ export function readBytesField(message: Uint8Array, field: number): Uint8Array |
  */
 export function decodePredictRequest(bytes: Uint8Array, budget: DecodeBudget = requestBudget(bytes.length)): DecodedPredictRequest {
   let modelSpec: ModelSpecInput = { name: '' };
-  const outputFilter: string[] = [];
+  // A Set: a filter naming one alias a million times is one alias.
+  const outputFilter = new Set<string>();
   // Map semantics: the last entry of a key wins. Only the kept ones are decoded.
   const entries = new Map<string, Uint8Array>();
   readingWire('PredictRequest', () => {
@@ -109,12 +117,15 @@ export function decodePredictRequest(bytes: Uint8Array, budget: DecodeBudget = r
         modelSpec = decodeModelSpec(bytes.subarray(span.start, span.end));
       } else if (field === 2) {
         const span = readSpan(reader);
+        // Each entry costs JS objects whatever its tensor: charged as it is read.
+        budget.charge(ENTRY_COST, 'PredictRequest.inputs');
         const { key, value } = readMapEntry(bytes.subarray(span.start, span.end), 'PredictRequest.inputs');
         entries.delete(key);
         entries.set(key, value);
       } else if (field === 3) {
         const span = readSpan(reader);
-        outputFilter.push(decodeUtf8(bytes.subarray(span.start, span.end), 'PredictRequest.output_filter'));
+        budget.charge(ENTRY_COST + span.end - span.start, 'PredictRequest.output_filter');
+        outputFilter.add(decodeUtf8(bytes.subarray(span.start, span.end), 'PredictRequest.output_filter'));
       } else {
         reader.skipType(wire);
       }
@@ -122,7 +133,7 @@ export function decodePredictRequest(bytes: Uint8Array, budget: DecodeBudget = r
   });
   const inputs = Object.create(null) as Record<string, DecodedTensor>;
   for (const [key, value] of entries) inputs[key] = decodeTensorProto(value, `input '${key}'`, budget);
-  return { modelSpec, inputs, outputFilter };
+  return { modelSpec, inputs, outputFilter: [...outputFilter] };
 }
 
 /** Writes a tensorflow.serving.ModelSpec (name, version, signature_name) as field `field`. */
@@ -282,27 +293,33 @@ function packExamples(bytes: Uint8Array, examples: Spans, context: Spans, total:
  * Input by hand. Repeated occurrences of the Input merge, as protobuf's do.
  */
 function splitInput<T>(typeName: string, bytes: Uint8Array, inputField: number, budget: DecodeBudget): { rest: T; examples: SerializedExamples } {
-  const restParts: Uint8Array[] = [];
-  const inputParts: Uint8Array[] = [];
+  // Copied into two buffers as they are read: no object per field, however many.
+  const rest = new Uint8Array(bytes.length);
+  const input = new Uint8Array(bytes.length);
+  let restLength = 0;
+  let inputLength = 0;
   const name = typeName.slice(typeName.lastIndexOf('.') + 1);
   readingWire(name, () => {
-    const reader = protobuf.Reader.create(bytes);
-    while (reader.pos < reader.len) {
-      const from = reader.pos;
-      const { field, wire } = readTag(reader);
-      if (field === inputField) {
-        if (wire !== LEN) throw invalidArgument(`malformed ${name}: input has wire type ${wire}, expected length-delimited`);
-        const span = readSpan(reader);
-        inputParts.push(bytes.subarray(span.start, span.end));
+    const cursor = new Cursor(bytes);
+    while (!cursor.done) {
+      const from = cursor.pos;
+      cursor.tag();
+      if (cursor.field === inputField) {
+        if (cursor.wire !== LEN) throw invalidArgument(`malformed ${name}: input has wire type ${cursor.wire}, expected length-delimited`);
+        cursor.value();
+        input.set(bytes.subarray(cursor.start, cursor.pos), inputLength);
+        inputLength += cursor.pos - cursor.start;
       } else {
-        reader.skipType(wire);
-        restParts.push(bytes.subarray(from, reader.pos));
+        cursor.skip();
+        rest.set(bytes.subarray(from, cursor.pos), restLength);
+        restLength += cursor.pos - from;
       }
     }
   });
-  const rest = decodeMessage<T>(typeName, restParts.length === 1 ? restParts[0]! : Buffer.concat(restParts));
-  const input = inputParts.length === 1 ? inputParts[0]! : Buffer.concat(inputParts);
-  return { rest, examples: readInput(input, 0, input.length, budget) };
+  return {
+    rest: decodeMessage<T>(typeName, rest.subarray(0, restLength)),
+    examples: readInput(input, 0, inputLength, budget),
+  };
 }
 
 /**
