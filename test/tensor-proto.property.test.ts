@@ -13,7 +13,7 @@ import { TfServeError } from '../src/errors';
 import { DecodeBudget } from '../src/serving/decode-limits';
 import { servingType } from '../src/serving/protos';
 import { type DecodedTensor, decodeTensorProto, encodeTensorProto, tensorProtoSize } from '../src/serving/tensor-proto';
-import { encodePredictResponse, predictResponseSize } from '../src/serving/wire';
+import { decodeExamplesRequest, decodeMultiInferenceRequest, decodePredictRequest, encodePredictResponse, predictResponseSize } from '../src/serving/wire';
 import { type AnyTensor, type PackedStrings, isPackedStrings, packedAt, packedCount } from '../src/tensor';
 
 const TensorProto = servingType('tensorflow.TensorProto');
@@ -188,24 +188,11 @@ describe('TensorProto properties', () => {
   });
 
   test('mutated bytes decode or are refused INVALID_ARGUMENT, within the budget', () => {
-    const mutation = fc.oneof(
-      fc.record({ kind: fc.constant('set' as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
-      fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 12 }) }),
-      fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 8 }) }),
-      fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-    );
     // A budget small enough that mutated shapes and counts run into it.
     const limit = 4096;
     fc.assert(
-      fc.property(caseArb, fc.array(mutation, { minLength: 1, maxLength: 6 }), (c, mutations) => {
-        let bytes = Buffer.from(protobufjsBytes(c));
-        for (const m of mutations) {
-          const at = bytes.length === 0 ? 0 : m.at % (bytes.length + 1);
-          if (m.kind === 'set' && bytes.length > 0) bytes[at % bytes.length] = m.byte;
-          else if (m.kind === 'insert') bytes = Buffer.concat([bytes.subarray(0, at), m.bytes, bytes.subarray(at)]);
-          else if (m.kind === 'delete') bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(at + m.count)]);
-          else if (m.kind === 'truncate') bytes = bytes.subarray(0, at);
-        }
+      fc.property(caseArb, mutationsArb, (c, mutations) => {
+        const bytes = mutate(protobufjsBytes(c), mutations);
         const budget = new DecodeBudget(0, { factor: 1, floorBytes: limit, maxBytes: limit });
         let decoded: DecodedTensor;
         try {
@@ -222,4 +209,77 @@ describe('TensorProto properties', () => {
       { numRuns: RUNS * 3 },
     );
   });
+
+  test('mutated PredictRequest, ClassificationRequest and MultiInferenceRequest bytes decode or are refused INVALID_ARGUMENT', () => {
+    const PredictRequest = servingType('tensorflow.serving.PredictRequest');
+    const ClassificationRequest = servingType('tensorflow.serving.ClassificationRequest');
+    const MultiInferenceRequest = servingType('tensorflow.serving.MultiInferenceRequest');
+    const example = { features: { feature: { x: { floatList: { value: [1, 2] } }, s: { bytesList: { value: [Buffer.from('ab')] } }, i: { int64List: { value: [3, -1] } } } } };
+    const spec = { name: 'm', signatureName: 's', versionLabel: 'l' };
+    const requests: Array<[string, Uint8Array, (bytes: Uint8Array, budget: DecodeBudget) => unknown]> = [
+      [
+        'predict',
+        PredictRequest.encode(
+          PredictRequest.fromObject({ modelSpec: spec, inputs: { x: { dtype: 1, tensorShape: { dim: [{ size: 2 }] }, floatVal: [1, 2] }, s: { dtype: 7, stringVal: [Buffer.from('a')] } }, outputFilter: ['y'] }),
+        ).finish(),
+        (bytes, budget) => decodePredictRequest(bytes, budget),
+      ],
+      [
+        'classify',
+        ClassificationRequest.encode(ClassificationRequest.fromObject({ modelSpec: spec, input: { exampleListWithContext: { examples: [example, {}], context: example } } })).finish(),
+        (bytes, budget) => decodeExamplesRequest('tensorflow.serving.ClassificationRequest', bytes, budget),
+      ],
+      [
+        'multi',
+        MultiInferenceRequest.encode(MultiInferenceRequest.fromObject({ tasks: [{ modelSpec: spec, methodName: 'tensorflow/serving/regress' }], input: { exampleList: { examples: [example] } } })).finish(),
+        (bytes, budget) => decodeMultiInferenceRequest(bytes, budget),
+      ],
+    ];
+    const limit = 8192;
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: requests.length - 1 }), mutationsArb, (which, mutations) => {
+        const [name, good, decode] = requests[which]!;
+        const bytes = mutate(good, mutations);
+        const budget = new DecodeBudget(0, { factor: 1, floorBytes: limit, maxBytes: limit });
+        try {
+          decode(bytes, budget);
+        } catch (error) {
+          assert.ok(error instanceof TfServeError, `${name}: not a TfServeError: ${String(error)}`);
+          assert.equal(error.code, 'INVALID_ARGUMENT', `${name}: ${error.message}`);
+          return;
+        }
+        assert.ok(budget.spentBytes <= budget.limit);
+      }),
+      { numRuns: RUNS * 3 },
+    );
+  });
 });
+
+type Mutation =
+  | { kind: 'set'; at: number; byte: number }
+  | { kind: 'insert'; at: number; bytes: Uint8Array }
+  | { kind: 'delete'; at: number; count: number }
+  | { kind: 'truncate'; at: number };
+
+const mutationsArb: fc.Arbitrary<Mutation[]> = fc.array(
+  fc.oneof(
+    fc.record({ kind: fc.constant('set' as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
+    fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 12 }) }),
+    fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 8 }) }),
+    fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
+  ),
+  { minLength: 1, maxLength: 6 },
+);
+
+/** Applies byte mutations to a copy of `good`. */
+function mutate(good: Uint8Array, mutations: Mutation[]): Buffer {
+  let bytes = Buffer.from(good);
+  for (const m of mutations) {
+    const at = bytes.length === 0 ? 0 : m.at % (bytes.length + 1);
+    if (m.kind === 'set' && bytes.length > 0) bytes[at % bytes.length] = m.byte;
+    else if (m.kind === 'insert') bytes = Buffer.concat([bytes.subarray(0, at), m.bytes, bytes.subarray(at)]);
+    else if (m.kind === 'delete') bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(at + m.count)]);
+    else if (m.kind === 'truncate') bytes = bytes.subarray(0, at);
+  }
+  return bytes;
+}

@@ -97,12 +97,12 @@ function readVarint64(buf: Uint8Array, pos: number, end: number): [bigint, numbe
   let result = 0n;
   let shift = 0n;
   for (;;) {
-    if (pos >= end) throw invalidArgument('TensorProto: truncated varint');
+    if (pos >= end) throw new Error('truncated varint');
     const byte = buf[pos++]!;
     result |= BigInt(byte & 0x7f) << shift;
     if (byte < 0x80) return [BigInt.asUintN(64, result), pos];
     shift += 7n;
-    if (shift > 63n) throw invalidArgument('TensorProto: varint too long');
+    if (shift > 63n) throw new Error('varint longer than 10 bytes');
   }
 }
 
