@@ -114,6 +114,15 @@ describe('bounded decoding', () => {
     assert.deepEqual(decodePredictRequest(filter.subarray(0, 30)).outputFilter, ['y']);
   });
 
+  test('model_spec given twice merges, as protobuf does: later fields win, others are kept', () => {
+    const ModelSpec = servingType('tensorflow.serving.ModelSpec');
+    const first = ModelSpec.encode(ModelSpec.fromObject({ name: 'a', signatureName: 's' })).finish();
+    const second = ModelSpec.encode(ModelSpec.fromObject({ name: 'b', versionLabel: 'l' })).finish();
+    const w = protobuf.Writer.create();
+    w.uint32((1 << 3) | 2).bytes(first).uint32((1 << 3) | 2).bytes(second);
+    assert.deepEqual(decodePredictRequest(w.finish()).modelSpec, { name: 'b', signatureName: 's', versionLabel: 'l' });
+  });
+
   test("an input named '__proto__' is an input like any other", () => {
     const decoded = decodePredictRequest(predictRequest({ ['__proto__']: proto({ dtype: 'DT_FLOAT', floatVal: [1] }) }));
     assert.ok(Object.hasOwn(decoded.inputs, '__proto__'));

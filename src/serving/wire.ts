@@ -100,7 +100,11 @@ export function readBytesField(message: Uint8Array, field: number): Uint8Array |
  * one for the request's size under the default limits) before it is built.
  */
 export function decodePredictRequest(bytes: Uint8Array, budget: DecodeBudget = requestBudget(bytes.length)): DecodedPredictRequest {
-  let modelSpec: ModelSpecInput = { name: '' };
+  // Occurrences of model_spec merge, as protobuf's do: their bytes are
+  // concatenated (into one copy, only if there is more than one) and decoded once.
+  let spec: Uint8Array = new Uint8Array(0);
+  let specCopy: Uint8Array | null = null;
+  let specLength = 0;
   // A Set: a filter naming one alias a million times is one alias.
   const outputFilter = new Set<string>();
   // Map semantics: the last entry of a key wins. Only the kept ones are decoded.
@@ -114,7 +118,18 @@ export function decodePredictRequest(bytes: Uint8Array, budget: DecodeBudget = r
       }
       if (field === 1) {
         const span = readSpan(reader);
-        modelSpec = decodeModelSpec(bytes.subarray(span.start, span.end));
+        const part = bytes.subarray(span.start, span.end);
+        if (specLength === 0) {
+          spec = part;
+        } else {
+          if (specCopy === null) {
+            specCopy = new Uint8Array(bytes.length);
+            specCopy.set(spec);
+          }
+          specCopy.set(part, specLength);
+          spec = specCopy.subarray(0, specLength + part.length);
+        }
+        specLength += part.length;
       } else if (field === 2) {
         const span = readSpan(reader);
         // Each entry costs JS objects whatever its tensor: charged as it is read.
@@ -131,6 +146,7 @@ export function decodePredictRequest(bytes: Uint8Array, budget: DecodeBudget = r
       }
     }
   });
+  const modelSpec = decodeModelSpec(spec);
   const inputs = Object.create(null) as Record<string, DecodedTensor>;
   for (const [key, value] of entries) inputs[key] = decodeTensorProto(value, `input '${key}'`, budget);
   return { modelSpec, inputs, outputFilter: [...outputFilter] };
