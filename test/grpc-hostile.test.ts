@@ -251,7 +251,7 @@ describe('hostile gRPC requests', { skip }, () => {
       [STATUS, Uint8Array.from([0x08, 0x01]), /malformed GetModelStatusRequest\.modelSpec: wire type varint, expected length-delimited/],
       // model name not UTF-8
       [PREDICT, Buffer.concat([Uint8Array.from([0x0a, 0x04, 0x0a, 0x02]), badUtf8]), /ModelSpec\.name is not valid UTF-8/],
-      [METADATA, Buffer.concat([Uint8Array.from([0x0a, 0x04, 0x0a, 0x02]), badUtf8]), /GetModelMetadataRequest\.modelSpec\.name is not valid UTF-8/],
+      [METADATA, Buffer.concat([Uint8Array.from([0x0a, 0x04, 0x0a, 0x02]), badUtf8]), /ModelSpec\.name is not valid UTF-8/],
       // an input alias, an output filter not UTF-8
       [PREDICT, Buffer.concat([predictBytes({ name: 'hp' }, []), Uint8Array.from([0x12, 0x04, 0x0a, 0x02]), badUtf8]), /PredictRequest\.inputs key is not valid UTF-8/],
       [PREDICT, Buffer.concat([goodPredict(), Uint8Array.from([0x1a, 0x02]), badUtf8]), /PredictRequest\.output_filter is not valid UTF-8/],

@@ -10,7 +10,7 @@ import { DecodeBudget } from '../src/serving/decode-limits';
 import { decodeExample } from '../src/serving/example';
 import { servingType } from '../src/serving/protos';
 import { decodeTensorProto } from '../src/serving/tensor-proto';
-import { decodeExamplesRequest, decodeMultiInferenceRequest, decodePredictRequest, requestBudget } from '../src/serving/wire';
+import { decodeExamplesRequest, decodeMetadataRequest, decodeMultiInferenceRequest, decodePredictRequest, requestBudget } from '../src/serving/wire';
 import { isPackedStrings, packedAt, packedCount, type PackedStrings } from '../src/tensor';
 import { throwsWithCode } from './helpers';
 
@@ -121,6 +121,22 @@ describe('bounded decoding', () => {
     const w = protobuf.Writer.create();
     w.uint32((1 << 3) | 2).bytes(first).uint32((1 << 3) | 2).bytes(second);
     assert.deepEqual(decodePredictRequest(w.finish()).modelSpec, { name: 'b', signatureName: 's', versionLabel: 'l' });
+  });
+
+  test('GetModelMetadataRequest: a flood of metadata_field names costs no array, an unsupported one is refused at once', () => {
+    const w = protobuf.Writer.create();
+    w.uint32((1 << 3) | 2).fork().uint32((1 << 3) | 2).string('m').ldelim();
+    const head = w.finish();
+    const entry = Buffer.from([0x12, 13, ...Buffer.from('signature_def')]);
+    const flood = Buffer.concat([head, Buffer.alloc(entry.length * 500_000)]);
+    for (let i = 0; i < 500_000; i++) entry.copy(flood, head.length + i * entry.length);
+    let started = performance.now();
+    assert.deepEqual(decodeMetadataRequest(flood, 'signature_def'), { modelSpec: { name: 'm' }, metadataFields: ['signature_def'] });
+    assert.ok(performance.now() - started < 1000);
+    const bad = Buffer.concat([flood, Buffer.from([0x12, 1, 0x78]), flood]);
+    started = performance.now();
+    throwsWithCode(() => decodeMetadataRequest(bad, 'signature_def'), 'INVALID_ARGUMENT', /Metadata field x is not supported \(supported: signature_def\)/);
+    assert.ok(performance.now() - started < 1000);
   });
 
   test("an input named '__proto__' is an input like any other", () => {

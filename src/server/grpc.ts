@@ -18,6 +18,7 @@ import {
   classificationResponseObject,
   decodeExamplesRequest,
   decodeMessage,
+  decodeMetadataRequest,
   decodeMultiInferenceRequest,
   decodePredictRequest,
   encodeMessage,
@@ -154,15 +155,8 @@ function predictionHandlers({ manager, decodeLimits, maxMessageBytes }: HandlerC
       return { model: request.tasks[0]?.modelSpec.name ?? '', response: encodeMessage('tensorflow.serving.MultiInferenceResponse', multiInferenceResponseObject(result)) };
     },
     GetModelMetadata: async (bytes) => {
-      const request = decoding('GetModelMetadataRequest', () =>
-        decodeMessage<{ modelSpec?: Parameters<typeof modelSpecFromObject>[0]; metadataField?: string[] }>('tensorflow.serving.GetModelMetadataRequest', bytes),
-      );
-      const modelSpec = decoding('GetModelMetadataRequest', () => modelSpecFromObject(request.modelSpec));
-      const fields = request.metadataField ?? [];
-      if (fields.length === 0) throw invalidArgument(`GetModelMetadataRequest must specify at least one metadata_field (supported: ${SIGNATURE_DEF_FIELD})`);
-      for (const field of fields) {
-        if (field !== SIGNATURE_DEF_FIELD) throw invalidArgument(`Metadata field ${field} is not supported (supported: ${SIGNATURE_DEF_FIELD})`);
-      }
+      const { modelSpec, metadataFields } = decoding('GetModelMetadataRequest', () => decodeMetadataRequest(bytes, SIGNATURE_DEF_FIELD));
+      if (metadataFields.length === 0) throw invalidArgument(`GetModelMetadataRequest must specify at least one metadata_field (supported: ${SIGNATURE_DEF_FIELD})`);
       const result = modelMetadata(manager, modelSpec);
       return { model: modelSpec.name, response: encodeMetadataResponse(result.modelSpec, result.signatureDefMap) };
     },

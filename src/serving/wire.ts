@@ -48,6 +48,35 @@ function decodeModelSpec(bytes: Uint8Array): ModelSpecInput {
  */
 const ENTRY_COST = STRING_ELEMENT_COST * 8;
 
+/**
+ * The occurrences of a singular message field of `message`, merged as
+ * protobuf merges them: concatenated (into one copy, made only when there
+ * is a second occurrence), to be decoded once.
+ */
+class MergedField {
+  private merged: Uint8Array = new Uint8Array(0);
+  private copy: Uint8Array | null = null;
+
+  constructor(private readonly message: Uint8Array) {}
+
+  add(part: Uint8Array): void {
+    if (this.merged.length === 0 && this.copy === null) {
+      this.merged = part;
+      return;
+    }
+    if (this.copy === null) {
+      this.copy = new Uint8Array(this.message.length);
+      this.copy.set(this.merged);
+    }
+    this.copy.set(part, this.merged.length);
+    this.merged = this.copy.subarray(0, this.merged.length + part.length);
+  }
+
+  get bytes(): Uint8Array {
+    return this.merged;
+  }
+}
+
 /** The budget a request of `wireBytes` decodes under (the server's limits, else the defaults). */
 export function requestBudget(wireBytes: number, limits: Readonly<DecodeLimits> = DEFAULT_DECODE_LIMITS): DecodeBudget {
   return new DecodeBudget(wireBytes, limits);
@@ -100,11 +129,8 @@ export function readBytesField(message: Uint8Array, field: number): Uint8Array |
  * one for the request's size under the default limits) before it is built.
  */
 export function decodePredictRequest(bytes: Uint8Array, budget: DecodeBudget = requestBudget(bytes.length)): DecodedPredictRequest {
-  // Occurrences of model_spec merge, as protobuf's do: their bytes are
-  // concatenated (into one copy, only if there is more than one) and decoded once.
-  let spec: Uint8Array = new Uint8Array(0);
-  let specCopy: Uint8Array | null = null;
-  let specLength = 0;
+  // Occurrences of model_spec merge, as protobuf's do.
+  const spec = new MergedField(bytes);
   // A Set: a filter naming one alias a million times is one alias.
   const outputFilter = new Set<string>();
   // Map semantics: the last entry of a key wins. Only the kept ones are decoded.
@@ -118,18 +144,7 @@ export function decodePredictRequest(bytes: Uint8Array, budget: DecodeBudget = r
       }
       if (field === 1) {
         const span = readSpan(reader);
-        const part = bytes.subarray(span.start, span.end);
-        if (specLength === 0) {
-          spec = part;
-        } else {
-          if (specCopy === null) {
-            specCopy = new Uint8Array(bytes.length);
-            specCopy.set(spec);
-          }
-          specCopy.set(part, specLength);
-          spec = specCopy.subarray(0, specLength + part.length);
-        }
-        specLength += part.length;
+        spec.add(bytes.subarray(span.start, span.end));
       } else if (field === 2) {
         const span = readSpan(reader);
         // Each entry costs JS objects whatever its tensor: charged as it is read.
@@ -146,10 +161,46 @@ export function decodePredictRequest(bytes: Uint8Array, budget: DecodeBudget = r
       }
     }
   });
-  const modelSpec = decodeModelSpec(spec);
+  const modelSpec = decodeModelSpec(spec.bytes);
   const inputs = Object.create(null) as Record<string, DecodedTensor>;
   for (const [key, value] of entries) inputs[key] = decodeTensorProto(value, `input '${key}'`, budget);
   return { modelSpec, inputs, outputFilter: [...outputFilter] };
+}
+
+/**
+ * Decodes a serialized GetModelMetadataRequest: model_spec (1, occurrences
+ * merged) and metadata_field (2), each field name checked against
+ * `supported` as it is read: a flood of names is refused at the first
+ * unsupported one, and repeats of a supported one cost a byte compare.
+ */
+export function decodeMetadataRequest(bytes: Uint8Array, supported: string): { modelSpec: ModelSpecInput; metadataFields: string[] } {
+  const supportedBytes = Buffer.from(supported, 'utf8');
+  const spec = new MergedField(bytes);
+  let fields = 0;
+  readingWire('GetModelMetadataRequest', () => {
+    const cursor = new Cursor(bytes);
+    while (!cursor.done) {
+      cursor.tag();
+      if ((cursor.field === 1 || cursor.field === 2) && cursor.wire !== LEN) {
+        throw invalidArgument(`malformed GetModelMetadataRequest: field ${cursor.field} has wire type ${cursor.wire}, expected length-delimited`);
+      }
+      if (cursor.field === 1) {
+        cursor.value();
+        spec.add(bytes.subarray(cursor.start, cursor.pos));
+      } else if (cursor.field === 2) {
+        cursor.value();
+        const name = bytes.subarray(cursor.start, cursor.pos);
+        if (!supportedBytes.equals(name)) {
+          throw invalidArgument(`Metadata field ${decodeUtf8(name, 'GetModelMetadataRequest.metadata_field')} is not supported (supported: ${supported})`);
+        }
+        fields++;
+      } else {
+        cursor.skip();
+      }
+    }
+  });
+  const modelSpec = decodeModelSpec(spec.bytes);
+  return { modelSpec, metadataFields: fields > 0 ? [supported] : [] };
 }
 
 /** Writes a tensorflow.serving.ModelSpec (name, version, signature_name) as field `field`. */
