@@ -10,7 +10,7 @@ import { DecodeBudget } from '../src/serving/decode-limits';
 import { decodeExample } from '../src/serving/example';
 import { servingType } from '../src/serving/protos';
 import { decodeTensorProto } from '../src/serving/tensor-proto';
-import { decodeExamplesRequest, decodeMetadataRequest, decodeMultiInferenceRequest, decodePredictRequest, requestBudget } from '../src/serving/wire';
+import { decodeExamplesRequest, decodeMessage, decodeMetadataRequest, decodeMultiInferenceRequest, decodePredictRequest, requestBudget } from '../src/serving/wire';
 import { isPackedStrings, packedAt, packedCount, type PackedStrings } from '../src/tensor';
 import { throwsWithCode } from './helpers';
 
@@ -92,9 +92,9 @@ describe('bounded decoding', () => {
     const decoded = decodeTensorProto(strings, 's', stringBudget);
     assert.equal(stringBudget.spentBytes, 100 * 32 + 400);
     assert.equal(Buffer.from(packedAt(decoded.data as PackedStrings, 99)).toString(), 'abcd');
-    // Two inputs of one request draw from one budget.
+    // Two inputs of one request draw from one budget (with 256 per entry and 32 for the model_spec name).
     const two = predictRequest({ a: fits, b: fits });
-    throwsWithCode(() => decodePredictRequest(two, new DecodeBudget(two.length, { ...limits, floorBytes: 4512, maxBytes: 4512 })), 'INVALID_ARGUMENT', /input 'b': decoding this request would take 8512 bytes, over its limit of 4512/);
+    throwsWithCode(() => decodePredictRequest(two, new DecodeBudget(two.length, { ...limits, floorBytes: 4544, maxBytes: 4544 })), 'INVALID_ARGUMENT', /input 'b': decoding this request would take 8544 bytes, over its limit of 4544/);
   });
 
   test('floods of tiny inputs or output_filter names are charged per entry and refused early', () => {
@@ -136,6 +136,22 @@ describe('bounded decoding', () => {
     const bad = Buffer.concat([flood, Buffer.from([0x12, 1, 0x78]), flood]);
     started = performance.now();
     throwsWithCode(() => decodeMetadataRequest(bad, 'signature_def'), 'INVALID_ARGUMENT', /Metadata field x is not supported \(supported: signature_def\)/);
+    assert.ok(performance.now() - started < 1000);
+  });
+
+  test('messages decoded by protobufjs are charged per value first: a packed flood in a ReloadConfigRequest is refused', () => {
+    const ReloadConfigRequest = servingType('tensorflow.serving.ReloadConfigRequest');
+    const versions = [1, 2, 3];
+    const small = ReloadConfigRequest.encode(
+      ReloadConfigRequest.fromObject({ config: { modelConfigList: { config: [{ name: 'm', basePath: '/x', modelVersionPolicy: { specific: { versions } } }] } } }),
+    ).finish();
+    assert.ok(decodeMessage<Record<string, unknown>>('tensorflow.serving.ReloadConfigRequest', small).config);
+    // Field path config(1) > model_config_list(1) > config(1) > model_version_policy(7) > specific(102) > versions(1), packed: 6M one-byte varints.
+    const run = Buffer.alloc(6_000_000, 1);
+    const nest = (field: number, body: Uint8Array) => Buffer.concat([protobuf.Writer.create().uint32((field << 3) | 2).uint32(body.length).finish(), body]);
+    const flood = nest(1, nest(1, nest(1, Buffer.concat([nest(1, Buffer.from('m')), nest(2, Buffer.from('/x')), nest(7, nest(102, nest(1, run)))]))));
+    const started = performance.now();
+    throwsWithCode(() => decodeMessage('tensorflow.serving.ReloadConfigRequest', flood), 'INVALID_ARGUMENT', /ReloadConfigRequest: decoding this request would take \d+ bytes/);
     assert.ok(performance.now() - started < 1000);
   });
 

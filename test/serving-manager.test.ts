@@ -290,7 +290,7 @@ describe('ModelManager', { skip }, () => {
       const [status] = limited.status('hp');
       assert.equal(status!.state, 'END');
       assert.equal(status!.error.code, 'INVALID_ARGUMENT');
-      assert.match(status!.error.message, /record 1: input 'x': decoding this request would take 1456 bytes, over its limit of 1024/);
+      assert.match(status!.error.message, /record 1: input 'x': decoding this request would take 1488 bytes, over its limit of 1024/);
     } finally {
       await limited.close();
     }

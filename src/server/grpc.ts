@@ -155,7 +155,7 @@ function predictionHandlers({ manager, decodeLimits, maxMessageBytes }: HandlerC
       return { model: request.tasks[0]?.modelSpec.name ?? '', response: encodeMessage('tensorflow.serving.MultiInferenceResponse', multiInferenceResponseObject(result)) };
     },
     GetModelMetadata: async (bytes) => {
-      const { modelSpec, metadataFields } = decoding('GetModelMetadataRequest', () => decodeMetadataRequest(bytes, SIGNATURE_DEF_FIELD));
+      const { modelSpec, metadataFields } = decoding('GetModelMetadataRequest', () => decodeMetadataRequest(bytes, SIGNATURE_DEF_FIELD, requestBudget(bytes.length, decodeLimits)));
       if (metadataFields.length === 0) throw invalidArgument(`GetModelMetadataRequest must specify at least one metadata_field (supported: ${SIGNATURE_DEF_FIELD})`);
       const result = modelMetadata(manager, modelSpec);
       return { model: modelSpec.name, response: encodeMetadataResponse(result.modelSpec, result.signatureDefMap) };
@@ -163,10 +163,12 @@ function predictionHandlers({ manager, decodeLimits, maxMessageBytes }: HandlerC
   };
 }
 
-function modelServiceHandlers({ manager }: HandlerContext): Record<string, Handler> {
+function modelServiceHandlers({ manager, decodeLimits }: HandlerContext): Record<string, Handler> {
   return {
     GetModelStatus: async (bytes) => {
-      const request = decoding('GetModelStatusRequest', () => decodeMessage<{ modelSpec?: Parameters<typeof modelSpecFromObject>[0] }>('tensorflow.serving.GetModelStatusRequest', bytes));
+      const request = decoding('GetModelStatusRequest', () =>
+        decodeMessage<{ modelSpec?: Parameters<typeof modelSpecFromObject>[0] }>('tensorflow.serving.GetModelStatusRequest', bytes, requestBudget(bytes.length, decodeLimits)),
+      );
       const spec: ModelSpecInput = decoding('GetModelStatusRequest', () => modelSpecFromObject(request.modelSpec));
       const statuses = modelStatus(manager, spec);
       const response = encodeMessage('tensorflow.serving.GetModelStatusResponse', {
@@ -179,7 +181,9 @@ function modelServiceHandlers({ manager }: HandlerContext): Record<string, Handl
       return { model: spec.name, response };
     },
     HandleReloadConfigRequest: async (bytes) => {
-      const request = decoding('ReloadConfigRequest', () => decodeMessage<{ config?: Record<string, unknown> }>('tensorflow.serving.ReloadConfigRequest', bytes));
+      const request = decoding('ReloadConfigRequest', () =>
+        decodeMessage<{ config?: Record<string, unknown> }>('tensorflow.serving.ReloadConfigRequest', bytes, requestBudget(bytes.length, decodeLimits)),
+      );
       if (!request.config) throw invalidArgument('ReloadConfigRequest has no config');
       const configs = modelConfigsFromServerConfig(request.config, 'ReloadConfigRequest.config');
       await manager.setConfig(configs);

@@ -93,12 +93,20 @@ function fieldsById(type: protobuf.Type): Map<number, protobuf.Field> {
  * it: known fields have their wire type (packed or not for repeated
  * scalars), strings and map keys are UTF-8, nesting stays under protobuf's
  * limit, nothing is truncated. Throws INVALID_ARGUMENT naming the field.
+ * Returns how many values (field occurrences, packed values) it holds.
  */
-export function checkMessage(type: protobuf.Type, bytes: Uint8Array, what: string): void {
-  readingWire(what, () => checkFields(type, bytes, 0, bytes.length, `${what}`, 0));
+export function checkMessage(type: protobuf.Type, bytes: Uint8Array, what: string): number {
+  const count = { values: 0 };
+  readingWire(what, () => checkFields(type, bytes, 0, bytes.length, `${what}`, 0, count));
+  return count.values;
 }
 
-function checkFields(type: protobuf.Type, buf: Uint8Array, start: number, end: number, path: string, depth: number): void {
+/** Counted by checkMessage: field occurrences and packed values, each a JS value once decoded. */
+interface ValueCount {
+  values: number;
+}
+
+function checkFields(type: protobuf.Type, buf: Uint8Array, start: number, end: number, path: string, depth: number, count: ValueCount): void {
   if (depth > MAX_DEPTH) throw invalidArgument(`malformed ${path}: messages nested more than ${MAX_DEPTH} deep`);
   const reader = protobuf.Reader.create(buf.subarray(start, end));
   const fields = fieldsById(type);
@@ -109,18 +117,19 @@ function checkFields(type: protobuf.Type, buf: Uint8Array, start: number, end: n
       reader.skipType(wire);
       continue;
     }
+    count.values++;
     const where = `${path}.${field.name}`;
     if (field instanceof protobuf.MapField) {
       if (wire !== LEN) throw wrongWire(where, wire, LEN);
       const span = readSpan(reader);
-      checkMapEntry(field, buf.subarray(start + span.start, start + span.end), where, depth + 1);
+      checkMapEntry(field, buf.subarray(start + span.start, start + span.end), where, depth + 1, count);
       continue;
     }
     const resolved = field.resolvedType;
     if (resolved instanceof protobuf.Type) {
       if (wire !== LEN) throw wrongWire(where, wire, LEN);
       const span = readSpan(reader);
-      checkFields(resolved, buf, start + span.start, start + span.end, where, depth + 1);
+      checkFields(resolved, buf, start + span.start, start + span.end, where, depth + 1, count);
       continue;
     }
     const expected = resolved instanceof protobuf.Enum ? VARINT : SCALAR_WIRE[field.type];
@@ -138,14 +147,14 @@ function checkFields(type: protobuf.Type, buf: Uint8Array, start: number, end: n
     } else if (wire === LEN && field.repeated && expected !== LEN) {
       // A packed run: whole values only.
       const span = readSpan(reader);
-      checkPacked(buf.subarray(start + span.start, start + span.end), expected, where);
+      count.values += checkPacked(buf.subarray(start + span.start, start + span.end), expected, where);
     } else {
       throw wrongWire(where, wire, expected);
     }
   }
 }
 
-function checkMapEntry(field: protobuf.MapField, entry: Uint8Array, where: string, depth: number): void {
+function checkMapEntry(field: protobuf.MapField, entry: Uint8Array, where: string, depth: number, count: ValueCount): void {
   const reader = protobuf.Reader.create(entry);
   while (reader.pos < reader.len) {
     const { field: id, wire } = readTag(reader);
@@ -164,7 +173,7 @@ function checkMapEntry(field: protobuf.MapField, entry: Uint8Array, where: strin
       if (expected !== undefined && wire !== expected) throw wrongWire(`${where} value`, wire, expected);
       if (resolved instanceof protobuf.Type) {
         const span = readSpan(reader);
-        checkFields(resolved, entry, span.start, span.end, `${where} value`, depth + 1);
+        checkFields(resolved, entry, span.start, span.end, `${where} value`, depth + 1, count);
       } else if (field.type === 'string') {
         const span = readSpan(reader);
         decodeUtf8(entry.subarray(span.start, span.end), `${where} value`);
@@ -177,13 +186,17 @@ function checkMapEntry(field: protobuf.MapField, entry: Uint8Array, where: strin
   }
 }
 
-function checkPacked(run: Uint8Array, wire: number, where: string): void {
+/** Checks a packed run; returns the number of values in it. */
+function checkPacked(run: Uint8Array, wire: number, where: string): number {
   if (wire === FIXED32 || wire === FIXED64) {
     const width = wire === FIXED32 ? 4 : 8;
     if (run.length % width !== 0) throw invalidArgument(`malformed ${where}: packed run of ${run.length} bytes is not a whole number of ${width}-byte values`);
-    return;
+    return run.length / width;
   }
   if (!endsVarints(run)) throw invalidArgument(`malformed ${where}: truncated varint`);
+  let values = 0;
+  for (let i = 0; i < run.length; i++) if (run[i]! < 0x80) values++;
+  return values;
 }
 
 /** A packed varint run ends on a whole varint (its last byte has no continuation bit). */

@@ -37,8 +37,8 @@ function modelSpecToObject(spec: ResolvedSpec): Record<string, unknown> {
   return { name: spec.name, version: { value: spec.version }, signatureName: spec.signatureName };
 }
 
-function decodeModelSpec(bytes: Uint8Array): ModelSpecInput {
-  return modelSpecFromObject(decodeMessage<DecodedModelSpec>('tensorflow.serving.ModelSpec', bytes));
+function decodeModelSpec(bytes: Uint8Array, budget?: DecodeBudget): ModelSpecInput {
+  return modelSpecFromObject(decodeMessage<DecodedModelSpec>('tensorflow.serving.ModelSpec', bytes, budget));
 }
 
 /**
@@ -76,6 +76,9 @@ class MergedField {
     return this.merged;
   }
 }
+
+/** What one field value decoded by protobufjs costs: a JS number, string or object (an estimate). */
+const PROTOBUFJS_VALUE_COST = STRING_ELEMENT_COST;
 
 /** The budget a request of `wireBytes` decodes under (the server's limits, else the defaults). */
 export function requestBudget(wireBytes: number, limits: Readonly<DecodeLimits> = DEFAULT_DECODE_LIMITS): DecodeBudget {
@@ -161,7 +164,7 @@ export function decodePredictRequest(bytes: Uint8Array, budget: DecodeBudget = r
       }
     }
   });
-  const modelSpec = decodeModelSpec(spec.bytes);
+  const modelSpec = decodeModelSpec(spec.bytes, budget);
   const inputs = Object.create(null) as Record<string, DecodedTensor>;
   for (const [key, value] of entries) inputs[key] = decodeTensorProto(value, `input '${key}'`, budget);
   return { modelSpec, inputs, outputFilter: [...outputFilter] };
@@ -173,7 +176,7 @@ export function decodePredictRequest(bytes: Uint8Array, budget: DecodeBudget = r
  * `supported` as it is read: a flood of names is refused at the first
  * unsupported one, and repeats of a supported one cost a byte compare.
  */
-export function decodeMetadataRequest(bytes: Uint8Array, supported: string): { modelSpec: ModelSpecInput; metadataFields: string[] } {
+export function decodeMetadataRequest(bytes: Uint8Array, supported: string, budget: DecodeBudget = requestBudget(bytes.length)): { modelSpec: ModelSpecInput; metadataFields: string[] } {
   const supportedBytes = Buffer.from(supported, 'utf8');
   const spec = new MergedField(bytes);
   let fields = 0;
@@ -199,7 +202,7 @@ export function decodeMetadataRequest(bytes: Uint8Array, supported: string): { m
       }
     }
   });
-  const modelSpec = decodeModelSpec(spec.bytes);
+  const modelSpec = decodeModelSpec(spec.bytes, budget);
   return { modelSpec, metadataFields: fields > 0 ? [supported] : [] };
 }
 
@@ -384,7 +387,7 @@ function splitInput<T>(typeName: string, bytes: Uint8Array, inputField: number, 
     }
   });
   return {
-    rest: decodeMessage<T>(typeName, rest.subarray(0, restLength)),
+    rest: decodeMessage<T>(typeName, rest.subarray(0, restLength), budget),
     examples: readInput(input, 0, inputLength, budget),
   };
 }
@@ -393,9 +396,10 @@ function splitInput<T>(typeName: string, bytes: Uint8Array, inputField: number, 
  * Decodes a message with protobufjs into object form (longs as strings,
  * bytes as Buffers), after checkMessage(): wire types, UTF-8, truncation.
  */
-export function decodeMessage<T>(typeName: string, bytes: Uint8Array): T {
+export function decodeMessage<T>(typeName: string, bytes: Uint8Array, budget: DecodeBudget = requestBudget(bytes.length)): T {
   const type = servingType(typeName);
-  checkMessage(type, bytes, type.name);
+  // protobufjs makes a JS value (number, string, object) of each: charged before it does.
+  budget.charge(checkMessage(type, bytes, type.name) * PROTOBUFJS_VALUE_COST, type.name);
   let message;
   try {
     message = type.decode(bytes);
