@@ -216,7 +216,7 @@ describe('ModelManager', { skip }, () => {
     }
   });
 
-  test('warmup replays assets.extra/tf_serving_warmup_requests before AVAILABLE; a bad record fails the load', async () => {
+  test('warmup replays assets.extra/tf_serving_warmup_requests before AVAILABLE; a bad or too costly record fails the load', async () => {
     const base = tempDir('warmup');
     addVersion(base, 123);
     const PredictionLog = servingType('tensorflow.serving.PredictionLog');
@@ -275,6 +275,24 @@ describe('ModelManager', { skip }, () => {
       assert.match(status!.error.message, /warmup of 'hp' version 123 failed on .*tf_serving_warmup_requests record 1: unknown input 'not_an_input'/);
     } finally {
       await bad.close();
+    }
+
+    // Records decode under a budget from their size and the manager's limits, as requests do.
+    const broadcast = PredictionLog.encode(
+      PredictionLog.fromObject({
+        predictLog: { request: { modelSpec: { name: 'hp' }, inputs: { x: { dtype: 'DT_FLOAT', tensorShape: { dim: [{ size: 300 }, { size: 1 }] }, floatVal: [1] } } } },
+      }),
+    ).finish();
+    fs.writeFileSync(path.join(base, '123', WARMUP_FILE), writeTfRecords([record('x'), broadcast]));
+    const limited = testManager({ enableModelWarmup: true, decodeLimits: { factor: 1, floorBytes: 1024, maxBytes: 1024 } });
+    try {
+      await limited.setConfig([modelConfig('hp', base)]);
+      const [status] = limited.status('hp');
+      assert.equal(status!.state, 'END');
+      assert.equal(status!.error.code, 'INVALID_ARGUMENT');
+      assert.match(status!.error.message, /record 1: input 'x': decoding this request would take 1488 bytes, over its limit of 1024/);
+    } finally {
+      await limited.close();
     }
 
     const corrupt = Buffer.from(writeTfRecords([record('x')]));

@@ -12,20 +12,23 @@ import protobuf from 'protobufjs';
 import { TfServeError, invalidArgument, type StatusCode } from '../errors';
 import { modelConfigsFromServerConfig } from '../serving/config';
 import { classify, modelMetadata, modelStatus, multiInference, predict, regress, type ModelSpecInput } from '../serving/inference';
-import type { DecodeLimits } from '../serving/decode-limits';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../serving/decode-limits';
 import type { ModelManager } from '../serving/model-manager';
 import {
   classificationResponseObject,
   decodeExamplesRequest,
   decodeMessage,
+  decodeMetadataRequest,
   decodeMultiInferenceRequest,
   decodePredictRequest,
   encodeMessage,
   encodePredictResponse,
   modelSpecFromObject,
   multiInferenceResponseObject,
+  predictResponseSize,
   readBytesField,
   regressionResponseObject,
+  requestBudget,
   writeModelSpec,
 } from '../serving/wire';
 import { DEFAULT_GRPC_MAX_MESSAGE_BYTES } from './flags';
@@ -96,52 +99,77 @@ function encodeMetadataResponse(spec: { name: string; version: number }, signatu
   return writer.finish();
 }
 
-function predictionHandlers(manager: ModelManager): Record<string, Handler> {
+/**
+ * Decodes a request: whatever the decoder throws that is not already a
+ * TfServeError (a protobufjs RangeError on a truncated field, say) is the
+ * client's malformed message, INVALID_ARGUMENT, never INTERNAL.
+ */
+function decoding<T>(what: string, decode: () => T): T {
+  try {
+    return decode();
+  } catch (error) {
+    if (error instanceof TfServeError) throw error;
+    throw invalidArgument(`malformed ${what}: ${(error as Error).message}`);
+  }
+}
+
+interface HandlerContext {
+  manager: ModelManager;
+  decodeLimits: Readonly<DecodeLimits>;
+  maxMessageBytes: number;
+}
+
+function predictionHandlers({ manager, decodeLimits, maxMessageBytes }: HandlerContext): Record<string, Handler> {
   return {
     Predict: async (bytes, _call, signal) => {
-      const request = decodePredictRequest(bytes);
+      const request = decoding('PredictRequest', () => decodePredictRequest(bytes, requestBudget(bytes.length, decodeLimits)));
       const result = await predict(manager, {
         modelSpec: request.modelSpec,
         inputs: request.inputs,
         outputFilter: request.outputFilter,
         signal,
       });
+      // Sized from the tensors before a buffer is built for it.
+      const size = predictResponseSize(result);
+      if (size > maxMessageBytes) {
+        throw new TfServeError(
+          'RESOURCE_EXHAUSTED',
+          `the PredictResponse would be ${size} bytes, more than the ${maxMessageBytes} a gRPC message may have (--grpc_max_message_bytes)`,
+        );
+      }
       return { model: request.modelSpec.name, response: encodePredictResponse(result) };
     },
     Classify: async (bytes, _call, signal) => {
-      const request = decodeExamplesRequest('tensorflow.serving.ClassificationRequest', bytes);
+      const request = decoding('ClassificationRequest', () => decodeExamplesRequest('tensorflow.serving.ClassificationRequest', bytes, requestBudget(bytes.length, decodeLimits)));
       const result = await classify(manager, { ...request, signal });
       return { model: request.modelSpec.name, response: encodeMessage('tensorflow.serving.ClassificationResponse', classificationResponseObject(result)) };
     },
     Regress: async (bytes, _call, signal) => {
-      const request = decodeExamplesRequest('tensorflow.serving.RegressionRequest', bytes);
+      const request = decoding('RegressionRequest', () => decodeExamplesRequest('tensorflow.serving.RegressionRequest', bytes, requestBudget(bytes.length, decodeLimits)));
       const result = await regress(manager, { ...request, signal });
       return { model: request.modelSpec.name, response: encodeMessage('tensorflow.serving.RegressionResponse', regressionResponseObject(result)) };
     },
     MultiInference: async (bytes, _call, signal) => {
-      const request = decodeMultiInferenceRequest(bytes);
+      const request = decoding('MultiInferenceRequest', () => decodeMultiInferenceRequest(bytes, requestBudget(bytes.length, decodeLimits)));
       const result = await multiInference(manager, { ...request, signal });
       return { model: request.tasks[0]?.modelSpec.name ?? '', response: encodeMessage('tensorflow.serving.MultiInferenceResponse', multiInferenceResponseObject(result)) };
     },
     GetModelMetadata: async (bytes) => {
-      const request = decodeMessage<{ modelSpec?: Parameters<typeof modelSpecFromObject>[0]; metadataField?: string[] }>('tensorflow.serving.GetModelMetadataRequest', bytes);
-      const modelSpec = modelSpecFromObject(request.modelSpec);
-      const fields = request.metadataField ?? [];
-      if (fields.length === 0) throw invalidArgument(`GetModelMetadataRequest must specify at least one metadata_field (supported: ${SIGNATURE_DEF_FIELD})`);
-      for (const field of fields) {
-        if (field !== SIGNATURE_DEF_FIELD) throw invalidArgument(`Metadata field ${field} is not supported (supported: ${SIGNATURE_DEF_FIELD})`);
-      }
+      const { modelSpec, metadataFields } = decoding('GetModelMetadataRequest', () => decodeMetadataRequest(bytes, SIGNATURE_DEF_FIELD, requestBudget(bytes.length, decodeLimits)));
+      if (metadataFields.length === 0) throw invalidArgument(`GetModelMetadataRequest must specify at least one metadata_field (supported: ${SIGNATURE_DEF_FIELD})`);
       const result = modelMetadata(manager, modelSpec);
       return { model: modelSpec.name, response: encodeMetadataResponse(result.modelSpec, result.signatureDefMap) };
     },
   };
 }
 
-function modelServiceHandlers(manager: ModelManager): Record<string, Handler> {
+function modelServiceHandlers({ manager, decodeLimits }: HandlerContext): Record<string, Handler> {
   return {
     GetModelStatus: async (bytes) => {
-      const request = decodeMessage<{ modelSpec?: Parameters<typeof modelSpecFromObject>[0] }>('tensorflow.serving.GetModelStatusRequest', bytes);
-      const spec: ModelSpecInput = modelSpecFromObject(request.modelSpec);
+      const request = decoding('GetModelStatusRequest', () =>
+        decodeMessage<{ modelSpec?: Parameters<typeof modelSpecFromObject>[0] }>('tensorflow.serving.GetModelStatusRequest', bytes, requestBudget(bytes.length, decodeLimits)),
+      );
+      const spec: ModelSpecInput = decoding('GetModelStatusRequest', () => modelSpecFromObject(request.modelSpec));
       const statuses = modelStatus(manager, spec);
       const response = encodeMessage('tensorflow.serving.GetModelStatusResponse', {
         modelVersionStatus: statuses.map((s) => ({
@@ -153,7 +181,9 @@ function modelServiceHandlers(manager: ModelManager): Record<string, Handler> {
       return { model: spec.name, response };
     },
     HandleReloadConfigRequest: async (bytes) => {
-      const request = decodeMessage<{ config?: Record<string, unknown> }>('tensorflow.serving.ReloadConfigRequest', bytes);
+      const request = decoding('ReloadConfigRequest', () =>
+        decodeMessage<{ config?: Record<string, unknown> }>('tensorflow.serving.ReloadConfigRequest', bytes, requestBudget(bytes.length, decodeLimits)),
+      );
       if (!request.config) throw invalidArgument('ReloadConfigRequest has no config');
       const configs = modelConfigsFromServerConfig(request.config, 'ReloadConfigRequest.config');
       await manager.setConfig(configs);
@@ -250,7 +280,7 @@ function healthService(manager: ModelManager): {
   shutdown(): void;
 } {
   const service = 'grpc.health.v1.Health';
-  const decodeService = (bytes: Buffer) => decodeMessage<{ service?: string }>('grpc.health.v1.HealthCheckRequest', bytes).service ?? '';
+  const decodeService = (bytes: Buffer) => decoding('HealthCheckRequest', () => decodeMessage<{ service?: string }>('grpc.health.v1.HealthCheckRequest', bytes).service ?? '');
   const encodeStatus = (status: number) => encodeMessage('grpc.health.v1.HealthCheckResponse', { status });
   const watches = new Set<HealthWatch>();
   let shuttingDown = false;
@@ -321,8 +351,9 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     'grpc.max_receive_message_length': maxMessageBytes,
     'grpc.max_send_message_length': maxMessageBytes,
   });
-  const prediction = unaryService('tensorflow.serving.PredictionService', predictionHandlers(options.manager), options.onRequest);
-  const modelService = unaryService('tensorflow.serving.ModelService', modelServiceHandlers(options.manager), options.onRequest);
+  const context: HandlerContext = { manager: options.manager, decodeLimits: options.decodeLimits ?? DEFAULT_DECODE_LIMITS, maxMessageBytes };
+  const prediction = unaryService('tensorflow.serving.PredictionService', predictionHandlers(context), options.onRequest);
+  const modelService = unaryService('tensorflow.serving.ModelService', modelServiceHandlers(context), options.onRequest);
   const health = healthService(options.manager);
   server.addService(prediction.definition, prediction.implementation);
   server.addService(modelService.definition, modelService.implementation);

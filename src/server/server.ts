@@ -145,6 +145,8 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
     allowVersionLabelsForUnavailableModels: flags.allowVersionLabelsForUnavailableModels,
     maxLoadRetries: flags.maxNumLoadRetries,
     loadRetryIntervalSeconds: flags.loadRetryIntervalMicros / 1e6,
+    // Warmup records decode under the same limits as requests.
+    decodeLimits: { factor: flags.requestDecodeFactor, floorBytes: flags.requestDecodeFloorBytes, maxBytes: flags.requestDecodeMaxBytes },
   });
   metrics.observeManager(manager);
   if (loadOptions.batching) registerBatchingMetrics(metrics, batchingStatsOf(manager));

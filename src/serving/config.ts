@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import type { BatchingOptions } from '../batching-options';
 import { TfServeError, invalidArgument } from '../errors';
 import type { ModelConfig } from './model-manager';
+import { setOwn } from './own';
 import { servingType } from './protos';
 import { type TextMessage, parseTextFormat } from './text-format';
 
@@ -58,7 +59,8 @@ function toModelConfig(decoded: Record<string, unknown>, where: string): ModelCo
   const versionLabels: Record<string, number> = {};
   for (const [label, version] of Object.entries((decoded.versionLabels ?? {}) as Record<string, unknown>)) {
     if (label === '') throw invalidArgument(`${where}: model '${name}' has an empty version label`);
-    versionLabels[label] = asNumber(version, `${where}: model '${name}' label '${label}'`);
+    // A label named '__proto__' or 'constructor' is just a key.
+    setOwn(versionLabels, label, asNumber(version, `${where}: model '${name}' label '${label}'`));
   }
   return { name, basePath, modelPlatform: platform, versionPolicy, versionLabels };
 }

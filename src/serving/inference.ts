@@ -6,8 +6,8 @@ import { TfServeError, invalidArgument } from '../errors';
 import { DEFAULT_SIGNATURE } from '../model';
 import type { Servable } from '../servable';
 import type { Signature } from '../signatures';
-import type { AnyTensor, Tensor, TensorInput } from '../tensor';
-import { type Example, encodeExample, withContext } from './example';
+import { type AnyTensor, type PackedStrings, type TensorInput, isPackedStrings, packedAt, packedCount } from '../tensor';
+import { type Example, type SerializedExamples, encodeExample, isSerializedExamples, withContext } from './example';
 import type { ModelManager, VersionStatus } from './model-manager';
 
 export interface ModelSpecInput {
@@ -35,9 +35,12 @@ export interface PredictResult {
   outputs: Record<string, AnyTensor>;
 }
 
+/** Examples as objects (REST's JSON), or serialized already (gRPC's Input, fed as they are). */
+export type ExampleInput = Example[] | SerializedExamples;
+
 export interface ExamplesRequest {
   modelSpec: ModelSpecInput;
-  examples: Example[];
+  examples: ExampleInput;
   context?: Example;
   /** Answers CANCELLED at once when it aborts; a run that has not started never does. */
   signal?: AbortSignal;
@@ -57,7 +60,7 @@ export interface RegressResult {
 
 export interface MultiInferenceRequest {
   tasks: Array<{ modelSpec: ModelSpecInput; methodName: string }>;
-  examples: Example[];
+  examples: ExampleInput;
   context?: Example;
   /** As ExamplesRequest's. */
   signal?: AbortSignal;
@@ -100,7 +103,8 @@ async function withLease<T>(manager: ModelManager, spec: ModelSpecInput, run: (t
 
 function signatureOf(target: Target, signatureName: string | undefined): Signature {
   const key = signatureName || DEFAULT_SIGNATURE;
-  const signature = target.servable.signatures[key];
+  // Own keys only: '__proto__' or 'constructor' name no signature.
+  const signature = Object.hasOwn(target.servable.signatures, key) ? target.servable.signatures[key] : undefined;
   if (!signature) {
     const known = Object.keys(target.servable.signatures);
     throw new TfServeError(
@@ -121,12 +125,25 @@ export async function predictOn(target: Target, request: Omit<PredictRequest, 'm
   if (![PREDICT_METHOD, CLASSIFY_METHOD, REGRESS_METHOD].includes(signature.methodName)) {
     throw invalidArgument(`signature '${signature.name}' has method_name '${signature.methodName}', which Predict cannot run`);
   }
-  if (Object.keys(request.inputs).length === 0) {
+  const aliases = Object.keys(request.inputs);
+  if (aliases.length === 0) {
     throw invalidArgument(`the request has no inputs; signature '${signature.name}' takes ${Object.keys(signature.inputs).join(', ')}`);
+  }
+  // Aliases are checked here against the signature's own keys, whatever the
+  // engine does with them: '__proto__' or 'toString' name no input or output.
+  for (const alias of aliases) {
+    if (!Object.hasOwn(signature.inputs, alias)) {
+      throw invalidArgument(`unknown input '${alias}' for signature '${signature.name}' (its inputs: ${Object.keys(signature.inputs).join(', ')})`);
+    }
+  }
+  for (const alias of request.outputFilter ?? []) {
+    if (!Object.hasOwn(signature.outputs, alias)) {
+      throw invalidArgument(`unknown output '${alias}' for signature '${signature.name}' (its outputs: ${Object.keys(signature.outputs).join(', ')})`);
+    }
   }
   // Like TF Serving, leave shapes to TF: e.g. x = [2.0] into a [-1,1] signature.
   // An aborted call is answered at once; if its run had not started, it never does.
-  const outputs = await target.servable.predict(request.inputs, {
+  const outputs = await target.servable.predict(unpackStringInputs(request.inputs, signature), {
     signature: signature.name,
     outputs: request.outputFilter,
     validateShapes: false,
@@ -134,6 +151,33 @@ export async function predictOn(target: Target, request: Omit<PredictRequest, 'm
   });
   return { modelSpec: resolved(target, signature.name), outputs };
 }
+
+// ---------------------------------------------------------------------------
+// BOUNDARY, TEMPORARY: until src/inputs.ts and the addon take PackedStrings
+// (the native part of issue 7), string inputs decoded packed are unpacked
+// here into one Uint8Array view per element, just before the engine. Only
+// inputs the signature types DT_STRING are unpacked (any other is refused
+// on its dtype first). Remove this function and its two callers once
+// predict() accepts PackedStrings.
+const NO_BYTES = new Uint8Array(0);
+
+function unpackedStrings(packed: PackedStrings): Uint8Array[] {
+  const out = new Array<Uint8Array>(packedCount(packed));
+  // Empty strings share one empty array: a flood of them costs a pointer each.
+  for (let i = 0; i < out.length; i++) out[i] = packed.offsets[i] === packed.offsets[i + 1] ? NO_BYTES : packedAt(packed, i);
+  return out;
+}
+
+function unpackStringInputs(inputs: Record<string, TensorInput>, signature: Signature): Record<string, TensorInput> {
+  const out = Object.create(null) as Record<string, TensorInput>;
+  for (const alias of Object.keys(inputs)) {
+    const input = inputs[alias]!;
+    const wantsStrings = Object.hasOwn(signature.inputs, alias) && signature.inputs[alias]!.dtype === 'string';
+    out[alias] = wantsStrings && isPackedStrings(input.data) ? { ...input, data: unpackedStrings(input.data) } : input;
+  }
+  return out;
+}
+// ---------------------------------------------------------------------------
 
 export function predict(manager: ModelManager, request: PredictRequest): Promise<PredictResult> {
   const spec = checkSpec(request.modelSpec);
@@ -158,16 +202,27 @@ export function predictWith<D extends { inputs: Record<string, TensorInput> }>(
 }
 
 /** The DT_STRING [n] tensor of serialized tf.Examples a classify/regress signature reads. */
-type ExamplesFeed = Tensor<'string'>;
+interface ExamplesFeed {
+  dtype: 'string';
+  shape: [number];
+  data: Uint8Array[];
+}
 
 /**
  * The examples as an ExamplesFeed, built on first call: the signature checks
  * before it report their errors first, and the tasks of a MultiInference share it.
  */
-function examplesFeed(examples: Example[], context: Example | undefined): () => ExamplesFeed {
+function examplesFeed(examples: ExampleInput, context: Example | undefined): () => ExamplesFeed {
   let feed: ExamplesFeed | null = null;
   return () => {
     if (feed) return feed;
+    if (isSerializedExamples(examples)) {
+      const count = packedCount(examples.serialized);
+      if (count === 0) throw invalidArgument('Input is empty: the request has no examples');
+      // BOUNDARY, TEMPORARY (see unpackStringInputs): feed examples.serialized itself once predict() takes PackedStrings.
+      feed = { dtype: 'string', shape: [count], data: unpackedStrings(examples.serialized) };
+      return feed;
+    }
     if (!Array.isArray(examples) || examples.length === 0) throw invalidArgument('Input is empty: the request has no examples');
     feed = { dtype: 'string', shape: [examples.length], data: examples.map((example) => encodeExample(withContext(example, context))) };
     return feed;
@@ -222,7 +277,7 @@ async function runClassify(target: Target, signatureName: string | undefined, ex
   const feed = examples();
   const wanted = [classesSpec ? CLASSES_OUTPUT : null, scoresSpec ? SCORES_OUTPUT : null].filter((k): k is string => k !== null);
   const outputs = await target.servable.predict({ [input]: feed }, { signature: signature.name, outputs: wanted, signal });
-  const batch = feed.data.length;
+  const batch = feed.shape[0];
   const classes = outputs[CLASSES_OUTPUT];
   const scores = outputs[SCORES_OUTPUT];
   const perExample = classes ? rowsOf(classes, CLASSES_OUTPUT, batch, signature.name) : rowsOf(scores!, SCORES_OUTPUT, batch, signature.name);
@@ -257,7 +312,7 @@ async function runRegress(target: Target, signatureName: string | undefined, exa
   const feed = examples();
   const outputs = await target.servable.predict({ [input]: feed }, { signature: signature.name, outputs: [REGRESS_OUTPUT], signal });
   const tensor = outputs[REGRESS_OUTPUT]!;
-  const batch = feed.data.length;
+  const batch = feed.shape[0];
   const fits = (tensor.shape.length === 1 && tensor.shape[0] === batch) || (tensor.shape.length === 2 && tensor.shape[0] === batch && tensor.shape[1] === 1);
   if (!fits) {
     throw invalidArgument(

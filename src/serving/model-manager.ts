@@ -14,6 +14,8 @@ import { TfServeError, type StatusCode } from '../errors';
 import type { LoadOptions } from '../model';
 import { listVersions } from '../model-dir';
 import type { Servable, ServableLoader } from '../servable';
+import type { DecodeLimits } from './decode-limits';
+import { getOwn } from './own';
 import { runWarmup } from './warmup';
 
 export interface ModelConfig {
@@ -41,6 +43,8 @@ export interface ManagerOptions {
   maxLoadRetries?: number;
   /** Seconds between those retries (TF Serving's --load_retry_interval_micros); default 60. */
   loadRetryIntervalSeconds?: number;
+  /** Limits warmup records decode under, as requests do (default DEFAULT_DECODE_LIMITS). */
+  decodeLimits?: DecodeLimits;
 }
 
 export type VersionState = 'LOADING' | 'AVAILABLE' | 'UNLOADING' | 'END';
@@ -153,7 +157,7 @@ export class ModelManager extends EventEmitter {
         this.retire(entry);
         entry = undefined;
       }
-      const resolvedConfig = { ...config, basePath, versionLabels: entry?.config.versionLabels ?? {} };
+      const resolvedConfig = { ...config, basePath, versionLabels: entry?.config.versionLabels ?? ownLabels({}) };
       if (!entry) {
         entry = { config: resolvedConfig, versions: new Map(), scanError: null, scanning: null, rescan: false, removed: false };
         this.models.set(config.name, entry);
@@ -168,7 +172,7 @@ export class ModelManager extends EventEmitter {
     for (const [entry, labels] of labelsToCheck) {
       const problem = this.labelProblem(entry, labels);
       if (problem) problems.push(problem);
-      else entry.config = { ...entry.config, versionLabels: { ...labels } };
+      else entry.config = { ...entry.config, versionLabels: ownLabels(labels) };
     }
     this.schedulePoll();
     if (problems.length > 0) throw new TfServeError('FAILED_PRECONDITION', problems.join('; '));
@@ -186,7 +190,7 @@ export class ModelManager extends EventEmitter {
     if (this.options.allowVersionLabelsForUnavailableModels) return null;
     for (const [label, version] of Object.entries(labels)) {
       // A label already pointing at this version may stay while it reloads.
-      if (entry.config.versionLabels[label] === version) continue;
+      if (labelVersion(entry.config.versionLabels, label) === version) continue;
       if (entry.versions.get(version)?.state !== 'AVAILABLE') {
         return `cannot assign label '${label}' to version ${version} of model '${entry.config.name}': that version is not available (use --allow_version_labels_for_unavailable_models to allow it)`;
       }
@@ -267,7 +271,7 @@ export class ModelManager extends EventEmitter {
     try {
       const servable = await this.options.loader(basePath, { ...this.options.loadOptions, version }, name);
       v.servable = servable;
-      if (this.options.enableModelWarmup) await runWarmup(servable, name);
+      if (this.options.enableModelWarmup) await runWarmup(servable, name, this.options.decodeLimits);
       if (entry.removed || this.closed || v.state !== 'LOADING') {
         await this.unload(entry, v);
         return;
@@ -399,11 +403,21 @@ export class ModelManager extends EventEmitter {
  */
 function versionOfSpec(entry: ModelEntry, spec: ServableSpec, listLabels: boolean): number | undefined {
   if (spec.versionLabel === undefined || spec.versionLabel === '') return spec.version;
-  const version = entry.config.versionLabels[spec.versionLabel];
+  const version = labelVersion(entry.config.versionLabels, spec.versionLabel);
   if (version !== undefined) return version;
   const known = Object.keys(entry.config.versionLabels);
   const labels = listLabels ? ` (labels: ${known.length ? known.join(', ') : 'none'})` : '';
   throw new TfServeError('INVALID_ARGUMENT', `Unrecognized servable version label: ${spec.versionLabel} for model '${spec.name}'${labels}`);
+}
+
+/** The version a label names, own keys only: 'constructor' or '__proto__' is a label like any other. */
+function labelVersion(labels: Record<string, number>, label: string): number | undefined {
+  return getOwn(labels, label);
+}
+
+/** A copy of labels (own keys, '__proto__' included). */
+function ownLabels(labels: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(labels));
 }
 
 function describeRequest(spec: ServableSpec): string {

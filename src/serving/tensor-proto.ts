@@ -10,12 +10,11 @@ import protobuf from 'protobufjs';
 
 import { type DType, type DTypeInfo, INTEGER_RANGES, type NumericArray, dtypeFromEnum, dtypeInfo } from '../dtypes';
 import { invalidArgument } from '../errors';
-import { type AnyTensor, type Tensor, elementCount, formatShape } from '../tensor';
+import { type AnyTensor, MAX_RANK, type PackedStrings, type Tensor, checkShapeLimits, formatShape, isPackedStrings, packedAt, packedCount } from '../tensor';
+import { DecodeBudget, tensorCost } from './decode-limits';
+import { Cursor, FIXED32, FIXED64, LEN, VARINT, endsVarints, readSpan, readTag, readingWire } from './proto-wire';
 
 const HALF_BITS_RANGE = [-32768, 65535] as const;
-
-/** Elements a tensor given in *_val fields may expand to by broadcasting its last value (16 Mi). */
-const MAX_EXPANDED_ELEMENTS = 2 ** 24;
 
 /** Field numbers of tensorflow.TensorProto. */
 const F = {
@@ -36,12 +35,12 @@ const F = {
   uint64Val: 17,
 } as const;
 
-const FIELD_NAMES: Record<number, string> = Object.fromEntries(
+const FIELD_NAMES: ReadonlyMap<number, string> = new Map(
   Object.entries(F).map(([name, number]) => [number, name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)]),
 );
 
 /** The *_val field that carries each dtype's values. */
-const VAL_FIELD: Record<DType, number> = {
+const VAL_FIELD: Readonly<Record<DType, number>> = {
   float32: F.floatVal,
   float64: F.doubleVal,
   int32: F.intVal,
@@ -60,46 +59,63 @@ const VAL_FIELD: Record<DType, number> = {
   complex128: F.dcomplexVal,
 };
 
-type WireKind = 'varint' | 'fixed32' | 'fixed64';
-const WIRE_KIND: Record<number, WireKind> = {
-  [F.floatVal]: 'fixed32',
-  [F.scomplexVal]: 'fixed32',
-  [F.doubleVal]: 'fixed64',
-  [F.dcomplexVal]: 'fixed64',
-  [F.intVal]: 'varint',
-  [F.int64Val]: 'varint',
-  [F.boolVal]: 'varint',
-  [F.halfVal]: 'varint',
-  [F.uint32Val]: 'varint',
-  [F.uint64Val]: 'varint',
-};
+/** The scalar wire type of each numeric *_val field (all of them may also come packed). */
+const VAL_WIRE: ReadonlyMap<number, number> = new Map([
+  [F.floatVal, FIXED32],
+  [F.scomplexVal, FIXED32],
+  [F.doubleVal, FIXED64],
+  [F.dcomplexVal, FIXED64],
+  [F.intVal, VARINT],
+  [F.int64Val, VARINT],
+  [F.boolVal, VARINT],
+  [F.halfVal, VARINT],
+  [F.uint32Val, VARINT],
+  [F.uint64Val, VARINT],
+]);
 
-/** Raw occurrences of one repeated scalar field, in order: packed runs and single values alike. */
-type Occurrences = Uint8Array[];
+/**
+ * A decoded tensor: numeric dtypes in their typed arrays, strings packed in
+ * one buffer (no JS object per element). What predict() takes as an input.
+ */
+export type DecodedTensor = Exclude<{ [D in DType]: Tensor<D> }[DType], Tensor<'string'>> | { dtype: 'string'; shape: number[]; data: PackedStrings };
 
-function readVarint64(buf: Uint8Array, pos: number): [bigint, number] {
+/** What the first pass over a TensorProto counted, before anything is allocated. */
+interface Census {
+  dtypeEnum: number;
+  shape: number[];
+  unknownRank: boolean;
+  content: Uint8Array | null;
+  /** string_val: count, total bytes, length of the last one. */
+  strings: number;
+  stringBytes: number;
+  lastStringLength: number;
+  /** Scalars seen per numeric *_val field (present = set, even if empty). */
+  values: Map<number, number>;
+}
+
+function readVarint64(buf: Uint8Array, pos: number, end: number): [bigint, number] {
   let result = 0n;
   let shift = 0n;
   for (;;) {
-    if (pos >= buf.length) throw invalidArgument('TensorProto: truncated varint');
+    if (pos >= end) throw new Error('truncated varint');
     const byte = buf[pos++]!;
     result |= BigInt(byte & 0x7f) << shift;
-    if (byte < 0x80) return [result, pos];
+    if (byte < 0x80) return [BigInt.asUintN(64, result), pos];
     shift += 7n;
-    if (shift > 63n) throw invalidArgument('TensorProto: varint too long');
+    if (shift > 63n) throw new Error('varint longer than 10 bytes');
   }
 }
 
-/** Varints of a packed run or single value, as unsigned 64-bit values (fast path for small ones). */
-function forEachVarint(buf: Uint8Array, visit: (low: number, big: bigint | null) => void): void {
-  let pos = 0;
-  while (pos < buf.length) {
+/** The varints of buf[start, end), as unsigned 64-bit values (fast path for small ones). */
+function forEachVarint(buf: Uint8Array, start: number, end: number, visit: (low: number, big: bigint | null) => void): void {
+  let pos = start;
+  while (pos < end) {
     // Up to 4 bytes (28 bits) fit a JS number exactly and cover int_val's usual range.
     let value = 0;
     let shift = 0;
     let done = false;
-    const start = pos;
-    while (pos < buf.length && shift < 28) {
+    const first = pos;
+    while (pos < end && shift < 28) {
       const byte = buf[pos++]!;
       value |= (byte & 0x7f) << shift;
       shift += 7;
@@ -112,15 +128,15 @@ function forEachVarint(buf: Uint8Array, visit: (low: number, big: bigint | null)
       visit(value >>> 0, null);
       continue;
     }
-    const [big, next] = readVarint64(buf, start);
+    const [big, next] = readVarint64(buf, first, end);
     pos = next;
     visit(Number(big & 0xffffffffn), big);
   }
 }
 
-function countVarints(buf: Uint8Array): number {
+function countVarints(buf: Uint8Array, start: number, end: number): number {
   let count = 0;
-  for (let i = 0; i < buf.length; i++) if (buf[i]! < 0x80) count++;
+  for (let i = start; i < end; i++) if (buf[i]! < 0x80) count++;
   return count;
 }
 
@@ -131,171 +147,249 @@ function copyAligned(bytes: Uint8Array, array: NonNullable<DTypeInfo['array']>, 
   return new array(copy.buffer, 0, count);
 }
 
+function fieldName(field: number): string {
+  return FIELD_NAMES.get(field) ?? `field ${field}`;
+}
+
 /**
  * Reads one TensorProto from its serialized bytes. `what` names it in errors
- * (e.g. "input 'x'").
+ * (e.g. "input 'x'"). Nothing is allocated per element, and nothing at all
+ * before the values given have been counted against the shape and the
+ * tensor's decoded size charged to `budget` (by default one for these bytes
+ * alone, with the default limits).
  */
-export function decodeTensorProto(bytes: Uint8Array, what: string): AnyTensor {
-  const reader = protobuf.Reader.create(bytes);
-  let dtypeEnum = 0;
-  let shape: number[] = [];
-  let unknownRank = false;
-  let content: Uint8Array | null = null;
-  const strings: Uint8Array[] = [];
-  const repeated = new Map<number, Occurrences>();
-  try {
-    while (reader.pos < reader.len) {
-      const tag = reader.uint32();
-      const field = tag >>> 3;
-      const wire = tag & 7;
-      if (field === F.dtype && wire === 0) {
-        dtypeEnum = reader.int32();
-      } else if (field === F.tensorShape && wire === 2) {
-        ({ shape, unknownRank } = decodeShape(reader.bytes(), what));
-      } else if (field === F.tensorContent && wire === 2) {
-        content = reader.bytes();
-      } else if (field === F.stringVal && wire === 2) {
-        strings.push(reader.bytes());
-      } else if (WIRE_KIND[field] !== undefined) {
-        const occ = repeated.get(field) ?? [];
-        repeated.set(field, occ);
-        if (wire === 2) {
-          occ.push(reader.bytes());
-        } else {
-          const start = reader.pos;
-          reader.skipType(wire);
-          occ.push(bytes.subarray(start, reader.pos));
-        }
-      } else {
-        reader.skipType(wire);
-      }
-    }
-  } catch (error) {
-    if ((error as { code?: string }).code === 'INVALID_ARGUMENT') throw error;
-    throw invalidArgument(`${what}: malformed TensorProto: ${(error as Error).message}`);
-  }
-  const info = dtypeFromEnum(dtypeEnum);
+export function decodeTensorProto(bytes: Uint8Array, what: string, budget: DecodeBudget = new DecodeBudget(bytes.length)): DecodedTensor {
+  const census = readingWire(`TensorProto of ${what}`, () => takeCensus(bytes, what));
+  const info = dtypeFromEnum(census.dtypeEnum);
   if (!info) {
-    const name = dtypeEnum === 0 ? 'DT_INVALID (dtype not set)' : `enum value ${dtypeEnum}`;
+    const name = census.dtypeEnum === 0 ? 'DT_INVALID (dtype not set)' : `enum value ${census.dtypeEnum}`;
     throw invalidArgument(`${what}: unsupported dtype ${name}`);
   }
-  if (unknownRank) throw invalidArgument(`${what}: tensor_shape has unknown_rank set; a tensor needs a known shape`);
-  const count = elementCount(shape);
-  const slots = count * info.slotsPerElement;
-  // tensor_content must hold every element, so its size is bounded by the
-  // message; typed *_val fields broadcast their last value over the shape,
-  // which a tiny request could otherwise make arbitrarily large.
-  const carried = content !== null && content.length > 0 ? content : null;
-  if (!carried && count > MAX_EXPANDED_ELEMENTS) {
-    throw invalidArgument(
-      `${what}: shape ${formatShape(shape)} holds ${count} elements; values given in *_val fields may fill at most ${MAX_EXPANDED_ELEMENTS} (send tensor_content for larger tensors)`,
-    );
-  }
+  if (census.unknownRank) throw invalidArgument(`${what}: tensor_shape has unknown_rank set; a tensor needs a known shape`);
+  const { shape } = census;
+  const { elements } = checkShapeLimits(shape, what);
+  const slots = elements * info.slotsPerElement;
+  const carried = census.content !== null && census.content.length > 0 ? census.content : null;
 
   if (info.name === 'string') {
     if (carried) throw invalidArgument(`${what}: DT_STRING tensors carry their values in string_val, not tensor_content`);
-    return { dtype: 'string', shape, data: fillStrings(strings, count, what, shape) };
+    if (census.strings > elements) throw invalidArgument(`${what}: string_val has ${census.strings} values but shape ${formatShape(shape)} holds ${elements}`);
+    // TF repeats the last string over the elements not given.
+    const total = census.stringBytes + (elements - census.strings) * census.lastStringLength;
+    budget.charge(tensorCost(elements, 'string', total), what);
+    if (total > 0xffffffff) throw invalidArgument(`${what}: the strings of this tensor would take ${total} bytes; at most 4 GiB are supported`);
+    return { dtype: 'string', shape, data: readingWire(`TensorProto of ${what}`, () => fillStrings(bytes, census, elements, total)) };
   }
   const array = info.array!;
+  const bytesPerElement = array.BYTES_PER_ELEMENT * info.slotsPerElement;
   if (carried) {
     const expected = slots * array.BYTES_PER_ELEMENT;
     if (carried.length !== expected) {
       throw invalidArgument(`${what}: tensor_content has ${carried.length} bytes but shape ${formatShape(shape)} of ${info.protoName} needs ${expected}`);
     }
-    return { dtype: info.name, shape, data: copyAligned(carried, array, slots) } as AnyTensor;
+    budget.charge(tensorCost(elements, bytesPerElement), what);
+    return { dtype: info.name, shape, data: copyAligned(carried, array, slots) } as DecodedTensor;
   }
   const own = VAL_FIELD[info.name];
-  const others = [...repeated.keys()].filter((f) => f !== own);
-  if (strings.length > 0) others.push(F.stringVal);
-  if (!repeated.has(own) && others.length > 0) {
+  const given = census.values.get(own);
+  const others = [...census.values.keys()].filter((f) => f !== own);
+  if (census.strings > 0) others.push(F.stringVal);
+  if (given === undefined && others.length > 0) {
     throw invalidArgument(
-      `${what}: a ${info.protoName} tensor carries its values in ${FIELD_NAMES[own]} or tensor_content, but the request set ${others.map((f) => FIELD_NAMES[f]).join(', ')}`,
+      `${what}: a ${info.protoName} tensor carries its values in ${fieldName(own)} or tensor_content, but the request set ${others.map(fieldName).join(', ')}`,
     );
   }
-  const data = fillNumeric(info, repeated.get(own), slots, what, shape);
-  return { dtype: info.name, shape, data } as AnyTensor;
+  const n = given ?? 0;
+  if (n > slots) {
+    throw invalidArgument(`${what}: ${fieldName(own)} has more values than shape ${formatShape(shape)} of ${info.protoName} holds (${elements} elements)`);
+  }
+  if (info.slotsPerElement === 2 && n % 2 !== 0) throw invalidArgument(`${what}: ${fieldName(own)} needs (real, imaginary) pairs, got ${n} values`);
+  budget.charge(tensorCost(elements, bytesPerElement), what);
+  const data = readingWire(`TensorProto of ${what}`, () => fillNumeric(bytes, info, own, n, slots, what));
+  return { dtype: info.name, shape, data } as DecodedTensor;
 }
 
-function decodeShape(bytes: Uint8Array, what: string): { shape: number[]; unknownRank: boolean } {
+/** First pass: what the message sets and how many values it gives, without allocating per value. */
+function takeCensus(bytes: Uint8Array, what: string): Census {
+  const census: Census = { dtypeEnum: 0, shape: [], unknownRank: false, content: null, strings: 0, stringBytes: 0, lastStringLength: 0, values: new Map() };
+  const cursor = new Cursor(bytes);
+  const stringTag = (F.stringVal << 3) | LEN;
+  while (!cursor.done) {
+    // Fast path for runs of short strings (one-byte tag and length).
+    let pos = cursor.pos;
+    while (pos + 1 < bytes.length && bytes[pos] === stringTag && bytes[pos + 1]! < 0x80) {
+      const length = bytes[pos + 1]!;
+      if (pos + 2 + length > bytes.length) break; // let the general path report the truncation
+      pos += 2 + length;
+      census.strings++;
+      census.lastStringLength = length;
+      census.stringBytes += length;
+    }
+    cursor.pos = pos;
+    if (cursor.done) break;
+    cursor.tag();
+    const { field, wire } = cursor;
+    if (field === F.stringVal && wire === LEN) {
+      // The hot case of a hostile request: millions of strings, counted only.
+      cursor.value();
+      census.strings++;
+      census.lastStringLength = cursor.pos - cursor.start;
+      census.stringBytes += census.lastStringLength;
+      continue;
+    }
+    const scalarWire = VAL_WIRE.get(field);
+    if (field === F.dtype && wire === VARINT) {
+      census.dtypeEnum = cursor.varint32() | 0;
+    } else if (field === F.tensorShape && wire === LEN) {
+      // Repeated occurrences of a message field merge: their dims add up.
+      cursor.value();
+      readShape(bytes.subarray(cursor.start, cursor.pos), census, what);
+    } else if (field === F.tensorContent && wire === LEN) {
+      cursor.value();
+      census.content = bytes.subarray(cursor.start, cursor.pos);
+    } else if (scalarWire !== undefined && (wire === LEN || wire === scalarWire)) {
+      let count = 1;
+      if (wire === LEN) {
+        cursor.value();
+        count = packedValues(bytes, cursor.start, cursor.pos, scalarWire, field);
+      } else {
+        cursor.skip();
+      }
+      census.values.set(field, (census.values.get(field) ?? 0) + count);
+    } else {
+      // Unknown fields, and known ones with another wire type (as protobuf treats them), are skipped.
+      cursor.skip();
+    }
+  }
+  return census;
+}
+
+function packedValues(buf: Uint8Array, start: number, end: number, wire: number, field: number): number {
+  if (wire === VARINT) {
+    if (!endsVarints(buf.subarray(start, end))) throw new Error(`${fieldName(field)} ends in a truncated varint`);
+    return countVarints(buf, start, end);
+  }
+  const width = wire === FIXED32 ? 4 : 8;
+  if ((end - start) % width !== 0) throw new Error(`${fieldName(field)} is truncated (${end - start} bytes of ${width}-byte values)`);
+  return (end - start) / width;
+}
+
+/** tensorflow.TensorShapeProto: dim (2) { size (1) }, unknown_rank (3). Dims are appended to census.shape. */
+function readShape(bytes: Uint8Array, census: Census, what: string): void {
   const reader = protobuf.Reader.create(bytes);
-  const shape: number[] = [];
-  let unknownRank = false;
   while (reader.pos < reader.len) {
-    const tag = reader.uint32();
-    if (tag >>> 3 === 2 && (tag & 7) === 2) {
-      const dim = protobuf.Reader.create(reader.bytes());
+    const { field, wire } = readTag(reader);
+    if (field === 2 && wire === LEN) {
+      const span = readSpan(reader);
+      const dim = protobuf.Reader.create(bytes.subarray(span.start, span.end));
       let size = 0;
       while (dim.pos < dim.len) {
-        const dimTag = dim.uint32();
-        if (dimTag >>> 3 === 1 && (dimTag & 7) === 0) size = Number(dim.int64().toString());
-        else dim.skipType(dimTag & 7);
+        const inner = readTag(dim);
+        if (inner.field === 1 && inner.wire === VARINT) size = Number(dim.int64().toString());
+        else dim.skipType(inner.wire);
       }
-      if (!Number.isSafeInteger(size) || size < 0) throw invalidArgument(`${what}: tensor_shape dimension ${shape.length} is ${size}; sizes must be known and non-negative`);
-      shape.push(size);
-    } else if (tag >>> 3 === 3 && (tag & 7) === 0) {
-      unknownRank = reader.bool();
+      if (!Number.isSafeInteger(size) || size < 0) {
+        throw invalidArgument(`${what}: tensor_shape dimension ${census.shape.length} is ${size}; sizes must be known and non-negative`);
+      }
+      census.shape.push(size);
+      // Refused as soon as it passes the limit: a hostile shape is never held whole.
+      if (census.shape.length > MAX_RANK) checkShapeLimits(census.shape, what);
+    } else if (field === 3 && wire === VARINT) {
+      census.unknownRank = reader.bool();
     } else {
-      reader.skipType(tag & 7);
+      reader.skipType(wire);
     }
   }
-  return { shape, unknownRank };
 }
 
-function fillStrings(values: Uint8Array[], count: number, what: string, shape: number[]): Uint8Array[] {
-  if (values.length > count) throw invalidArgument(`${what}: string_val has ${values.length} values but shape ${formatShape(shape)} holds ${count}`);
-  if (values.length === count) return values;
-  const out = new Array<Uint8Array>(count).fill(values.length > 0 ? values[values.length - 1]! : new Uint8Array(0));
-  for (let i = 0; i < values.length; i++) out[i] = values[i]!;
-  return out;
-}
-
-function fillNumeric(info: DTypeInfo, occ: Occurrences | undefined, slots: number, what: string, shape: number[]): NumericArray {
-  const array = info.array!;
-  const out = new array(slots);
-  const field = VAL_FIELD[info.name];
-  const kind = WIRE_KIND[field]!;
+/** Second pass: the string_val values into one buffer, the last one repeated over the rest. */
+function fillStrings(bytes: Uint8Array, census: Census, elements: number, total: number): PackedStrings {
+  const out = new Uint8Array(total);
+  const offsets = new Uint32Array(elements + 1);
   let n = 0;
-  const tooMany = () =>
-    invalidArgument(`${what}: ${FIELD_NAMES[field]} has more values than shape ${formatShape(shape)} of ${info.protoName} holds (${slots / info.slotsPerElement} elements)`);
-  for (const bytes of occ ?? []) {
-    if (kind === 'fixed32' || kind === 'fixed64') {
-      const width = kind === 'fixed32' ? 4 : 8;
-      if (bytes.length % width !== 0) throw invalidArgument(`${what}: ${FIELD_NAMES[field]} is truncated`);
-      const values = bytes.length / width;
-      if (n + values > slots) throw tooMany();
-      const view = copyAligned(bytes, kind === 'fixed32' ? Float32Array : Float64Array, values) as Float32Array | Float64Array;
-      (out as Float32Array | Float64Array).set(view, n);
-      n += values;
+  let pos = 0;
+  const cursor = new Cursor(bytes);
+  while (!cursor.done && n < census.strings) {
+    cursor.tag();
+    if (cursor.field === F.stringVal && cursor.wire === LEN) {
+      cursor.value();
+      const length = cursor.pos - cursor.start;
+      if (length > 0) out.set(bytes.subarray(cursor.start, cursor.pos), pos);
+      pos += length;
+      offsets[++n] = pos;
     } else {
-      if (n + countVarints(bytes) > slots) throw tooMany();
-      n = storeVarints(info.name, bytes, out, n, what);
+      cursor.skip();
     }
   }
-  if (info.slotsPerElement === 2 && n % 2 !== 0) throw invalidArgument(`${what}: ${FIELD_NAMES[field]} needs (real, imaginary) pairs, got ${n} values`);
+  if (census.strings > 0) {
+    const last = out.subarray(pos - census.lastStringLength, pos);
+    for (; n < elements; n++) {
+      if (last.length > 0) out.set(last, pos);
+      pos += last.length;
+      offsets[n + 1] = pos;
+    }
+  }
+  return { bytes: out, offsets };
+}
+
+/** Second pass: the `given` values of field `own` into the dtype's array, the last one repeated over the rest. */
+function fillNumeric(bytes: Uint8Array, info: DTypeInfo, own: number, given: number, slots: number, what: string): NumericArray {
+  const out = new info.array!(slots);
+  const scalarWire = VAL_WIRE.get(own)!;
+  let n = 0;
+  if (given > 0) {
+    const cursor = new Cursor(bytes);
+    const outBytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    while (!cursor.done && n < given) {
+      cursor.tag();
+      if (cursor.field !== own || (cursor.wire !== LEN && cursor.wire !== scalarWire)) {
+        cursor.skip();
+        continue;
+      }
+      let start = cursor.pos;
+      if (cursor.wire === LEN) {
+        cursor.value();
+        start = cursor.start;
+      } else {
+        cursor.skip();
+      }
+      const end = cursor.pos;
+      if (scalarWire === VARINT) {
+        n = storeVarints(info.name, bytes, start, end, out, n, what);
+      } else {
+        // float / double / complex: little-endian values, copied bytewise (no alignment needed).
+        outBytes.set(bytes.subarray(start, end), n * out.BYTES_PER_ELEMENT);
+        n += (end - start) / out.BYTES_PER_ELEMENT;
+      }
+    }
+  }
   if (n > 0 && n < slots) {
     // TF repeats the last value (the last pair for complex types).
-    const step = info.slotsPerElement;
-    const filled = out as unknown as { [i: number]: number | bigint };
-    for (let i = n; i < slots; i++) filled[i] = filled[i - step]!;
+    if (info.slotsPerElement === 1) {
+      (out as unknown as { fill(value: number | bigint, start: number): unknown }).fill(out[n - 1]!, n);
+    } else {
+      const filled = out as Float32Array | Float64Array;
+      for (let i = n; i < slots; i++) filled[i] = filled[i - 2]!;
+    }
   }
   return out;
 }
 
-function storeVarints(dtype: DType, bytes: Uint8Array, out: NumericArray, start: number, what: string): number {
-  let n = start;
+function storeVarints(dtype: DType, buf: Uint8Array, start: number, end: number, out: NumericArray, first: number, what: string): number {
+  let n = first;
   switch (dtype) {
     case 'int64':
-      forEachVarint(bytes, (low, big) => {
+      forEachVarint(buf, start, end, (low, big) => {
         (out as BigInt64Array)[n++] = big === null ? BigInt(low) : BigInt.asIntN(64, big);
       });
       break;
     case 'uint64':
-      forEachVarint(bytes, (low, big) => {
+      forEachVarint(buf, start, end, (low, big) => {
         (out as BigUint64Array)[n++] = big === null ? BigInt(low) : big;
       });
       break;
     case 'bool':
-      forEachVarint(bytes, (low, big) => {
+      forEachVarint(buf, start, end, (low, big) => {
         (out as Uint8Array)[n++] = low !== 0 || (big !== null && big !== 0n) ? 1 : 0;
       });
       break;
@@ -303,7 +397,7 @@ function storeVarints(dtype: DType, bytes: Uint8Array, out: NumericArray, start:
       // int_val / half_val / uint32_val: int32 varints (negatives are 10-byte sign extensions).
       // half_val carries the 16 bits of a float16/bfloat16, sign-extended or not.
       const range = dtype === 'float16' || dtype === 'bfloat16' ? HALF_BITS_RANGE : INTEGER_RANGES[dtype];
-      forEachVarint(bytes, (low, big) => {
+      forEachVarint(buf, start, end, (low, big) => {
         const value = dtype === 'uint32' ? low >>> 0 : big === null ? low | 0 : Number(BigInt.asIntN(32, big));
         if (range && (value < range[0] || value > range[1])) {
           throw invalidArgument(`${what}: value ${value} is out of range for ${dtypeInfo(dtype).protoName}`);
@@ -331,11 +425,14 @@ function bigVarints(values: BigInt64Array | BigUint64Array): Uint8Array {
 
 export type TensorEncoding = 'typed' | 'content';
 
+/** A tensor to write: an engine output (strings as byte arrays) or a decoded one (strings packed). */
+export type EncodableTensor = AnyTensor | DecodedTensor;
+
 function writeShape(writer: protobuf.Writer, shape: readonly number[]): void {
-  writer.uint32((F.tensorShape << 3) | 2).fork();
+  writer.uint32((F.tensorShape << 3) | LEN).fork();
   for (const size of shape) {
-    writer.uint32((2 << 3) | 2).fork();
-    if (size !== 0) writer.uint32((1 << 3) | 0).int64(size);
+    writer.uint32((2 << 3) | LEN).fork();
+    if (size !== 0) writer.uint32((1 << 3) | VARINT).int64(size);
     writer.ldelim();
   }
   writer.ldelim();
@@ -345,36 +442,47 @@ function bytesOf(array: ArrayBufferView): Uint8Array {
   return new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
 }
 
+/** The string elements of a tensor, whichever form they are in. */
+function forEachString(data: Uint8Array[] | PackedStrings, visit: (value: Uint8Array) => void): void {
+  if (isPackedStrings(data)) {
+    const count = packedCount(data);
+    for (let i = 0; i < count; i++) visit(packedAt(data, i));
+  } else {
+    for (const value of data) visit(value);
+  }
+}
+
 /**
  * Writes a Tensor as a TensorProto's fields into `writer` (the caller frames
  * it). 'typed' uses the dtype's *_val field, as TF Serving answers; 'content'
- * uses tensor_content (strings always go to string_val).
+ * uses tensor_content (strings always go to string_val). tensorProtoSize()
+ * is the number of bytes this writes.
  */
-export function writeTensorProto(writer: protobuf.Writer, tensor: Tensor, encoding: TensorEncoding = 'typed'): void {
+export function writeTensorProto(writer: protobuf.Writer, tensor: EncodableTensor, encoding: TensorEncoding = 'typed'): void {
   const info = dtypeInfo(tensor.dtype);
-  writer.uint32((F.dtype << 3) | 0).int32(info.tfEnum);
+  writer.uint32((F.dtype << 3) | VARINT).int32(info.tfEnum);
   writeShape(writer, tensor.shape);
   if (tensor.dtype === 'string') {
-    for (const value of tensor.data as Uint8Array[]) writer.uint32((F.stringVal << 3) | 2).bytes(value);
+    forEachString(tensor.data, (value) => writer.uint32((F.stringVal << 3) | LEN).bytes(value));
     return;
   }
   const data = tensor.data as NumericArray;
   if (data.length === 0) return;
   if (encoding === 'content') {
-    writer.uint32((F.tensorContent << 3) | 2).bytes(bytesOf(data));
+    writer.uint32((F.tensorContent << 3) | LEN).bytes(bytesOf(data));
     return;
   }
   const field = VAL_FIELD[tensor.dtype];
-  if (WIRE_KIND[field] !== 'varint') {
+  if (VAL_WIRE.get(field) !== VARINT) {
     // float / double / complex: packed fixed-width values are the array's bytes.
-    writer.uint32((field << 3) | 2).bytes(bytesOf(data));
+    writer.uint32((field << 3) | LEN).bytes(bytesOf(data));
     return;
   }
   if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
-    writer.uint32((field << 3) | 2).bytes(bigVarints(data));
+    writer.uint32((field << 3) | LEN).bytes(bigVarints(data));
     return;
   }
-  writer.uint32((field << 3) | 2).fork();
+  writer.uint32((field << 3) | LEN).fork();
   switch (tensor.dtype) {
     case 'uint32':
       for (const v of data as Uint32Array) writer.uint32(v);
@@ -389,8 +497,73 @@ export function writeTensorProto(writer: protobuf.Writer, tensor: Tensor, encodi
 }
 
 /** A Tensor as a standalone serialized TensorProto. */
-export function encodeTensorProto(tensor: Tensor, encoding: TensorEncoding = 'typed'): Uint8Array {
+export function encodeTensorProto(tensor: EncodableTensor, encoding: TensorEncoding = 'typed'): Uint8Array {
   const writer = protobuf.Writer.create();
   writeTensorProto(writer, tensor, encoding);
   return writer.finish();
+}
+
+/** Bytes of a varint holding a non-negative integer below 2^53. */
+export function varintSize(value: number): number {
+  let size = 1;
+  while (value >= 128) {
+    value = Math.floor(value / 128);
+    size++;
+  }
+  return size;
+}
+
+function bigVarintSize(value: bigint): number {
+  let v = BigInt.asUintN(64, value);
+  if (v < 0x80000000n) return varintSize(Number(v));
+  let size = 1;
+  while (v >= 0x80n) {
+    v >>= 7n;
+    size++;
+  }
+  return size;
+}
+
+/** Bytes of a length-delimited field `field` holding `length` bytes. */
+export function lengthDelimitedSize(field: number, length: number): number {
+  return varintSize((field << 3) | LEN) + varintSize(length) + length;
+}
+
+function shapeSize(shape: readonly number[]): number {
+  let dims = 0;
+  for (const size of shape) dims += lengthDelimitedSize(2, size === 0 ? 0 : 1 + varintSize(size));
+  return lengthDelimitedSize(F.tensorShape, dims);
+}
+
+function varintValuesSize(tensor: EncodableTensor): number {
+  const data = tensor.data as NumericArray;
+  let size = 0;
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
+    for (const v of data) size += bigVarintSize(v);
+  } else if (tensor.dtype === 'bool') {
+    size = data.length;
+  } else {
+    // writer.int32 sign-extends negatives to 10 bytes; uint32 and 16-bit words are never negative.
+    for (const v of data as Int32Array) size += v < 0 ? 10 : varintSize(v);
+  }
+  return size;
+}
+
+/**
+ * The exact number of bytes writeTensorProto() writes for this tensor, found
+ * without writing it: a response can be refused before it is built.
+ */
+export function tensorProtoSize(tensor: EncodableTensor, encoding: TensorEncoding = 'typed'): number {
+  const info = dtypeInfo(tensor.dtype);
+  let size = 1 + varintSize(info.tfEnum) + shapeSize(tensor.shape);
+  if (tensor.dtype === 'string') {
+    forEachString(tensor.data, (value) => (size += lengthDelimitedSize(F.stringVal, value.length)));
+    return size;
+  }
+  const data = tensor.data as NumericArray;
+  if (data.length === 0) return size;
+  if (encoding === 'content') return size + lengthDelimitedSize(F.tensorContent, data.byteLength);
+  const field = VAL_FIELD[tensor.dtype];
+  if (VAL_WIRE.get(field) !== VARINT) return size + lengthDelimitedSize(field, data.byteLength);
+  return size + lengthDelimitedSize(field, varintValuesSize(tensor));
 }

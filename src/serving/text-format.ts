@@ -5,6 +5,8 @@
 // by value name, maps as objects, repeated fields as arrays.
 import protobuf from 'protobufjs';
 
+import { setOwn } from './own';
+
 import { BIGINT_RANGES, type DType } from '../dtypes';
 import { TfServeError } from '../errors';
 
@@ -187,7 +189,9 @@ class Parser {
       throw this.lexer.error(token, `expected a field name of ${type.name}, got ${token.text ? `'${token.text}'` : 'end of input'}`);
     }
     const name = token.text;
-    const field = /[A-Z]/.test(name) ? undefined : type.fields[protobuf.util.camelCase(name)];
+    const key = protobuf.util.camelCase(name);
+    // Own keys only: a field called 'constructor' or '__proto__' is unknown, not Object's.
+    const field = /[A-Z]/.test(name) || !Object.hasOwn(type.fields, key) ? undefined : type.fields[key];
     if (!field) {
       const known = Object.values(type.fields).map((f) => snakeName(f.name));
       throw this.lexer.error(token, `unknown field '${name}' in ${type.name} (its fields: ${known.join(', ')})`);
@@ -240,7 +244,8 @@ class Parser {
       const map = (message[key] ??= {}) as TextMessage;
       for (const entry of values as TextMessage[]) {
         const entryKey = entry.key ?? (field.keyType === 'string' ? '' : 0);
-        map[String(entryKey)] = entry.value ?? defaultValue(field);
+        // A map key '__proto__' is stored like any other.
+        setOwn(map, String(entryKey), entry.value ?? defaultValue(field));
       }
     } else if (field.repeated) {
       ((message[key] ??= []) as TextValue[]).push(...values);

@@ -10,7 +10,8 @@ import protobuf from 'protobufjs';
 import { TfServeError } from '../errors';
 import type { Servable } from '../servable';
 import { type Target, classifyOn, multiInferenceOn, predictOn, regressOn } from './inference';
-import { decodeExamplesRequest, decodeMultiInferenceRequest, decodePredictRequest, readBytesField } from './wire';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './decode-limits';
+import { decodeExamplesRequest, decodeMultiInferenceRequest, decodePredictRequest, readBytesField, requestBudget } from './wire';
 
 export const WARMUP_FILE = path.join('assets.extra', 'tf_serving_warmup_requests');
 /** TF Serving's cap on warmup records. */
@@ -93,7 +94,7 @@ function splitLog(record: Uint8Array): { kind: LogKind; request: Uint8Array } | 
   return split;
 }
 
-async function replay(target: Target, record: Uint8Array, index: number): Promise<void> {
+async function replay(target: Target, record: Uint8Array, index: number, limits: Readonly<DecodeLimits>): Promise<void> {
   let split;
   try {
     split = splitLog(record);
@@ -101,9 +102,11 @@ async function replay(target: Target, record: Uint8Array, index: number): Promis
     throw new TfServeError('DATA_LOSS', `record ${index} is not a PredictionLog: ${(error as Error).message}`);
   }
   if (!split) throw new TfServeError('INVALID_ARGUMENT', `record ${index}: unsupported log_type (warmup replays predict_log, classify_log, regress_log and multi_inference_log)`);
+  // Each record decodes under a budget from its size, as a request would.
+  const budget = requestBudget(split.request.length, limits);
   switch (split.kind) {
     case 'predict': {
-      const request = decodePredictRequest(split.request);
+      const request = decodePredictRequest(split.request, budget);
       await predictOn(target, { inputs: request.inputs, outputFilter: request.outputFilter, signatureName: request.modelSpec.signatureName });
       return;
     }
@@ -112,13 +115,14 @@ async function replay(target: Target, record: Uint8Array, index: number): Promis
       const { modelSpec, examples, context } = decodeExamplesRequest(
         split.kind === 'classify' ? 'tensorflow.serving.ClassificationRequest' : 'tensorflow.serving.RegressionRequest',
         split.request,
+        budget,
       );
       const args = { examples, context, signatureName: modelSpec.signatureName };
       await (split.kind === 'classify' ? classifyOn(target, args) : regressOn(target, args));
       return;
     }
     case 'multiInference': {
-      const request = decodeMultiInferenceRequest(split.request);
+      const request = decodeMultiInferenceRequest(split.request, budget);
       // Warmup runs on the version being loaded, whatever name the log recorded.
       const tasks = request.tasks.map((task) => ({ ...task, modelSpec: { ...task.modelSpec, name: target.name } }));
       await multiInferenceOn(target, { ...request, tasks });
@@ -131,7 +135,7 @@ async function replay(target: Target, record: Uint8Array, index: number): Promis
  * Replays the version's warmup file, if it has one. Any failing record fails
  * the load, as in TF Serving. Returns the number of records replayed.
  */
-export async function runWarmup(servable: Servable, name: string): Promise<number> {
+export async function runWarmup(servable: Servable, name: string, limits: Readonly<DecodeLimits> = DEFAULT_DECODE_LIMITS): Promise<number> {
   const file = path.join(servable.exportDir, WARMUP_FILE);
   let bytes: Buffer;
   try {
@@ -147,7 +151,7 @@ export async function runWarmup(servable: Servable, name: string): Promise<numbe
   const target: Target = { servable, name, version: servable.version };
   for (let i = 0; i < records.length; i++) {
     try {
-      await replay(target, records[i]!, i);
+      await replay(target, records[i]!, i, limits);
     } catch (error) {
       const failure = TfServeError.from(error);
       throw new TfServeError(failure.code, `warmup of '${name}' version ${servable.version} failed on ${file} record ${i}: ${failure.message}`);
