@@ -1,0 +1,99 @@
+// The REST codec: request bodies are parsed and decoded into tensors on a
+// small pool of worker threads, so that a large or hostile body holds a
+// worker, not the event loop (health checks and other requests keep being
+// answered, and the REST timeout fires on time). Each worker's heap is
+// capped (resourceLimits): a body that would take more memory to parse
+// kills that worker only; piscina replaces it and the request is answered
+// 400. A job given up on (REST timeout, client gone) terminates its worker,
+// so abandoned work stops at once. Small bodies are decoded inline: a
+// hand-off costs more than their parse.
+//
+// The pool is shaped for more than decoding: a job is a tagged message and a
+// reply carries its buffers transferred, so encoding responses can move here
+// as another job kind.
+import os from 'node:os';
+import path from 'node:path';
+
+import { Piscina } from 'piscina';
+
+import { TfServeError } from '../../errors';
+import { HttpError } from '../rest-body';
+import { type CodecJob, type CodecReply, type CodecResult, runCodecJob } from './decode';
+
+/** Bodies shorter than this are decoded on the main thread (see docs/SERVING.md for the measurement). */
+export const INLINE_BODY_BYTES = 64 * 1024;
+
+/**
+ * Worst-case heap of a parsed body per byte of it: JSON.parse builds about
+ * 16 bytes per element of `[[1],[2],...]` (4 bytes each), 19 for `[[],...]`
+ * nested pairs, and the text itself takes 1 or 2 bytes per byte.
+ */
+export const PARSE_HEAP_FACTOR = 26;
+
+export interface RestCodecOptions {
+  /** The largest body (after Content-Encoding) the server accepts. */
+  maxBodyBytes: number;
+  /** Worker threads; default half the cores, 1 to 4. */
+  threads?: number;
+}
+
+const MiB = 1024 * 1024;
+
+export class RestCodec {
+  private readonly pool: Piscina;
+  readonly heapLimitMb: number;
+
+  constructor(options: RestCodecOptions) {
+    const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+    const threads = options.threads ?? Math.max(1, Math.min(4, Math.floor(cores / 2)));
+    this.heapLimitMb = Math.ceil((options.maxBodyBytes * PARSE_HEAP_FACTOR) / MiB) + 64;
+    this.pool = new Piscina({
+      filename: path.join(__dirname, 'worker.js'),
+      minThreads: 0,
+      maxThreads: threads,
+      idleTimeout: 60_000,
+      concurrentTasksPerWorker: 1,
+      resourceLimits: { maxOldGenerationSizeMb: this.heapLimitMb },
+    });
+    // A worker that dies between tasks is replaced; its error must not become an uncaught 'error' event.
+    this.pool.on('error', () => undefined);
+  }
+
+  /**
+   * Decodes a job's body; the body's buffer is transferred to the worker
+   * (the caller must not use it afterwards). `signal` gives up on the job:
+   * its worker is terminated and the promise rejects with the signal's reason.
+   */
+  async decode(job: CodecJob, signal?: AbortSignal): Promise<CodecResult> {
+    let reply: CodecReply;
+    if (job.body.byteLength < INLINE_BODY_BYTES) {
+      reply = runCodecJob(job);
+    } else {
+      const transferList = job.body.byteOffset === 0 && job.body.byteLength === job.body.buffer.byteLength ? [job.body.buffer as ArrayBuffer] : [];
+      try {
+        reply = (await this.pool.run(job, { transferList, ...(signal ? { signal } : {}) })) as CodecReply;
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason;
+        throw this.workerFailure(error);
+      }
+    }
+    if (!reply.ok) throw new TfServeError(reply.code, reply.message);
+    return reply.value;
+  }
+
+  private workerFailure(error: unknown): Error {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code === 'ERR_WORKER_OUT_OF_MEMORY') {
+      return new HttpError(
+        400,
+        'INVALID_ARGUMENT',
+        `Decoding the request body needs more than the REST codec's ${this.heapLimitMb} MB of heap (${PARSE_HEAP_FACTOR} x --rest_api_max_body_bytes): send a smaller or flatter body`,
+      );
+    }
+    return new TfServeError('INTERNAL', `The REST codec worker failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+
+  close(): Promise<void> {
+    return this.pool.destroy();
+  }
+}
