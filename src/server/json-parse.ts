@@ -16,6 +16,8 @@ export interface JsonObject {
 export interface ParseOptions {
   /** Every integer literal as a bigint, so that `2` and `2.0` stay apart (tf.Example features). */
   exactIntegers?: boolean;
+  /** Refuse, before parsing, a document whose parse could take more heap than this (JsonScan.parseBytes). */
+  maxParseBytes?: number;
 }
 
 
@@ -30,6 +32,9 @@ export function isJsonObject(value: JsonValue | undefined): value is JsonObject 
 export function parseJson(text: string, options: ParseOptions = {}): JsonValue {
   if (text.trim() === '') throw invalidArgument('JSON Parse error: The document is empty');
   const scan = scanJson(text);
+  if (options.maxParseBytes !== undefined && scan.parseBytes > options.maxParseBytes) {
+    throw invalidArgument(`JSON Parse error: parsing this body could take ${scan.parseBytes} bytes of memory, over its limit of ${options.maxParseBytes} (twice its decode limit)`);
+  }
   if (!options.exactIntegers && !scan.longIntegers) {
     try {
       return JSON.parse(text) as JsonValue;

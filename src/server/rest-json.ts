@@ -6,7 +6,7 @@ import { TfServeError, invalidArgument } from '../errors';
 import { DecodeBudget } from '../serving/decode-limits';
 import type { Example, Feature } from '../serving/example';
 import type { AnyTensor, TensorInput } from '../tensor';
-import { type JsonObject, type JsonValue, isJsonObject, parseJson } from './json-parse';
+import { type JsonObject, type JsonValue, type ParseOptions, isJsonObject, parseJson } from './json-parse';
 import { formatFloat32, jsonString } from './json-write';
 import { type DecodeTarget, batchFromJson, decodeBase64, estimateTensorJson, isBase64Object, jsonTypeName, renderJson, rowWriters, tensorFromJson, writeTensor } from './rest-tensor';
 
@@ -25,7 +25,7 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 export type PredictFormat = 'row' | 'columnar';
 
 /** Parses a request body, which must be a JSON object. */
-export function parseRequestBody(text: string, options: { exactIntegers?: boolean } = {}): JsonObject {
+export function parseRequestBody(text: string, options: ParseOptions = {}): JsonObject {
   const doc = parseJson(text, options);
   if (!isJsonObject(doc)) throw invalidArgument(`JSON Value: ${renderJson(doc)} Is not object`);
   return doc;
@@ -207,10 +207,13 @@ function featureKindError(name: string, kind: Feature['kind']): TfServeError {
   return invalidArgument(`Unexpected element type in feature: ${name} expecting type: ${kind}`);
 }
 
-/** Adds one value to a feature, charged to the budget: 8 bytes for its slot plus a bytes value's length. */
+/** What a feature value costs beside a bytes value's length: its slot, a boxed number or a Buffer's header. */
+const FEATURE_VALUE_COST = 24;
+
+/** Adds one value to a feature, charged to the budget first. */
 function addFeatureValue(name: string, value: JsonValue, feature: { current?: Feature }, budget: DecodeBudget): void {
   const push = (kind: Feature['kind'], item: Uint8Array | number | bigint) => {
-    budget.charge(8 + (item instanceof Uint8Array ? item.byteLength : 0), `feature '${name}'`);
+    budget.charge(FEATURE_VALUE_COST + (item instanceof Uint8Array ? item.byteLength : 0), `feature '${name}'`);
     if (!feature.current) feature.current = { kind, values: [] } as Feature;
     if (feature.current.kind !== kind) throw featureKindError(name, feature.current.kind);
     (feature.current.values as unknown[]).push(item);

@@ -151,11 +151,12 @@ async function runModelApi(context: ApiContext, route: ModelRoute, body: () => P
 
 export function startRestServer(options: RestServerOptions): Promise<RestServer> {
   const { manager, metrics } = options;
-  const codec = new RestCodec({ maxBodyBytes: options.maxBodyBytes, ...(options.codecThreads !== undefined ? { threads: options.codecThreads } : {}) });
+  const limits = options.decodeLimits ?? DEFAULT_DECODE_LIMITS;
+  const codec = new RestCodec({ maxBodyBytes: options.maxBodyBytes, limits, ...(options.codecThreads !== undefined ? { threads: options.codecThreads } : {}) });
   const apiContext: ApiContext = {
     manager,
     codec,
-    limits: options.decodeLimits ?? DEFAULT_DECODE_LIMITS,
+    limits,
     maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
   };
   const inFlight = new Set<Promise<void>>();

@@ -48,8 +48,16 @@ export type CodecResult = PredictDecoded | ExamplesDecoded;
 /** A job's answer as it crosses threads: an error travels as its status code and message. */
 export type CodecReply = { ok: true; value: CodecResult } | { ok: false; code: StatusCode; message: string };
 
+/**
+ * The parse is refused before it starts if it could take more than twice
+ * the request's decode limit of heap (json-scan.ts bounds it).
+ */
+function parseLimit(budget: DecodeBudget): number {
+  return 2 * budget.limit;
+}
+
 function decodePredict(job: PredictJob, text: string, budget: DecodeBudget): PredictDecoded {
-  const doc = parseRequestBody(text);
+  const doc = parseRequestBody(text, { maxParseBytes: parseLimit(budget) });
   const signatureName = signatureNameOf(doc) || job.defaultSignature;
   // A list, not an object keyed by name: "__proto__" or "constructor" is just a name that is not there.
   const signature = job.signatures.find((s) => s.name === signatureName);
@@ -62,7 +70,7 @@ function decodePredict(job: PredictJob, text: string, budget: DecodeBudget): Pre
 }
 
 function decodeExamples(job: ExamplesJob, text: string, budget: DecodeBudget): ExamplesDecoded {
-  const doc = parseRequestBody(text, { exactIntegers: true });
+  const doc = parseRequestBody(text, { exactIntegers: true, maxParseBytes: parseLimit(budget) });
   const signatureName = signatureNameOf(doc);
   return { kind: 'examples', ...(signatureName !== undefined ? { signatureName } : {}), ...decodeExamplesRequest(doc, job.kind, budget) };
 }

@@ -1,12 +1,15 @@
 // The REST codec: request bodies are parsed and decoded into tensors on a
 // small pool of worker threads, so that a large or hostile body holds a
 // worker, not the event loop (health checks and other requests keep being
-// answered, and the REST timeout fires on time). Each worker's heap is
-// capped (resourceLimits): a body that would take more memory to parse
-// kills that worker only; piscina replaces it and the request is answered
-// 400. A job given up on (REST timeout, client gone) terminates its worker,
-// so abandoned work stops at once. Small bodies are decoded inline: a
-// hand-off costs more than their parse.
+// answered, and the REST timeout fires on time). A body's parse is bounded
+// before it starts (json-scan.ts: at most twice its decode limit of heap),
+// and each worker's heap is capped above that bound (resourceLimits) as a
+// backstop: should a parse still run out, piscina replaces the worker and
+// the request is answered 400. (The bound is what protects the process:
+// Node may still abort the whole process when a worker's heap runs out while
+// the worker is being torn down.) A job given up on (REST timeout) terminates
+// its worker, so abandoned work stops at once. Small bodies are decoded
+// inline: a hand-off costs more than their parse.
 //
 // The pool is shaped for more than decoding: a job is a tagged message and a
 // reply carries its buffers transferred, so encoding responses can move here
@@ -17,22 +20,18 @@ import path from 'node:path';
 import { Piscina } from 'piscina';
 
 import { TfServeError } from '../../errors';
+import type { DecodeLimits } from '../../serving/decode-limits';
+import { MAX_PARSE_BYTES_PER_CHAR } from '../json-scan';
 import { HttpError } from '../rest-body';
 import { type CodecJob, type CodecReply, type CodecResult, runCodecJob } from './decode';
 
 /** Bodies shorter than this are decoded on the main thread (see docs/SERVING.md for the measurement). */
 export const INLINE_BODY_BYTES = 64 * 1024;
 
-/**
- * Worst-case heap of a parsed body per byte of it: JSON.parse builds about
- * 16 bytes per element of `[[1],[2],...]` (4 bytes each), 19 for `[[],...]`
- * nested pairs, and the text itself takes 1 or 2 bytes per byte.
- */
-export const PARSE_HEAP_FACTOR = 26;
-
 export interface RestCodecOptions {
   /** The largest body (after Content-Encoding) the server accepts. */
   maxBodyBytes: number;
+  limits: DecodeLimits;
   /** Worker threads; default half the cores, 1 to 4. */
   threads?: number;
 }
@@ -46,7 +45,13 @@ export class RestCodec {
   constructor(options: RestCodecOptions) {
     const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
     const threads = options.threads ?? Math.max(1, Math.min(4, Math.floor(cores / 2)));
-    this.heapLimitMb = Math.ceil((options.maxBodyBytes * PARSE_HEAP_FACTOR) / MiB) + 64;
+    // The most a parse may take (twice the largest decode limit, and never
+    // more than the scan's bound for the largest body), plus a quarter for
+    // what decoding holds beside it (references to string leaves) and room for the code.
+    const { limits, maxBodyBytes } = options;
+    const largestDecode = Math.min(limits.maxBytes, Math.max(limits.floorBytes, limits.factor * maxBodyBytes));
+    const parseBound = Math.min(2 * largestDecode, MAX_PARSE_BYTES_PER_CHAR * maxBodyBytes);
+    this.heapLimitMb = Math.ceil((1.25 * parseBound) / MiB) + 128;
     this.pool = new Piscina({
       filename: path.join(__dirname, 'worker.js'),
       minThreads: 0,
@@ -87,7 +92,7 @@ export class RestCodec {
       return new HttpError(
         400,
         'INVALID_ARGUMENT',
-        `Decoding the request body needs more than the REST codec's ${this.heapLimitMb} MB of heap (${PARSE_HEAP_FACTOR} x --rest_api_max_body_bytes): send a smaller or flatter body`,
+        `Decoding the request body needs more than the REST codec's ${this.heapLimitMb} MB of heap: send a smaller or flatter body`,
       );
     }
     return new TfServeError('INTERNAL', `The REST codec worker failed: ${error instanceof Error ? error.message : String(error)}`);
