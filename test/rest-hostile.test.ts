@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { loadModel } from '../src';
 import { DEFAULT_MAX_RESPONSE_BYTES, encodePredictResponse } from '../src/server/rest-json';
 import { RestCodec } from '../src/server/rest-codec/pool';
+import { DEFAULT_DECODE_LIMITS } from '../src/serving/decode-limits';
 import { packStrings } from '../src/tensor';
 import { type SpawnedCli, fixture, freePort, needsTfServingData, spawnCli, tempDir, tfServingModel, throwsWithCode, waitForOutput } from './helpers';
 import { type HttpAnswer, get, post } from './rest-helpers';
@@ -234,6 +235,32 @@ describe('REST timeout while a body is decoded', { skip }, () => {
 });
 
 describe('REST codec limits without a server', () => {
+  test('a job given up on stops: its promise rejects at once and its worker stops burning CPU', async () => {
+    const limits = DEFAULT_DECODE_LIMITS;
+    const codec = new RestCodec({ maxBodyBytes: 64 << 20, limits, threads: 1 });
+    try {
+      const body = Buffer.from(`{"instances": [${'[1.5], '.repeat(5_000_000)}"x"]}`);
+      const job = { kind: 'predict' as const, body: new Uint8Array(body), limits, model: { name: 'm', version: 1 }, defaultSignature: 'serving_default', signatures: [{ name: 'serving_default', inputs: { x: { dtype: 'float32' as const, tfDtype: 'DT_FLOAT' } } }] };
+      const controller = new AbortController();
+      const started = performance.now();
+      setTimeout(() => controller.abort(new Error('given up')), 300);
+      await assert.rejects(codec.decode(job, controller.signal), /given up/);
+      assert.ok(performance.now() - started < 1000, `rejected after ${(performance.now() - started).toFixed(0)} ms`);
+      // The terminated worker's parse (seconds of CPU) must not go on.
+      await new Promise((done) => setTimeout(done, 300));
+      const before = process.cpuUsage();
+      await new Promise((done) => setTimeout(done, 1000));
+      const used = process.cpuUsage(before);
+      const cpuMs = (used.user + used.system) / 1000;
+      assert.ok(cpuMs < 400, `the process used ${cpuMs.toFixed(0)} ms of CPU in the second after the abort`);
+      // And the pool serves the next job.
+      const decoded = await codec.decode({ ...job, body: new Uint8Array(Buffer.from(`{"instances": [${'1.5, '.repeat(20_000)}2.5]}`)) });
+      assert.equal(decoded.kind === 'predict' && decoded.inputs.x!.shape[0], 20_001);
+    } finally {
+      await codec.close();
+    }
+  });
+
   test('a body whose parse could take more than twice its decode limit is refused before it is parsed', () => {
     const limits = { factor: 1, floorBytes: 0, maxBytes: 1 << 30 };
     const codec = new RestCodec({ maxBodyBytes: 64 << 20, limits });
