@@ -13,7 +13,7 @@ import { loadModel } from '../src';
 import { DEFAULT_MAX_RESPONSE_BYTES, encodePredictResponse } from '../src/server/rest-json';
 import { RestCodec } from '../src/server/rest-codec/pool';
 import { DEFAULT_DECODE_LIMITS } from '../src/serving/decode-limits';
-import { packStrings } from '../src/tensor';
+import { isPackedStrings, packStrings, packedCount } from '../src/tensor';
 import { type SpawnedCli, fixture, freePort, needsTfServingData, spawnCli, tempDir, tfServingModel, throwsWithCode, waitForOutput } from './helpers';
 import { type HttpAnswer, get, post } from './rest-helpers';
 
@@ -235,6 +235,28 @@ describe('REST timeout while a body is decoded', { skip }, () => {
 });
 
 describe('REST codec limits without a server', () => {
+  test('22 MB of empty strings for a string input decode into one packed buffer, in under 5 s', async () => {
+    const limits = DEFAULT_DECODE_LIMITS;
+    const codec = new RestCodec({ maxBodyBytes: 64 << 20, limits });
+    try {
+      const rows = 2_450_000;
+      const body = Buffer.from(`{"instances": [${new Array(rows).fill('["", "", ""]').join(',')}]}`);
+      assert.ok(body.length > 22_000_000);
+      const started = performance.now();
+      const decoded = await codec.decode({ kind: 'predict', body: new Uint8Array(body), limits, model: { name: 'm', version: 1 }, defaultSignature: 'serving_default', signatures: [{ name: 'serving_default', inputs: { x: { dtype: 'string', tfDtype: 'DT_STRING' } } }] });
+      const ms = performance.now() - started;
+      assert.ok(ms < 5000, `decoded in ${ms.toFixed(0)} ms`);
+      assert.ok(decoded.kind === 'predict');
+      const x = decoded.inputs.x!;
+      assert.deepEqual(x.shape, [rows, 3]);
+      assert.ok(isPackedStrings(x.data), 'one packed buffer, not an object per string');
+      assert.equal(packedCount(x.data), rows * 3);
+      assert.equal(x.data.bytes.length, 0);
+    } finally {
+      await codec.close();
+    }
+  });
+
   test('a job given up on stops: its promise rejects at once and its worker stops burning CPU', async () => {
     const limits = DEFAULT_DECODE_LIMITS;
     const codec = new RestCodec({ maxBodyBytes: 64 << 20, limits, threads: 1 });
