@@ -174,7 +174,7 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
     res.end(body);
   };
 
-  const serveModelApi = async (req: http.IncomingMessage, pathname: string): Promise<{ answer: Answer; route?: ModelRoute }> => {
+  const serveModelApi = async (req: http.IncomingMessage, res: http.ServerResponse, pathname: string): Promise<{ answer: Answer; route?: ModelRoute }> => {
     let route: ModelRoute;
     try {
       route = matchModelRoute(req.method ?? '', pathname);
@@ -188,6 +188,13 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
       controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
     });
     timedOut.catch(() => undefined);
+    // A client that goes away before its answer gives the request up: its
+    // decoding job (and a run that has not started) stops instead of
+    // holding a codec worker for nobody.
+    const gone = () => {
+      if (!res.writableFinished) controller.abort(new TfServeError('CANCELLED', 'The client closed the connection before the answer'));
+    };
+    res.once('close', gone);
     try {
       const body = () => readBody(req, options.maxBodyBytes);
       if (route.method === 'status' || route.method === 'metadata') req.resume();
@@ -197,6 +204,7 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
       return { answer: errorAnswer(error), route };
     } finally {
       if (deadline) clearTimeout(deadline);
+      res.off('close', gone);
     }
   };
 
@@ -227,7 +235,7 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
       req.resume();
       return send(res, { status: 404, code: 'NOT_FOUND', body: encodeError(`Not found: ${req.method} ${pathname} (the API is under /v1/models/)`) });
     }
-    const { answer, route } = await serveModelApi(req, pathname);
+    const { answer, route } = await serveModelApi(req, res, pathname);
     send(res, answer);
     metrics?.recordRequest({
       entrypoint: 'REST',

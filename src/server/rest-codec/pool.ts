@@ -7,9 +7,12 @@
 // backstop: should a parse still run out, piscina replaces the worker and
 // the request is answered 400. (The bound is what protects the process:
 // Node may still abort the whole process when a worker's heap runs out while
-// the worker is being torn down.) A job given up on (REST timeout) terminates
-// its worker, so abandoned work stops at once. Small bodies are decoded
-// inline: a hand-off costs more than their parse.
+// the worker is being torn down.) A job given up on (REST timeout, client
+// gone) is answered at once and its worker is terminated and replaced, so
+// the pool serves the next job at once; V8 does not interrupt a JSON.parse
+// call, so a terminated worker still finishes the parse it is in (bounded
+// by the body size) before it exits. Small bodies are decoded inline: a
+// hand-off costs more than their parse.
 //
 // The pool is shaped for more than decoding: a job is a tagged message and a
 // reply carries its buffers transferred, so encoding responses can move here
@@ -38,13 +41,18 @@ export interface RestCodecOptions {
 
 const MiB = 1024 * 1024;
 
+/** Half the cores, 1 to 4: the codec shares the machine with TensorFlow and the event loop. */
+export function defaultCodecThreads(): number {
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, Math.min(4, Math.floor(cores / 2)));
+}
+
 export class RestCodec {
   private readonly pool: Piscina;
   readonly heapLimitMb: number;
 
   constructor(options: RestCodecOptions) {
-    const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-    const threads = options.threads ?? Math.max(1, Math.min(4, Math.floor(cores / 2)));
+    const threads = options.threads ?? defaultCodecThreads();
     // The most a parse may take (twice the largest decode limit, and never
     // more than the scan's bound for the largest body), plus a quarter for
     // what decoding holds beside it (references to string leaves) and room for the code.
