@@ -1,6 +1,7 @@
 // JSON as TF Serving reads it: standard JSON plus the bare NaN, Infinity and
 // -Infinity tokens, with integer literals kept exact.
 import { invalidArgument } from '../errors';
+import { scanJson } from './json-scan';
 
 /**
  * A parsed JSON value. Numbers: `number` for literals with a fraction or an
@@ -15,21 +16,26 @@ export interface JsonObject {
 export interface ParseOptions {
   /** Every integer literal as a bigint, so that `2` and `2.0` stay apart (tf.Example features). */
   exactIntegers?: boolean;
+  /** Refuse, before parsing, a document whose parse could take more heap than this (JsonScan.parseBytes). */
+  maxParseBytes?: number;
 }
 
-const MAX_DEPTH = 512;
-// An integer literal of 16 or more digits may be past 2^53, which JSON.parse
-// would round. Digits after a point or an exponent belong to a float; a match
-// inside a string just takes the exact path.
-const MAYBE_UNSAFE_INTEGER = /(?<![\d.eE])\d{16,}(?![\d.eE])/;
 
 export function isJsonObject(value: JsonValue | undefined): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * Parses after scanJson has bounded the text (depth, number literals), so
+ * neither parser can overflow its stack or read a number as Infinity.
+ */
 export function parseJson(text: string, options: ParseOptions = {}): JsonValue {
   if (text.trim() === '') throw invalidArgument('JSON Parse error: The document is empty');
-  if (!options.exactIntegers && !MAYBE_UNSAFE_INTEGER.test(text)) {
+  const scan = scanJson(text);
+  if (options.maxParseBytes !== undefined && scan.parseBytes > options.maxParseBytes) {
+    throw invalidArgument(`JSON Parse error: parsing this body could take ${scan.parseBytes} bytes of memory, over its limit of ${options.maxParseBytes} (twice its decode limit)`);
+  }
+  if (!options.exactIntegers && !scan.longIntegers) {
     try {
       return JSON.parse(text) as JsonValue;
     } catch {
@@ -50,7 +56,7 @@ class Parser {
   ) {}
 
   document(): JsonValue {
-    const value = this.value(0);
+    const value = this.value();
     this.skipSpace();
     if (this.pos < this.text.length) this.fail('The document root must not be followed by other values');
     return value;
@@ -77,15 +83,15 @@ class Parser {
     return value;
   }
 
-  private value(depth: number): JsonValue {
-    if (depth > MAX_DEPTH) this.fail(`Nesting deeper than ${MAX_DEPTH} levels`);
+  // Recursion is bounded by the scan's depth limit.
+  private value(): JsonValue {
     this.skipSpace();
     const c = this.text[this.pos];
     switch (c) {
       case '{':
-        return this.object(depth);
+        return this.object();
       case '[':
-        return this.array(depth);
+        return this.array();
       case '"':
         return this.string();
       case 't':
@@ -183,7 +189,7 @@ class Parser {
     }
   }
 
-  private array(depth: number): JsonValue[] {
+  private array(): JsonValue[] {
     this.pos++;
     const items: JsonValue[] = [];
     this.skipSpace();
@@ -192,7 +198,7 @@ class Parser {
       return items;
     }
     for (;;) {
-      items.push(this.value(depth + 1));
+      items.push(this.value());
       this.skipSpace();
       const c = this.text[this.pos++];
       if (c === ']') return items;
@@ -203,7 +209,7 @@ class Parser {
     }
   }
 
-  private object(depth: number): JsonObject {
+  private object(): JsonObject {
     this.pos++;
     // No prototype: a "__proto__" key is just a key.
     const result = Object.create(null) as JsonObject;
@@ -219,7 +225,7 @@ class Parser {
       this.skipSpace();
       if (this.text[this.pos] !== ':') this.fail('Missing a colon after a name of object member');
       this.pos++;
-      result[key] = this.value(depth + 1);
+      result[key] = this.value();
       this.skipSpace();
       const c = this.text[this.pos++];
       if (c === '}') return result;

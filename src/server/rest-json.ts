@@ -1,19 +1,31 @@
 // TF Serving's REST request and response bodies: predict in row
 // ("instances" -> "predictions") and columnar ("inputs" -> "outputs")
 // formats, classify/regress with tf.Examples, errors.
-import { BIGINT_RANGES } from '../dtypes';
+import { BIGINT_RANGES, type DType } from '../dtypes';
 import { TfServeError, invalidArgument } from '../errors';
+import { DecodeBudget } from '../serving/decode-limits';
 import type { Example, Feature } from '../serving/example';
-import type { Signature } from '../signatures';
 import type { AnyTensor, TensorInput } from '../tensor';
-import { type JsonObject, type JsonValue, isJsonObject, parseJson } from './json-parse';
+import { type JsonObject, type JsonValue, type ParseOptions, isJsonObject, parseJson } from './json-parse';
 import { formatFloat32, jsonString } from './json-write';
-import { FLOAT32_MAX, batchFromJson, decodeBase64, isBase64Object, jsonTypeName, renderJson, rowWriters, tensorFromJson, writeTensor } from './rest-tensor';
+import { type DecodeTarget, batchFromJson, decodeBase64, estimateTensorJson, isBase64Object, jsonTypeName, renderJson, rowWriters, tensorFromJson, writeTensor } from './rest-tensor';
+
+/** What decoding a :predict body needs of a signature (a Signature is one): its name and its inputs' dtypes. */
+export interface InputSignature {
+  name: string;
+  inputs: Readonly<Record<string, { dtype: DType | null; tfDtype: string }>>;
+}
+
+/**
+ * Largest JSON answer built by default (V8 strings stop at 2^29 characters;
+ * building one that large would hold the event loop for seconds).
+ */
+export const DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 
 export type PredictFormat = 'row' | 'columnar';
 
 /** Parses a request body, which must be a JSON object. */
-export function parseRequestBody(text: string, options: { exactIntegers?: boolean } = {}): JsonObject {
+export function parseRequestBody(text: string, options: ParseOptions = {}): JsonObject {
   const doc = parseJson(text, options);
   if (!isJsonObject(doc)) throw invalidArgument(`JSON Value: ${renderJson(doc)} Is not object`);
   return doc;
@@ -27,19 +39,28 @@ export function signatureNameOf(doc: JsonObject): string | undefined {
   return name;
 }
 
-function inputDtype(signature: Signature, alias: string) {
+function inputDtype(signature: InputSignature, alias: string) {
   const spec = signature.inputs[alias]!;
   if (spec.dtype === null) throw new TfServeError('UNIMPLEMENTED', `input '${alias}' has type ${spec.tfDtype}, which tfserve cannot feed`);
   return spec.dtype;
 }
 
-function checkInputName(signature: Signature, name: string, where: string): void {
+function checkInputName(signature: InputSignature, name: string, where: string): void {
   if (!Object.hasOwn(signature.inputs, name)) {
     throw invalidArgument(`${where}: JSON object: does not have named input: ${name} (the signature's inputs: ${Object.keys(signature.inputs).join(', ')})`);
   }
 }
 
-function fromInstances(instances: JsonValue[], signature: Signature): Record<string, TensorInput> {
+function inputTarget(budget: DecodeBudget, alias: string): DecodeTarget {
+  return { budget, what: `input '${alias}'` };
+}
+
+/** Inputs by alias, with no prototype: an alias such as "__proto__" is just a key. */
+function inputRecord(): Record<string, TensorInput> {
+  return Object.create(null) as Record<string, TensorInput>;
+}
+
+function fromInstances(instances: JsonValue[], signature: InputSignature, budget: DecodeBudget): Record<string, TensorInput> {
   const names = Object.keys(signature.inputs);
   const first = instances[0]!;
   const named = isJsonObject(first) && !isBase64Object(first);
@@ -51,7 +72,9 @@ function fromInstances(instances: JsonValue[], signature: Signature): Record<str
       if (isJsonObject(item) && !isBase64Object(item)) throw invalidArgument(`Expecting value/list but got object at item ${i} of input list`);
     });
     const alias = names[0]!;
-    return { [alias]: batchFromJson(instances, inputDtype(signature, alias), (i) => `Failed to process element: ${i} key: ${alias} of 'instances' list`) };
+    const inputs = inputRecord();
+    inputs[alias] = batchFromJson(instances, inputDtype(signature, alias), (i) => `Failed to process element: ${i} key: ${alias} of 'instances' list`, inputTarget(budget, alias));
+    return inputs;
   }
   const keys = Object.keys(first);
   for (const key of keys) checkInputName(signature, key, "Failed to process element: 0 of 'instances' list");
@@ -64,19 +87,19 @@ function fromInstances(instances: JsonValue[], signature: Signature): Record<str
     }
     for (const key of itemKeys) columns.get(key)!.push(item[key]!);
   });
-  const inputs: Record<string, TensorInput> = {};
+  const inputs = inputRecord();
   for (const [alias, values] of columns) {
-    inputs[alias] = batchFromJson(values, inputDtype(signature, alias), (i) => `Failed to process element: ${i} key: ${alias} of 'instances' list`);
+    inputs[alias] = batchFromJson(values, inputDtype(signature, alias), (i) => `Failed to process element: ${i} key: ${alias} of 'instances' list`, inputTarget(budget, alias));
   }
   return inputs;
 }
 
-function fromInputs(value: JsonValue, signature: Signature): Record<string, TensorInput> {
+function fromInputs(value: JsonValue, signature: InputSignature, budget: DecodeBudget): Record<string, TensorInput> {
   const names = Object.keys(signature.inputs);
-  const inputs: Record<string, TensorInput> = {};
+  const inputs = inputRecord();
   const decode = (alias: string, item: JsonValue) => {
     try {
-      inputs[alias] = tensorFromJson(item, inputDtype(signature, alias));
+      inputs[alias] = tensorFromJson(item, inputDtype(signature, alias), inputTarget(budget, alias));
     } catch (error) {
       const wrapped = TfServeError.from(error);
       throw new TfServeError(wrapped.code, `input '${alias}' of 'inputs': ${wrapped.message}`);
@@ -96,8 +119,11 @@ function fromInputs(value: JsonValue, signature: Signature): Record<string, Tens
   return inputs;
 }
 
-/** The tensors of a :predict body, typed by the signature's inputs. */
-export function decodePredictInputs(doc: JsonObject, signature: Signature): { format: PredictFormat; inputs: Record<string, TensorInput> } {
+/**
+ * The tensors of a :predict body, typed by the signature's inputs; every
+ * tensor is charged to `budget` before it is allocated.
+ */
+export function decodePredictInputs(doc: JsonObject, signature: InputSignature, budget = new DecodeBudget(0)): { format: PredictFormat; inputs: Record<string, TensorInput> } {
   if (Object.keys(signature.inputs).length === 0) throw invalidArgument(`Failed to get input map for signature: ${signature.name}`);
   const hasInstances = Object.hasOwn(doc, 'instances');
   const hasInputs = Object.hasOwn(doc, 'inputs');
@@ -106,9 +132,9 @@ export function decodePredictInputs(doc: JsonObject, signature: Signature): { fo
     const instances = doc.instances!;
     if (!Array.isArray(instances)) throw invalidArgument(`Expecting 'instances' to be an list/array, got ${jsonTypeName(instances)}`);
     if (instances.length === 0) throw invalidArgument("No values in 'instances' array");
-    return { format: 'row', inputs: fromInstances(instances, signature) };
+    return { format: 'row', inputs: fromInstances(instances, signature, budget) };
   }
-  if (hasInputs) return { format: 'columnar', inputs: fromInputs(doc.inputs!, signature) };
+  if (hasInputs) return { format: 'columnar', inputs: fromInputs(doc.inputs!, signature, budget) };
   throw invalidArgument("Missing 'inputs' or 'instances' key");
 }
 
@@ -118,11 +144,31 @@ function sortedEntries(outputs: Record<string, AnyTensor>): Array<[string, AnyTe
     .map((alias) => [alias, outputs[alias]!]);
 }
 
-/** {"predictions": [...]} or {"outputs": ...}; one output is written bare, several as objects by alias. */
-export function encodePredictResponse(outputs: Record<string, AnyTensor>, format: PredictFormat): string {
+function tooLarge(bytes: number | null, limit: number): TfServeError {
+  const size = bytes === null ? 'more than a JavaScript string can hold' : `about ${bytes} bytes`;
+  return new TfServeError('RESOURCE_EXHAUSTED', `The JSON response would take ${size}, over the limit of ${limit} bytes: ask for fewer rows or outputs, or use gRPC`);
+}
+
+/**
+ * {"predictions": [...]} or {"outputs": ...}; one output is written bare,
+ * several as objects by alias. Its size is estimated from the tensors first:
+ * past `maxBytes` the answer is RESOURCE_EXHAUSTED, before anything is built.
+ */
+export function encodePredictResponse(outputs: Record<string, AnyTensor>, format: PredictFormat, maxBytes = DEFAULT_MAX_RESPONSE_BYTES): string {
   const entries = sortedEntries(outputs);
   if (entries.length === 0) throw invalidArgument('Cannot convert empty tensor map to JSON');
-  const out: string[] = [];
+  const estimate = entries.reduce((total, [alias, tensor]) => total + estimateTensorJson(alias, tensor) + jsonString(alias).length + 4, 32);
+  if (estimate > maxBytes) throw tooLarge(estimate, maxBytes);
+  try {
+    return buildPredictResponse(entries, format);
+  } catch (error) {
+    // Strings past the estimate (escapes) can still pass V8's string limit.
+    if (error instanceof RangeError) throw tooLarge(null, maxBytes);
+    throw error;
+  }
+}
+
+function buildPredictResponse(entries: Array<[string, AnyTensor]>, format: PredictFormat): string {  const out: string[] = [];
   if (format === 'columnar') {
     out.push('{"outputs": ');
     if (entries.length === 1) {
@@ -161,8 +207,13 @@ function featureKindError(name: string, kind: Feature['kind']): TfServeError {
   return invalidArgument(`Unexpected element type in feature: ${name} expecting type: ${kind}`);
 }
 
-function addFeatureValue(name: string, value: JsonValue, feature: { current?: Feature }): void {
+/** What a feature value costs beside a bytes value's length: its slot, a boxed number or a Buffer's header. */
+const FEATURE_VALUE_COST = 24;
+
+/** Adds one value to a feature, charged to the budget first. */
+function addFeatureValue(name: string, value: JsonValue, feature: { current?: Feature }, budget: DecodeBudget): void {
   const push = (kind: Feature['kind'], item: Uint8Array | number | bigint) => {
+    budget.charge(FEATURE_VALUE_COST + (item instanceof Uint8Array ? item.byteLength : 0), `feature '${name}'`);
     if (!feature.current) feature.current = { kind, values: [] } as Feature;
     if (feature.current.kind !== kind) throw featureKindError(name, feature.current.kind);
     (feature.current.values as unknown[]).push(item);
@@ -175,20 +226,21 @@ function addFeatureValue(name: string, value: JsonValue, feature: { current?: Fe
     if (value < min) throw invalidArgument(`Feature: ${name} has an integer out of the int64 range: ${value}`);
     push('int64', value);
   } else if (typeof value === 'number') {
-    if (Number.isFinite(value) && Math.abs(value) > FLOAT32_MAX) throw invalidArgument(`Cannot convert JSON value: ${renderJson(value)} to float without loss of precision.`);
+    // As TF Serving (GetFloat): narrowed to float, +-Infinity past its range.
     push('float', Math.fround(value));
   } else if (isBase64Object(value)) push('bytes', decodeBase64(value));
   else throw invalidArgument(`Feature: ${name} has element with unexpected JSON type: ${jsonTypeName(value)}`);
 }
 
-function exampleFromJson(value: JsonValue, where: string): Example {
+function exampleFromJson(value: JsonValue, where: string, budget: DecodeBudget): Example {
   if (!isJsonObject(value)) throw invalidArgument(`${where}: Example must be JSON object but got JSON ${jsonTypeName(value)}`);
-  const example: Example = {};
+  // No prototype: a feature named "__proto__" or "constructor" is just a feature.
+  const example = Object.create(null) as Example;
   for (const name of Object.keys(value)) {
     const content = value[name]!;
     const feature: { current?: Feature } = {};
-    if (Array.isArray(content)) for (const item of content) addFeatureValue(name, item, feature);
-    else addFeatureValue(name, content, feature);
+    if (Array.isArray(content)) for (const item of content) addFeatureValue(name, item, feature, budget);
+    else addFeatureValue(name, content, feature, budget);
     // An empty list carries no type; TF's parsers read an empty float list the same.
     example[name] = feature.current ?? { kind: 'float', values: [] };
   }
@@ -196,13 +248,13 @@ function exampleFromJson(value: JsonValue, where: string): Example {
 }
 
 /** "examples" (and the optional "context") of a :classify or :regress body. */
-export function decodeExamplesRequest(doc: JsonObject, method: 'classify' | 'regress'): { examples: Example[]; context?: Example } {
-  const context = Object.hasOwn(doc, 'context') ? exampleFromJson(doc.context!, "'context'") : undefined;
+export function decodeExamplesRequest(doc: JsonObject, method: 'classify' | 'regress', budget = new DecodeBudget(0)): { examples: Example[]; context?: Example } {
+  const context = Object.hasOwn(doc, 'context') ? exampleFromJson(doc.context!, "'context'", budget) : undefined;
   if (!Object.hasOwn(doc, 'examples')) throw invalidArgument(`When method is ${method}, key 'examples' is expected and was not found`);
   const list = doc.examples!;
   if (!Array.isArray(list)) throw invalidArgument(`Expecting 'examples' value to be an list/array, got ${jsonTypeName(list)}`);
   if (list.length === 0) throw invalidArgument("'examples' value is an empty array");
-  const examples = list.map((item, i) => exampleFromJson(item, `'examples' item ${i}`));
+  const examples = list.map((item, i) => exampleFromJson(item, `'examples' item ${i}`, budget));
   return context ? { examples, context } : { examples };
 }
 

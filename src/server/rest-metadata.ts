@@ -55,7 +55,8 @@ function messageToJson(type: protobuf.Type, message: protobuf.Message): JsonOut 
     const value = record[field.name];
     if (field.map) {
       const map = (value ?? {}) as Record<string, unknown>;
-      const entries: Record<string, JsonOut> = {};
+      // No prototype: a map key such as "__proto__" is just a key.
+      const entries = Object.create(null) as Record<string, JsonOut>;
       for (const key of Object.keys(map)) entries[key] = scalarToJson(field, map[key]);
       out[field.name] = entries;
     } else if (field.repeated) {
@@ -72,7 +73,8 @@ function messageToJson(type: protobuf.Type, message: protobuf.Message): JsonOut 
 /** A serialized tensorflow.serving.SignatureDefMap as TF Serving's JSON, entries in their serialized order. */
 function signatureDefMapToJson(bytes: Uint8Array): JsonOut {
   const SignatureDef = metaGraphRoot().lookupType('tensorflow.SignatureDef');
-  const entries: Record<string, JsonOut> = {};
+  // No prototype: a signature named "__proto__" is just a signature.
+  const entries = Object.create(null) as Record<string, JsonOut>;
   const reader = protobuf.Reader.create(bytes);
   while (reader.pos < reader.len) {
     const tag = reader.uint32();

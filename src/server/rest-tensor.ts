@@ -1,15 +1,21 @@
 // JSON values <-> tensors, the way TF Serving's REST API reads and writes
 // them: nested lists whose depth is the rank, dtype from the signature,
-// {"b64": "..."} for binary strings.
+// {"b64": "..."} for binary strings. Decoding checks the shape
+// (checkShapeLimits) and charges the request's DecodeBudget before it
+// allocates; strings are packed into one buffer (PackedStrings).
 import { BIGINT_RANGES, type DType, INTEGER_RANGES, dtypeInfo } from '../dtypes';
 import { TfServeError, invalidArgument } from '../errors';
 import { fromBfloat16Bits, fromFloat16Bits, toBfloat16Bits, toFloat16Bits } from '../half';
-import { type AnyTensor, type TensorInput, elementCount, formatShape } from '../tensor';
+import { type DecodeBudget, STRING_ELEMENT_COST } from '../serving/decode-limits';
+import { type AnyTensor, type PackedStrings, type TensorInput, checkShapeLimits, elementCount, formatShape } from '../tensor';
 import { type JsonValue, isJsonObject } from './json-parse';
 import { formatFloat32, formatFloat64, jsonString } from './json-write';
 
-/** Largest finite float32; JSON numbers beyond it do not fit a float without loss. */
-export const FLOAT32_MAX = 3.4028234663852886e38;
+/** Where a tensor being decoded is charged, and how messages name it (e.g. "input 'x'"). */
+export interface DecodeTarget {
+  budget: DecodeBudget;
+  what: string;
+}
 
 /** TensorFlow's DataTypeString name (DT_HALF -> "half"), used in TF Serving's messages. */
 function tfTypeName(dtype: DType): string {
@@ -48,12 +54,18 @@ export function isBase64Object(value: JsonValue): value is { b64: string } {
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
 const BASE64_URL = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}(?:==)?|[A-Za-z0-9_-]{3}=?)?$/;
 
-export function decodeBase64(value: JsonValue): Buffer {
+/** The Buffer encoding of a {"b64": ...} value (standard or URL-safe alphabet), or an INVALID_ARGUMENT. */
+function base64Encoding(value: JsonValue): { text: string; encoding: 'base64' | 'base64url' } {
   if (!isBase64Object(value)) throw invalidArgument(`JSON Value: ${renderJson(value)} not formatted correctly for base64 data`);
   const text = value.b64;
-  if (BASE64.test(text)) return Buffer.from(text, 'base64');
-  if (BASE64_URL.test(text)) return Buffer.from(text, 'base64url');
+  if (BASE64.test(text)) return { text, encoding: 'base64' };
+  if (BASE64_URL.test(text)) return { text, encoding: 'base64url' };
   throw invalidArgument(`Unable to base64 decode ${renderJson(text)}`);
+}
+
+export function decodeBase64(value: JsonValue): Buffer {
+  const { text, encoding } = base64Encoding(value);
+  return Buffer.from(text, encoding);
 }
 
 /** The shape of a JSON value: the length of every first list down to a leaf. */
@@ -72,54 +84,119 @@ function typeError(value: JsonValue, dtype: DType): TfServeError {
   return invalidArgument(`JSON Value: ${renderJson(value)} Type: ${jsonTypeName(value)} is not of expected type: ${tfTypeName(dtype)}`);
 }
 
-function lossyError(value: JsonValue, dtype: DType): TfServeError {
-  return invalidArgument(`Cannot convert JSON value: ${renderJson(value)} to ${tfTypeName(dtype)} without loss of precision.`);
-}
-
 type LeafWriter = (value: JsonValue, index: number) => void;
 
-/** The typed storage of one input being decoded, and how a JSON leaf goes into it. */
+/** The typed storage of one input being decoded: how a JSON leaf goes in, and the finished data. */
 interface Storage {
-  data: TensorInput['data'];
   write: LeafWriter;
+  finish(): TensorInput['data'];
 }
 
+/**
+ * A JSON number for a floating-point input. TF Serving reads any number
+ * (integers too) and narrows it as C++ does: past the dtype's range it
+ * becomes +-Infinity, for float32, float16 and bfloat16 alike (the typed
+ * arrays and half.ts round the same way). Literals past a double's range
+ * never get here: the parser refuses them, as rapidjson does.
+ */
 function floatValue(value: JsonValue, dtype: DType): number {
-  if (typeof value === 'number') {
-    if (dtype !== 'float64' && Number.isFinite(value) && Math.abs(value) > FLOAT32_MAX) throw lossyError(value, dtype);
-    return value;
-  }
-  if (typeof value === 'bigint') {
-    const number = Number(value);
-    const exact = BigInt(number) === value && (dtype === 'float64' || Math.fround(number) === number);
-    if (!exact) throw lossyError(value, dtype);
-    return number;
-  }
+  if (typeof value === 'number') return value;
+  if (typeof value === 'bigint') return Number(value);
   throw typeError(value, dtype);
 }
+
+/**
+ * The range rapidjson checks for each integer dtype (IsInt, IsUint,
+ * IsInt64, IsUint64): outside it TF Serving answers a type error. TF Serving
+ * then narrows int8/int16/uint8 silently; tfserve refuses values outside the
+ * dtype's own range instead.
+ */
+const JSON_INTEGER_KIND: Partial<Record<DType, DType>> = {
+  int8: 'int32',
+  int16: 'int32',
+  int32: 'int32',
+  uint8: 'int32',
+  uint16: 'int32',
+  uint32: 'uint32',
+  int64: 'int64',
+  uint64: 'uint64',
+};
 
 function integerValue(value: JsonValue, dtype: DType): bigint {
   let big: bigint;
   if (typeof value === 'bigint') big = value;
   else if (typeof value === 'number' && Number.isInteger(value)) big = BigInt(value);
   else throw typeError(value, dtype);
+  const [kindMin, kindMax] = BIGINT_RANGES[JSON_INTEGER_KIND[dtype]!]!;
+  if (big < kindMin || big > kindMax) throw typeError(value, dtype);
   const [min, max] = BIGINT_RANGES[dtype]!;
   if (big < min || big > max) throw invalidArgument(`JSON Value: ${renderJson(value)} is out of range for type: ${tfTypeName(dtype)}`);
   return big;
 }
 
-function allocate(dtype: DType, count: number): Storage {
+/** Offsets of PackedStrings are 32-bit. */
+const MAX_PACKED_BYTES = 2 ** 32 - 1;
+
+/** Packs string leaves (JSON strings as UTF-8, {"b64": ...} decoded) into one buffer, charging their bytes first. */
+function packJsonStrings(items: readonly JsonValue[], target: DecodeTarget): PackedStrings {
+  let total = 0;
+  for (const item of items) {
+    if (typeof item === 'string') total += Buffer.byteLength(item, 'utf8');
+    else {
+      const { text, encoding } = base64Encoding(item);
+      total += Buffer.byteLength(text, encoding);
+    }
+  }
+  target.budget.charge(total, target.what);
+  if (total > MAX_PACKED_BYTES) throw invalidArgument(`${target.what}: ${total} bytes of strings, more than one tensor may hold here (${MAX_PACKED_BYTES})`);
+  const bytes = new Uint8Array(total);
+  const view = Buffer.from(bytes.buffer, 0, total);
+  const offsets = new Uint32Array(items.length + 1);
+  let at = 0;
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
+    if (typeof item === 'string') at += view.write(item, at, 'utf8');
+    else {
+      const { text, encoding } = base64Encoding(item);
+      at += view.write(text, at, encoding);
+    }
+    offsets[i + 1] = at;
+  }
+  // byteLength may count base64 padding the decoder does not produce.
+  return at === total ? { bytes, offsets } : { bytes: bytes.subarray(0, at), offsets };
+}
+
+/** Storage for `count` elements, charged to the budget before it is allocated. */
+function allocate(dtype: DType, count: number, target: DecodeTarget): Storage {
+  const info = dtypeInfo(dtype);
+  if (dtype === 'string') {
+    target.budget.charge(count * STRING_ELEMENT_COST, target.what);
+    // References to the parsed JSON values only: no object per element is made here.
+    const items = new Array<JsonValue>(count);
+    return {
+      write: (v, i) => {
+        if (typeof v !== 'string' && !isJsonObject(v)) throw typeError(v, dtype);
+        items[i] = v;
+      },
+      finish: () => packJsonStrings(items, target),
+    };
+  }
+  if (dtype === 'complex64' || dtype === 'complex128') {
+    throw new TfServeError('UNIMPLEMENTED', `JSON has no representation for ${dtype} tensors; send them over gRPC`);
+  }
+  target.budget.charge(count * info.array!.BYTES_PER_ELEMENT, target.what);
+  const done = <T extends TensorInput['data']>(data: T, write: LeafWriter): Storage => ({ write, finish: () => data });
   switch (dtype) {
     case 'float32':
     case 'float64': {
       const data = dtype === 'float32' ? new Float32Array(count) : new Float64Array(count);
-      return { data, write: (v, i) => (data[i] = floatValue(v, dtype)) };
+      return done(data, (v, i) => (data[i] = floatValue(v, dtype)));
     }
     case 'float16':
     case 'bfloat16': {
       const data = new Uint16Array(count);
       const toBits = dtype === 'float16' ? toFloat16Bits : toBfloat16Bits;
-      return { data, write: (v, i) => (data[i] = toBits(floatValue(v, dtype))) };
+      return done(data, (v, i) => (data[i] = toBits(floatValue(v, dtype))));
     }
     case 'int8':
     case 'int16':
@@ -127,46 +204,23 @@ function allocate(dtype: DType, count: number): Storage {
     case 'uint8':
     case 'uint16':
     case 'uint32': {
-      const ArrayType = dtypeInfo(dtype).array!;
-      const data = new ArrayType(count) as Int32Array;
+      const data = new info.array!(count) as Int32Array;
       const [min, max] = INTEGER_RANGES[dtype]!;
-      return {
-        data,
-        write: (v, i) => {
-          // In-range numbers skip the bigint round trip.
-          data[i] = typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : Number(integerValue(v, dtype));
-        },
-      };
+      // In-range numbers skip the bigint round trip.
+      return done(data, (v, i) => (data[i] = typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : Number(integerValue(v, dtype))));
     }
     case 'int64':
     case 'uint64': {
       const data = dtype === 'int64' ? new BigInt64Array(count) : new BigUint64Array(count);
-      return { data, write: (v, i) => (data[i] = integerValue(v, dtype)) };
+      return done(data, (v, i) => (data[i] = integerValue(v, dtype)));
     }
     case 'bool': {
       const data = new Uint8Array(count);
-      return {
-        data,
-        write: (v, i) => {
-          if (typeof v !== 'boolean') throw typeError(v, dtype);
-          data[i] = v ? 1 : 0;
-        },
-      };
+      return done(data, (v, i) => {
+        if (typeof v !== 'boolean') throw typeError(v, dtype);
+        data[i] = v ? 1 : 0;
+      });
     }
-    case 'string': {
-      const data: Uint8Array[] = new Array<Uint8Array>(count);
-      return {
-        data,
-        write: (v, i) => {
-          if (typeof v === 'string') data[i] = Buffer.from(v, 'utf8');
-          else if (isJsonObject(v)) data[i] = decodeBase64(v);
-          else throw typeError(v, dtype);
-        },
-      };
-    }
-    case 'complex64':
-    case 'complex128':
-      throw new TfServeError('UNIMPLEMENTED', `JSON has no representation for ${dtype} tensors; send them over gRPC`);
   }
 }
 
@@ -202,11 +256,12 @@ function fill(value: JsonValue, shape: readonly number[], level: number, storage
 }
 
 /** One tensor from one JSON value (columnar format). */
-export function tensorFromJson(value: JsonValue, dtype: DType): TensorInput {
+export function tensorFromJson(value: JsonValue, dtype: DType, target: DecodeTarget): TensorInput {
   const shape = jsonShape(value);
-  const storage = allocate(dtype, elementCount(shape));
+  const { elements } = checkShapeLimits(shape, target.what);
+  const storage = allocate(dtype, elements, target);
   fill(value, shape, 0, storage, 0, dtype);
-  return { dtype, shape, data: storage.data };
+  return { dtype, shape, data: storage.finish() };
 }
 
 /**
@@ -214,10 +269,12 @@ export function tensorFromJson(value: JsonValue, dtype: DType): TensorInput {
  * instance must have the shape of the first; the result is [count, ...shape].
  * `describe(i)` names instance i in error messages.
  */
-export function batchFromJson(values: readonly JsonValue[], dtype: DType, describe: (index: number) => string): TensorInput {
+export function batchFromJson(values: readonly JsonValue[], dtype: DType, describe: (index: number) => string, target: DecodeTarget): TensorInput {
   const itemShape = jsonShape(values[0]!);
+  const shape = [values.length, ...itemShape];
+  const { elements } = checkShapeLimits(shape, target.what);
   const itemSize = elementCount(itemShape);
-  const storage = allocate(dtype, values.length * itemSize);
+  const storage = allocate(dtype, elements, target);
   values.forEach((value, i) => {
     try {
       const shape = jsonShape(value);
@@ -230,7 +287,7 @@ export function batchFromJson(values: readonly JsonValue[], dtype: DType, descri
       throw new TfServeError(wrapped.code, `${describe(i)}. Error: ${wrapped.message}`);
     }
   });
-  return { dtype, shape: [values.length, ...itemShape], data: storage.data };
+  return { dtype, shape, data: storage.finish() };
 }
 
 /** Writes element `index` of a tensor as a JSON token. */
@@ -331,4 +388,48 @@ export function rowWriters(outputs: ReadonlyArray<readonly [string, AnyTensor]>)
       writeNested(out, entry.format, entry.shape, 0, row * entry.rowSize);
     },
   };
+}
+
+/**
+ * Most characters one element takes in TF Serving's JSON, with its ", "
+ * separator: e.g. float32 "-1.17549435e-38" (9 significant digits), int64
+ * "-9223372036854775808". Strings are counted by their bytes (see below).
+ */
+const MAX_ELEMENT_CHARS: Record<Exclude<DType, 'string'>, number> = {
+  float16: 17,
+  bfloat16: 17,
+  float32: 17,
+  float64: 26,
+  int8: 6,
+  uint8: 5,
+  int16: 8,
+  uint16: 7,
+  int32: 13,
+  uint32: 12,
+  int64: 22,
+  uint64: 22,
+  bool: 7,
+  complex64: 36,
+  complex128: 56,
+};
+
+/**
+ * The size of a tensor's JSON, computed from its shape and string lengths
+ * without building it: at most this for numbers; for strings, their bytes
+ * (base64: 4/3 of them) plus quotes, so escapes may add to it.
+ */
+export function estimateTensorJson(alias: string, tensor: AnyTensor): number {
+  const elements = elementCount(tensor.shape);
+  // "[", "]" and the ", " after it, for every list at every level (rows of [n, 0] too).
+  let lists = 0;
+  let prefix = 1;
+  for (const dim of tensor.shape) {
+    lists += 4 * prefix;
+    prefix *= dim;
+  }
+  if (tensor.dtype !== 'string') return elements * MAX_ELEMENT_CHARS[tensor.dtype] + lists;
+  const asBytes = isBytesAlias(alias, tensor);
+  let total = lists;
+  for (const item of tensor.data) total += asBytes ? 4 * Math.ceil(item.byteLength / 3) + 12 : item.byteLength + 4;
+  return total;
 }

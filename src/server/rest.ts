@@ -4,12 +4,16 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 
 import { type StatusCode, TfServeError } from '../errors';
-import { classify, modelMetadata, modelStatus, predictWith, regress } from '../serving/inference';
-import type { DecodeLimits } from '../serving/decode-limits';
+import { DEFAULT_SIGNATURE } from '../model';
+import type { Servable } from '../servable';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../serving/decode-limits';
+import { classify, modelMetadata, modelStatus, predictOn, regress } from '../serving/inference';
 import type { ModelManager } from '../serving/model-manager';
 import type { ServerMetrics } from './metrics';
 import { HttpError, readBody } from './rest-body';
-import { decodeExamplesRequest, decodePredictInputs, encodeClassifyResponse, encodeError, encodePredictResponse, encodeRegressResponse, parseRequestBody, signatureNameOf } from './rest-json';
+import type { ExamplesDecoded, PredictDecoded } from './rest-codec/decode';
+import { RestCodec } from './rest-codec/pool';
+import { DEFAULT_MAX_RESPONSE_BYTES, type InputSignature, encodeClassifyResponse, encodeError, encodePredictResponse, encodeRegressResponse } from './rest-json';
 import { encodeMetadataResponse, encodeStatusResponse } from './rest-metadata';
 import { type ModelRoute, matchModelRoute } from './rest-routes';
 
@@ -30,6 +34,10 @@ export interface RestServerOptions {
   maxBodyBytes: number;
   /** Memory one request's decoded tensors may take (default DEFAULT_DECODE_LIMITS). */
   decodeLimits?: DecodeLimits;
+  /** Largest JSON answer to a :predict (estimated before it is built; past it RESOURCE_EXHAUSTED). Default DEFAULT_MAX_RESPONSE_BYTES. */
+  maxResponseBytes?: number;
+  /** Worker threads that parse and decode request bodies (default: see RestCodec). */
+  codecThreads?: number;
   metrics?: ServerMetrics;
   /** Path of the Prometheus exposition; null = not served. */
   prometheusPath?: string | null;
@@ -83,7 +91,31 @@ function ok(body: string): Answer {
   return { status: 200, code: 'OK', body };
 }
 
-async function runModelApi(manager: ModelManager, route: ModelRoute, body: () => Promise<string>, signal: AbortSignal): Promise<string> {
+/** What the codec needs of a version's signatures, computed once per servable. */
+const inputSignatureCache = new WeakMap<Servable, InputSignature[]>();
+
+function inputSignatures(servable: Servable): InputSignature[] {
+  let list = inputSignatureCache.get(servable);
+  if (!list) {
+    list = Object.keys(servable.signatures).map((name) => {
+      const inputs = Object.create(null) as Record<string, InputSignature['inputs'][string]>;
+      for (const [alias, spec] of Object.entries(servable.signatures[name]!.inputs)) inputs[alias] = { dtype: spec.dtype, tfDtype: spec.tfDtype };
+      return { name, inputs };
+    });
+    inputSignatureCache.set(servable, list);
+  }
+  return list;
+}
+
+interface ApiContext {
+  manager: ModelManager;
+  codec: RestCodec;
+  limits: DecodeLimits;
+  maxResponseBytes: number;
+}
+
+async function runModelApi(context: ApiContext, route: ModelRoute, body: () => Promise<Uint8Array>, signal: AbortSignal): Promise<string> {
+  const { manager, codec, limits } = context;
   const spec = { name: route.name, version: route.version, versionLabel: route.versionLabel };
   switch (route.method) {
     case 'status':
@@ -93,25 +125,40 @@ async function runModelApi(manager: ModelManager, route: ModelRoute, body: () =>
       return encodeMetadataResponse(result.modelSpec, result.signatureDefMap);
     }
     case 'predict': {
-      const doc = parseRequestBody(await body());
-      // The signature of the version predict runs on types the JSON.
-      const modelSpec = { ...spec, signatureName: signatureNameOf(doc) };
-      const result = await predictWith(manager, { modelSpec, signal, decode: (signature) => decodePredictInputs(doc, signature) });
-      return encodePredictResponse(result.outputs, result.decoded.format);
+      const bytes = await body();
+      // The signatures of the version predict runs on type the JSON, so the
+      // lease is taken first and held while the body is decoded.
+      const lease = manager.acquire(spec);
+      try {
+        const job = { kind: 'predict' as const, body: bytes, limits, model: { name: lease.name, version: lease.version }, defaultSignature: DEFAULT_SIGNATURE, signatures: inputSignatures(lease.servable) };
+        const decoded = (await codec.decode(job, signal)) as PredictDecoded;
+        const result = await predictOn(lease, { inputs: decoded.inputs, signal, signatureName: decoded.signatureName });
+        return encodePredictResponse(result.outputs, decoded.format, context.maxResponseBytes);
+      } finally {
+        lease.release();
+      }
     }
     case 'classify':
     case 'regress': {
-      const doc = parseRequestBody(await body(), { exactIntegers: true });
-      const modelSpec = { ...spec, signatureName: signatureNameOf(doc) };
-      const { examples, context } = decodeExamplesRequest(doc, route.method);
-      if (route.method === 'classify') return encodeClassifyResponse((await classify(manager, { modelSpec, examples, context, signal })).classifications);
-      return encodeRegressResponse((await regress(manager, { modelSpec, examples, context, signal })).regressions);
+      const decoded = (await codec.decode({ kind: route.method, body: await body(), limits }, signal)) as ExamplesDecoded;
+      const modelSpec = { ...spec, signatureName: decoded.signatureName };
+      const { examples, context: exampleContext } = decoded;
+      if (route.method === 'classify') return encodeClassifyResponse((await classify(manager, { modelSpec, examples, context: exampleContext, signal })).classifications);
+      return encodeRegressResponse((await regress(manager, { modelSpec, examples, context: exampleContext, signal })).regressions);
     }
   }
 }
 
 export function startRestServer(options: RestServerOptions): Promise<RestServer> {
   const { manager, metrics } = options;
+  const limits = options.decodeLimits ?? DEFAULT_DECODE_LIMITS;
+  const codec = new RestCodec({ maxBodyBytes: options.maxBodyBytes, limits, ...(options.codecThreads !== undefined ? { threads: options.codecThreads } : {}) });
+  const apiContext: ApiContext = {
+    manager,
+    codec,
+    limits,
+    maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+  };
   const inFlight = new Set<Promise<void>>();
   let draining = false;
   let lastRequestAt = 0;
@@ -127,7 +174,7 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
     res.end(body);
   };
 
-  const serveModelApi = async (req: http.IncomingMessage, pathname: string): Promise<{ answer: Answer; route?: ModelRoute }> => {
+  const serveModelApi = async (req: http.IncomingMessage, res: http.ServerResponse, pathname: string): Promise<{ answer: Answer; route?: ModelRoute }> => {
     let route: ModelRoute;
     try {
       route = matchModelRoute(req.method ?? '', pathname);
@@ -141,15 +188,23 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
       controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
     });
     timedOut.catch(() => undefined);
+    // A client that goes away before its answer gives the request up: its
+    // decoding job (and a run that has not started) stops instead of
+    // holding a codec worker for nobody.
+    const gone = () => {
+      if (!res.writableFinished) controller.abort(new TfServeError('CANCELLED', 'The client closed the connection before the answer'));
+    };
+    res.once('close', gone);
     try {
-      const body = async () => (await readBody(req, options.maxBodyBytes)).toString('utf8');
+      const body = () => readBody(req, options.maxBodyBytes);
       if (route.method === 'status' || route.method === 'metadata') req.resume();
-      const text = await Promise.race([runModelApi(manager, route, body, controller.signal), timedOut]);
+      const text = await Promise.race([runModelApi(apiContext, route, body, controller.signal), timedOut]);
       return { answer: ok(text), route };
     } catch (error) {
       return { answer: errorAnswer(error), route };
     } finally {
       if (deadline) clearTimeout(deadline);
+      res.off('close', gone);
     }
   };
 
@@ -180,7 +235,7 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
       req.resume();
       return send(res, { status: 404, code: 'NOT_FOUND', body: encodeError(`Not found: ${req.method} ${pathname} (the API is under /v1/models/)`) });
     }
-    const { answer, route } = await serveModelApi(req, pathname);
+    const { answer, route } = await serveModelApi(req, res, pathname);
     send(res, answer);
     metrics?.recordRequest({
       entrypoint: 'REST',
@@ -202,9 +257,13 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
   server.keepAliveTimeout = 5000;
 
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (error: Error) => {
+      void codec.close();
+      reject(error);
+    };
+    server.once('error', failed);
     server.listen(options.port, options.host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       const port = (server.address() as AddressInfo).port;
       resolve({
         port,
@@ -225,6 +284,7 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
           // Every request is answered (or the grace is over): drop the connections left.
           server.closeAllConnections();
           await closed;
+          await codec.close();
         },
       });
     });

@@ -1,0 +1,105 @@
+// The REST codec's jobs: request body bytes -> JSON -> typed tensors (or
+// tf.Examples). The same code runs on the main thread for small bodies and
+// in the codec pool's workers for the rest (see pool.ts), so a job carries
+// everything it needs: the body, the decode limits and, for :predict, the
+// input aliases and dtypes of every signature of the version the request
+// runs on (the signature is named inside the body).
+import { type StatusCode, TfServeError } from '../../errors';
+import { DecodeBudget, type DecodeLimits } from '../../serving/decode-limits';
+import type { Example } from '../../serving/example';
+import { type TensorInput, isPackedStrings } from '../../tensor';
+import { type InputSignature, type PredictFormat, decodeExamplesRequest, decodePredictInputs, parseRequestBody, signatureNameOf } from '../rest-json';
+
+export interface PredictJob {
+  kind: 'predict';
+  /** The body after Content-Encoding; its length is the request's wire size. */
+  body: Uint8Array;
+  limits: DecodeLimits;
+  /** The version the request runs on, for messages. */
+  model: { name: string; version: number };
+  defaultSignature: string;
+  signatures: InputSignature[];
+}
+
+export interface ExamplesJob {
+  kind: 'classify' | 'regress';
+  body: Uint8Array;
+  limits: DecodeLimits;
+}
+
+export type CodecJob = PredictJob | ExamplesJob;
+
+export interface PredictDecoded {
+  kind: 'predict';
+  signatureName: string;
+  format: PredictFormat;
+  inputs: Record<string, TensorInput>;
+}
+
+export interface ExamplesDecoded {
+  kind: 'examples';
+  signatureName?: string;
+  examples: Example[];
+  context?: Example;
+}
+
+export type CodecResult = PredictDecoded | ExamplesDecoded;
+
+/** A job's answer as it crosses threads: an error travels as its status code and message. */
+export type CodecReply = { ok: true; value: CodecResult } | { ok: false; code: StatusCode; message: string };
+
+/**
+ * The parse is refused before it starts if it could take more than twice
+ * the request's decode limit of heap (json-scan.ts bounds it).
+ */
+function parseLimit(budget: DecodeBudget): number {
+  return 2 * budget.limit;
+}
+
+function decodePredict(job: PredictJob, text: string, budget: DecodeBudget): PredictDecoded {
+  const doc = parseRequestBody(text, { maxParseBytes: parseLimit(budget) });
+  const signatureName = signatureNameOf(doc) || job.defaultSignature;
+  // A list, not an object keyed by name: "__proto__" or "constructor" is just a name that is not there.
+  const signature = job.signatures.find((s) => s.name === signatureName);
+  if (!signature) {
+    const known = job.signatures.map((s) => s.name).join(', ') || 'none';
+    throw new TfServeError('FAILED_PRECONDITION', `Serving signature key "${signatureName}" not found in model '${job.model.name}' version ${job.model.version} (signatures: ${known})`);
+  }
+  const { format, inputs } = decodePredictInputs(doc, signature, budget);
+  return { kind: 'predict', signatureName, format, inputs };
+}
+
+function decodeExamples(job: ExamplesJob, text: string, budget: DecodeBudget): ExamplesDecoded {
+  const doc = parseRequestBody(text, { exactIntegers: true, maxParseBytes: parseLimit(budget) });
+  const signatureName = signatureNameOf(doc);
+  return { kind: 'examples', ...(signatureName !== undefined ? { signatureName } : {}), ...decodeExamplesRequest(doc, job.kind, budget) };
+}
+
+/** Runs a job; never throws. */
+export function runCodecJob(job: CodecJob): CodecReply {
+  try {
+    const budget = new DecodeBudget(job.body.byteLength, job.limits);
+    const text = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength).toString('utf8');
+    const value = job.kind === 'predict' ? decodePredict(job, text, budget) : decodeExamples(job, text, budget);
+    return { ok: true, value };
+  } catch (error) {
+    const wrapped = TfServeError.from(error);
+    return { ok: false, code: wrapped.code, message: wrapped.message };
+  }
+}
+
+/** The buffers of a reply's tensors, which the worker hands over instead of copying. */
+export function transferablesOf(reply: CodecReply): ArrayBuffer[] {
+  if (!reply.ok || reply.value.kind !== 'predict') return [];
+  const buffers = new Set<ArrayBuffer>();
+  for (const input of Object.values(reply.value.inputs)) {
+    const data = input.data;
+    if (isPackedStrings(data)) {
+      buffers.add(data.bytes.buffer as ArrayBuffer);
+      buffers.add(data.offsets.buffer as ArrayBuffer);
+    } else if (ArrayBuffer.isView(data)) {
+      buffers.add(data.buffer as ArrayBuffer);
+    }
+  }
+  return [...buffers];
+}

@@ -1,0 +1,112 @@
+// The REST codec: request bodies are parsed and decoded into tensors on a
+// small pool of worker threads, so that a large or hostile body holds a
+// worker, not the event loop (health checks and other requests keep being
+// answered, and the REST timeout fires on time). A body's parse is bounded
+// before it starts (json-scan.ts: at most twice its decode limit of heap),
+// and each worker's heap is capped above that bound (resourceLimits) as a
+// backstop: should a parse still run out, piscina replaces the worker and
+// the request is answered 400. (The bound is what protects the process:
+// Node may still abort the whole process when a worker's heap runs out while
+// the worker is being torn down.) A job given up on (REST timeout, client
+// gone) is answered at once and its worker is terminated and replaced, so
+// the pool serves the next job at once; V8 does not interrupt a JSON.parse
+// call, so a terminated worker still finishes the parse it is in (bounded
+// by the body size) before it exits. Small bodies are decoded inline: a
+// hand-off costs more than their parse.
+//
+// The pool is shaped for more than decoding: a job is a tagged message and a
+// reply carries its buffers transferred, so encoding responses can move here
+// as another job kind.
+import os from 'node:os';
+import path from 'node:path';
+
+import { Piscina } from 'piscina';
+
+import { TfServeError } from '../../errors';
+import type { DecodeLimits } from '../../serving/decode-limits';
+import { MAX_PARSE_BYTES_PER_CHAR } from '../json-scan';
+import { HttpError } from '../rest-body';
+import { type CodecJob, type CodecReply, type CodecResult, runCodecJob } from './decode';
+
+/** Bodies shorter than this are decoded on the main thread (see docs/SERVING.md for the measurement). */
+export const INLINE_BODY_BYTES = 64 * 1024;
+
+export interface RestCodecOptions {
+  /** The largest body (after Content-Encoding) the server accepts. */
+  maxBodyBytes: number;
+  limits: DecodeLimits;
+  /** Worker threads; default half the cores, 1 to 4. */
+  threads?: number;
+}
+
+const MiB = 1024 * 1024;
+
+/** Half the cores, 1 to 4: the codec shares the machine with TensorFlow and the event loop. */
+export function defaultCodecThreads(): number {
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, Math.min(4, Math.floor(cores / 2)));
+}
+
+export class RestCodec {
+  private readonly pool: Piscina;
+  readonly heapLimitMb: number;
+
+  constructor(options: RestCodecOptions) {
+    const threads = options.threads ?? defaultCodecThreads();
+    // The most a parse may take (twice the largest decode limit, and never
+    // more than the scan's bound for the largest body), plus a quarter for
+    // what decoding holds beside it (references to string leaves) and room for the code.
+    const { limits, maxBodyBytes } = options;
+    const largestDecode = Math.min(limits.maxBytes, Math.max(limits.floorBytes, limits.factor * maxBodyBytes));
+    const parseBound = Math.min(2 * largestDecode, MAX_PARSE_BYTES_PER_CHAR * maxBodyBytes);
+    this.heapLimitMb = Math.ceil((1.25 * parseBound) / MiB) + 128;
+    this.pool = new Piscina({
+      filename: path.join(__dirname, 'worker.js'),
+      minThreads: 0,
+      maxThreads: threads,
+      idleTimeout: 60_000,
+      concurrentTasksPerWorker: 1,
+      resourceLimits: { maxOldGenerationSizeMb: this.heapLimitMb },
+    });
+    // A worker that dies between tasks is replaced; its error must not become an uncaught 'error' event.
+    this.pool.on('error', () => undefined);
+  }
+
+  /**
+   * Decodes a job's body; the body's buffer is transferred to the worker
+   * (the caller must not use it afterwards). `signal` gives up on the job:
+   * its worker is terminated and the promise rejects with the signal's reason.
+   */
+  async decode(job: CodecJob, signal?: AbortSignal): Promise<CodecResult> {
+    let reply: CodecReply;
+    if (job.body.byteLength < INLINE_BODY_BYTES) {
+      reply = runCodecJob(job);
+    } else {
+      const transferList = job.body.byteOffset === 0 && job.body.byteLength === job.body.buffer.byteLength ? [job.body.buffer as ArrayBuffer] : [];
+      try {
+        reply = (await this.pool.run(job, { transferList, ...(signal ? { signal } : {}) })) as CodecReply;
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason;
+        throw this.workerFailure(error);
+      }
+    }
+    if (!reply.ok) throw new TfServeError(reply.code, reply.message);
+    return reply.value;
+  }
+
+  private workerFailure(error: unknown): Error {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code === 'ERR_WORKER_OUT_OF_MEMORY') {
+      return new HttpError(
+        400,
+        'INVALID_ARGUMENT',
+        `Decoding the request body needs more than the REST codec's ${this.heapLimitMb} MB of heap: send a smaller or flatter body`,
+      );
+    }
+    return new TfServeError('INTERNAL', `The REST codec worker failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+
+  close(): Promise<void> {
+    return this.pool.destroy();
+  }
+}
