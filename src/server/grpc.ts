@@ -47,6 +47,8 @@ export interface GrpcServerOptions {
   address: string;
   /** Largest request or response message, in bytes. */
   maxMessageBytes?: number;
+  /** grpc-js server options from --grpc_channel_arguments; they override maxMessageBytes, as in TF Serving. */
+  channelOptions?: grpc.ServerOptions;
   /** Memory one request's decoded tensors may take (default DEFAULT_DECODE_LIMITS). */
   decodeLimits?: DecodeLimits;
   /** Called once per finished call (metrics). */
@@ -320,6 +322,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxMessageBytes,
     'grpc.max_send_message_length': maxMessageBytes,
+    ...options.channelOptions,
   });
   const prediction = unaryService('tensorflow.serving.PredictionService', predictionHandlers(options.manager), options.onRequest);
   const modelService = unaryService('tensorflow.serving.ModelService', modelServiceHandlers(options.manager), options.onRequest);
