@@ -71,11 +71,11 @@ async function layOut(root) {
   return testFile;
 }
 
-/** Test names and outcomes from unittest's verbose lines ("testX (module.Class.testX) ... ok"). */
+/** Test names and outcomes from absltest's lines ("[       OK ] Class.test", "[  FAILED  ] Class.test"). */
 function outcomes(output) {
   const result = new Map();
-  for (const match of output.matchAll(/^(\w+) \([\w.]+\)(?:\n.*?)?\s\.\.\.\s(ok|FAIL|ERROR|skipped.*|expected failure)$/gm)) {
-    result.set(match[1], match[2].startsWith('skipped') ? 'skipped' : match[2]);
+  for (const match of output.matchAll(/^\[\s*(OK|FAILED|SKIPPED)\s*\] \w+\.(\w+)$/gm)) {
+    result.set(match[2], match[1] === 'OK' ? 'ok' : match[1] === 'FAILED' ? 'FAIL' : 'skipped');
   }
   return result;
 }
@@ -112,7 +112,7 @@ async function main() {
       const gap = KNOWN_GAPS.get(name);
       console.log(`  ${outcome.padEnd(7)} ${name}${outcome !== 'ok' && gap ? `  (known gap: ${gap})` : ''}`);
     }
-    const summary = output.match(/^Ran \d+ tests? in [\d.]+s\n\n(?:OK|FAILED).*$/m)?.[0];
+    const summary = output.match(/^Ran \d+ tests? in [\d.]+s\n\n(?:OK|FAILED).*$/m)?.[0]?.replace(/\n\n/, ': ');
     console.log(summary ?? `(no unittest summary; exit code ${code})`);
     const passed = [...results.values()].filter((o) => o === 'ok').length;
     console.log(`TF Serving suite: ${passed} passed, ${failed.length} failed (${failed.length - unexpected.length} known gaps) in ${((Date.now() - started) / 1000).toFixed(0)} s; full log: tf-serving-suite.log`);
