@@ -20,9 +20,11 @@ export const VENV_DIR = path.join(REPO_ROOT, '.venv');
 export const REQUIREMENTS_FILE = path.join(REPO_ROOT, 'scripts', 'requirements-fixtures.txt');
 
 export const CLIENT_REQUIREMENTS_FILE = path.join(REPO_ROOT, 'scripts', 'requirements-clients.txt');
+export const SUITE_REQUIREMENTS_FILE = path.join(REPO_ROOT, 'scripts', 'requirements-suite.txt');
 
 const STAMP_FILE = path.join(VENV_DIR, '.tfserve-requirements.sha256');
 const CLIENT_STAMP_FILE = path.join(VENV_DIR, '.tfserve-client-requirements.sha256');
+const SUITE_STAMP_FILE = path.join(VENV_DIR, '.tfserve-suite-requirements.sha256');
 const PIP_LOG = path.join(VENV_DIR, 'pip-install.log');
 
 // tensorflow-cpu 2.15.1 publishes wheels for CPython 3.9 to 3.11 only.
@@ -164,6 +166,17 @@ export async function ensurePythonEnv() {
 export async function ensurePythonClients() {
   const python = await ensurePythonEnv();
   await installRequirements(CLIENT_REQUIREMENTS_FILE, CLIENT_STAMP_FILE, ['--no-deps']);
+  return python;
+}
+
+/**
+ * The client venv plus scripts/requirements-suite.txt (what TF Serving's own
+ * test suite imports), under its own stamp.
+ * @returns {Promise<string>} absolute path of the venv's python executable
+ */
+export async function ensurePythonSuite() {
+  const python = await ensurePythonClients();
+  await installRequirements(SUITE_REQUIREMENTS_FILE, SUITE_STAMP_FILE, ['--no-deps']);
   return python;
 }
 

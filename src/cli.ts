@@ -2,7 +2,11 @@
 // tfserve: a drop-in tensorflow_model_server.
 //   tfserve --port=8500 --rest_api_port=8501 --model_name=NAME --model_base_path=DIR
 import { demoFlags, demoInstructions, writeDemoRequest } from './server/demo';
-import { FlagError, type ServerFlags, helpText, parseCommandLine } from './server/flags';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { native } from './native';
+import { FlagError, type ServerFlags, helpText, inertFlagNotices, parseCommandLine } from './server/flags';
 import { startServer } from './server/server';
 
 /** Exit codes: 0 after a clean shutdown, 1 when the server cannot start, 2 for a bad command line. */
@@ -14,7 +18,14 @@ async function main(argv: string[]): Promise<number> {
       console.log(helpText());
       return 0;
     }
+    if (parsed.flags.version) {
+      // tensorflow_model_server's two lines, with tfserve's version in the first.
+      const pkg = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+      console.log(`TensorFlow ModelServer: tfserve-${pkg.version}\nTensorFlow Library: ${native.tfVersion()}`);
+      return 0;
+    }
     flags = parsed.flags.demo ? demoFlags(parsed.flags, parsed.given) : parsed.flags;
+    for (const notice of inertFlagNotices(parsed.given)) console.log(notice);
   } catch (error) {
     console.error(`tfserve: ${(error as Error).message}`);
     if (error instanceof FlagError) {

@@ -51,14 +51,14 @@ describe('text format', () => {
   });
 
   test('errors give line:column and the field', () => {
-    throwsWithCode(() => parseTextFormat('name: "a"\n  base_pth: "x"', ModelConfig, 'f.cfg'), 'INVALID_ARGUMENT', /^f\.cfg:2:3: unknown field 'base_pth' in ModelConfig/);
-    throwsWithCode(() => parseTextFormat('name: "a"\nname: "b"', ModelConfig, 'f.cfg'), 'INVALID_ARGUMENT', /^f\.cfg:2:1: field 'name' is set more than once/);
-    throwsWithCode(() => parseTextFormat('name: 12', ModelConfig, 'f.cfg'), 'INVALID_ARGUMENT', /^f\.cfg:1:7: field 'name' expects a quoted string, got '12'/);
-    throwsWithCode(() => parseTextFormat('dtype: DT_NOPE', Tensor, 'f.cfg'), 'INVALID_ARGUMENT', /^f\.cfg:1:8: field 'dtype': 'DT_NOPE' is not a value of enum DataType/);
+    throwsWithCode(() => parseTextFormat('name: "a"\n  base_pth: "x"', ModelConfig, 'f.cfg'), 'INVALID_ARGUMENT', /^Error parsing text-format tensorflow\.[a-z.]*[A-Za-z]*: f\.cfg:2:3: unknown field 'base_pth' in ModelConfig/);
+    throwsWithCode(() => parseTextFormat('name: "a"\nname: "b"', ModelConfig, 'f.cfg'), 'INVALID_ARGUMENT', /^Error parsing text-format tensorflow\.[a-z.]*[A-Za-z]*: f\.cfg:2:1: field 'name' is set more than once/);
+    throwsWithCode(() => parseTextFormat('name: 12', ModelConfig, 'f.cfg'), 'INVALID_ARGUMENT', /^Error parsing text-format tensorflow\.[a-z.]*[A-Za-z]*: f\.cfg:1:7: field 'name' expects a quoted string, got '12'/);
+    throwsWithCode(() => parseTextFormat('dtype: DT_NOPE', Tensor, 'f.cfg'), 'INVALID_ARGUMENT', /^Error parsing text-format tensorflow\.[a-z.]*[A-Za-z]*: f\.cfg:1:8: field 'dtype': 'DT_NOPE' is not a value of enum DataType/);
     throwsWithCode(() => parseTextFormat('version_number: 99999999999', Tensor, 'f.cfg'), 'INVALID_ARGUMENT', /field 'version_number' expects a int32 in/);
-    throwsWithCode(() => parseTextFormat('name: "abc', ModelConfig, 'f.cfg'), 'INVALID_ARGUMENT', /^f\.cfg:1:7: unterminated string/);
+    throwsWithCode(() => parseTextFormat('name: "abc', ModelConfig, 'f.cfg'), 'INVALID_ARGUMENT', /^Error parsing text-format tensorflow\.[a-z.]*[A-Za-z]*: f\.cfg:1:7: unterminated string/);
     throwsWithCode(() => parseTextFormat('model_version_policy { latest { num_versions: 1 }', ModelConfig, 'f.cfg'), 'INVALID_ARGUMENT', /missing '}' to close ServableVersionPolicy/);
-    throwsWithCode(() => parseTextFormat('name "x"', ModelConfig, 'f.cfg'), 'INVALID_ARGUMENT', /^f\.cfg:1:6: expected ':' after field 'name'/);
+    throwsWithCode(() => parseTextFormat('name "x"', ModelConfig, 'f.cfg'), 'INVALID_ARGUMENT', /^Error parsing text-format tensorflow\.[a-z.]*[A-Za-z]*: f\.cfg:1:6: expected ':' after field 'name'/);
     throwsWithCode(() => parseTextFormat('name: ["x"]', ModelConfig, 'f.cfg'), 'INVALID_ARGUMENT', /field 'name' is not repeated/);
     throwsWithCode(() => parseTextFormat('name: "\\q"', ModelConfig, 'f.cfg'), 'INVALID_ARGUMENT', /unknown escape \\q/);
   });

@@ -27,12 +27,42 @@ export interface ServerFlags {
   allowVersionLabelsForUnavailableModels: boolean;
   maxNumLoadRetries: number;
   loadRetryIntervalMicros: number;
+  grpcChannelArguments: string;
+  savedModelTags: string;
+  enableSignatureMethodNameCheck: boolean;
+  version: boolean;
+  // tensorflow_model_server's, accepted with no effect (see FlagSpec.inert)
+  enableGrpcHealthcheckService: boolean;
+  enablePerModelBatchingParameters: boolean;
+  enableProfiler: boolean;
+  enableSerializationAsTensorContent: boolean;
+  flushFilesystemCaches: boolean;
+  grpcMaxThreads: number;
+  mixedPrecision: string;
+  numLoadThreads: number;
+  numUnloadThreads: number;
+  numRequestIterationsForWarmup: number;
+  numTfliteInterpretersPerPool: number;
+  numTflitePools: number;
+  platformConfigFile: string;
+  preferTfliteModel: boolean;
+  removeUnusedFieldsFromBundleMetagraph: boolean;
+  restApiEnableCorsSupport: boolean;
+  restApiNumThreads: number;
+  skipInitializeTpu: boolean;
+  sslConfigFile: string;
+  tensorflowSessionConfigFile: string;
+  threadPoolFactoryConfigFile: string;
+  useAltsCredentials: boolean;
+  xlaCpuCompilationEnabled: boolean;
+  xlaGpuCompilationEnabled: boolean;
   // tfserve's own
   bindAddress: string;
   grpcMaxMessageBytes: number;
   restApiMaxBodyBytes: number;
   shutdownGraceSeconds: number;
   engineWorkers: number;
+  serveDuringLoad: boolean;
   requestDecodeFactor: number;
   requestDecodeFloorBytes: number;
   requestDecodeMaxBytes: number;
@@ -51,6 +81,12 @@ interface FlagSpec {
   max?: number;
   /** tfserve's own flag (not tensorflow_model_server's). */
   own?: boolean;
+  /**
+   * tensorflow_model_server's flag that tfserve accepts (so that its command
+   * lines run unchanged) but that has no effect here: why. Logged at start
+   * when the flag is given.
+   */
+  inert?: string;
 }
 
 export const DEFAULT_FLAGS: Readonly<ServerFlags> = Object.freeze({
@@ -74,11 +110,40 @@ export const DEFAULT_FLAGS: Readonly<ServerFlags> = Object.freeze({
   allowVersionLabelsForUnavailableModels: false,
   maxNumLoadRetries: 5,
   loadRetryIntervalMicros: 60_000_000,
+  grpcChannelArguments: '',
+  savedModelTags: 'serve',
+  enableSignatureMethodNameCheck: false,
+  version: false,
+  enableGrpcHealthcheckService: false,
+  enablePerModelBatchingParameters: false,
+  enableProfiler: true,
+  enableSerializationAsTensorContent: false,
+  flushFilesystemCaches: true,
+  grpcMaxThreads: 0,
+  mixedPrecision: '',
+  numLoadThreads: 0,
+  numUnloadThreads: 0,
+  numRequestIterationsForWarmup: 0,
+  numTfliteInterpretersPerPool: 1,
+  numTflitePools: 0,
+  platformConfigFile: '',
+  preferTfliteModel: false,
+  removeUnusedFieldsFromBundleMetagraph: true,
+  restApiEnableCorsSupport: false,
+  restApiNumThreads: 0,
+  skipInitializeTpu: false,
+  sslConfigFile: '',
+  tensorflowSessionConfigFile: '',
+  threadPoolFactoryConfigFile: '',
+  useAltsCredentials: false,
+  xlaCpuCompilationEnabled: false,
+  xlaGpuCompilationEnabled: false,
   bindAddress: '0.0.0.0',
   grpcMaxMessageBytes: DEFAULT_GRPC_MAX_MESSAGE_BYTES,
   restApiMaxBodyBytes: 128 * 1024 * 1024,
   shutdownGraceSeconds: 10,
   engineWorkers: 0,
+  serveDuringLoad: false,
   requestDecodeFactor: DEFAULT_DECODE_LIMITS.factor,
   requestDecodeFloorBytes: DEFAULT_DECODE_LIMITS.floorBytes,
   requestDecodeMaxBytes: DEFAULT_DECODE_LIMITS.maxBytes,
@@ -87,6 +152,37 @@ export const DEFAULT_FLAGS: Readonly<ServerFlags> = Object.freeze({
 
 const PORT = { min: 0, max: 65535 };
 const COUNT = { min: 0, max: 2 ** 31 - 1 };
+const NO_THREADS = 'Node.js serves every connection from one event loop, and TensorFlow runs on tfserve\'s own run and batch threads';
+const NO_TFLITE = 'tfserve serves SavedModels only: no TensorFlow Lite runtime is provisioned (docs/SERVING.md, "TFLite")';
+
+/** tensorflow_model_server's flags that tfserve accepts and ignores, each with why. */
+const INERT_SPECS: readonly FlagSpec[] = [
+  { name: 'enable_grpc_healthcheck_service', key: 'enableGrpcHealthcheckService', kind: 'bool', help: 'serve grpc.health.v1.Health', inert: 'tfserve always serves grpc.health.v1.Health' },
+  { name: 'enable_per_model_batching_parameters', key: 'enablePerModelBatchingParameters', kind: 'bool', help: "read batching_params.pbtxt from each model's directory", inert: 'every model batches with --batching_parameters_file' },
+  { name: 'enable_profiler', key: 'enableProfiler', kind: 'bool', help: "serve TensorFlow's profiler service", inert: "tfserve has no profiler service (profile the process with Node's and Linux's tools)" },
+  { name: 'enable_serialization_as_tensor_content', key: 'enableSerializationAsTensorContent', kind: 'bool', help: 'write response tensors as tensor_content', inert: 'tfserve writes response tensors as TF Serving does by default' },
+  { name: 'flush_filesystem_caches', key: 'flushFilesystemCaches', kind: 'bool', help: "flush TF's file system caches after the first loads", inert: "tfserve reads models from local disks, which TensorFlow does not cache" },
+  { name: 'grpc_max_threads', key: 'grpcMaxThreads', kind: 'int', ...COUNT, help: 'threads handling gRPC messages', inert: NO_THREADS },
+  { name: 'mixed_precision', key: 'mixedPrecision', kind: 'string', help: 'mixed precision mode', inert: 'models run in the precision they were saved in' },
+  { name: 'num_load_threads', key: 'numLoadThreads', kind: 'int', ...COUNT, help: 'threads loading servables', inert: 'each load runs on a thread of its own' },
+  { name: 'num_unload_threads', key: 'numUnloadThreads', kind: 'int', ...COUNT, help: 'threads unloading servables', inert: 'each unload runs on a thread of its own' },
+  { name: 'num_request_iterations_for_warmup', key: 'numRequestIterationsForWarmup', kind: 'int', ...COUNT, help: 'times each warmup request is replayed', inert: 'each warmup record is replayed once' },
+  { name: 'num_tflite_interpreters_per_pool', key: 'numTfliteInterpretersPerPool', kind: 'int', ...COUNT, help: 'TFLite interpreters per pool', inert: NO_TFLITE },
+  { name: 'num_tflite_pools', key: 'numTflitePools', kind: 'int', ...COUNT, help: 'TFLite interpreter pools', inert: NO_TFLITE },
+  { name: 'platform_config_file', key: 'platformConfigFile', kind: 'string', help: 'PlatformConfigMap text-format file', inert: 'tfserve serves the tensorflow platform only, configured by the other flags' },
+  { name: 'prefer_tflite_model', key: 'preferTfliteModel', kind: 'bool', help: 'serve model.tflite instead of the SavedModel when both exist', inert: NO_TFLITE },
+  { name: 'remove_unused_fields_from_bundle_metagraph', key: 'removeUnusedFieldsFromBundleMetagraph', kind: 'bool', help: "drop the MetaGraphDef's unused fields after loading", inert: 'tfserve keeps only the signatures of the MetaGraphDef anyway' },
+  { name: 'rest_api_enable_cors_support', key: 'restApiEnableCorsSupport', kind: 'bool', help: 'send CORS headers in REST responses', inert: 'tfserve sends no CORS headers yet' },
+  { name: 'rest_api_num_threads', key: 'restApiNumThreads', kind: 'int', ...COUNT, help: 'threads handling REST requests', inert: NO_THREADS },
+  { name: 'skip_initialize_tpu', key: 'skipInitializeTpu', kind: 'bool', help: 'do not initialize TPUs', inert: 'tfserve does not use TPUs' },
+  { name: 'ssl_config_file', key: 'sslConfigFile', kind: 'string', help: 'SSLConfig text-format file for gRPC TLS', inert: 'refused when set: tfserve serves plaintext gRPC; terminate TLS in front of it' },
+  { name: 'tensorflow_session_config_file', key: 'tensorflowSessionConfigFile', kind: 'string', help: 'ConfigProto text-format file for the sessions', inert: "sessions are configured by the parallelism and GPU flags" },
+  { name: 'thread_pool_factory_config_file', key: 'threadPoolFactoryConfigFile', kind: 'string', help: 'ThreadPoolConfig text-format file', inert: NO_THREADS },
+  { name: 'use_alts_credentials', key: 'useAltsCredentials', kind: 'bool', help: 'use Google ALTS credentials', inert: 'refused when true: tfserve serves plaintext gRPC' },
+  { name: 'xla_cpu_compilation_enabled', key: 'xlaCpuCompilationEnabled', kind: 'bool', help: 'XLA JIT compilation on CPU', inert: "tfserve's sessions do not enable XLA" },
+  { name: 'xla_gpu_compilation_enabled', key: 'xlaGpuCompilationEnabled', kind: 'bool', help: 'XLA JIT compilation on GPU', inert: "tfserve's sessions do not enable XLA" },
+];
+
 
 export const FLAG_SPECS: readonly FlagSpec[] = [
   { name: 'port', key: 'port', kind: 'int', ...PORT, help: 'TCP port for gRPC (0 = any free port)' },
@@ -109,11 +205,17 @@ export const FLAG_SPECS: readonly FlagSpec[] = [
   { name: 'max_num_load_retries', key: 'maxNumLoadRetries', kind: 'int', ...COUNT, help: 'how many times a version that failed to load is retried' },
   { name: 'load_retry_interval_micros', key: 'loadRetryIntervalMicros', kind: 'int', min: 0, max: Number.MAX_SAFE_INTEGER, help: 'microseconds between those retries' },
   { name: 'allow_version_labels_for_unavailable_models', key: 'allowVersionLabelsForUnavailableModels', kind: 'bool', help: 'allow a version label to point at a version that is not loaded yet' },
+  { name: 'grpc_channel_arguments', key: 'grpcChannelArguments', kind: 'string', help: 'comma-separated key=value gRPC server arguments, e.g. grpc.max_connection_age_ms=2000; those grpc-js knows take effect, the others are logged and ignored' },
+  { name: 'saved_model_tags', key: 'savedModelTags', kind: 'string', help: 'comma-separated tags of the MetaGraphDef to load from each SavedModel' },
+  { name: 'enable_signature_method_name_check', key: 'enableSignatureMethodNameCheck', kind: 'bool', help: "hold Classify/Regress/Predict to signatures whose method_name is theirs (off: any signature with the right inputs serves, as in TF Serving)" },
+  { name: 'version', key: 'version', kind: 'bool', help: 'print the version and exit' },
+  ...INERT_SPECS,
   { name: 'bind_address', key: 'bindAddress', kind: 'string', own: true, help: 'address the gRPC and REST ports listen on; tensorflow_model_server always binds every interface (0.0.0.0), use 127.0.0.1 to accept local clients only' },
   { name: 'grpc_max_message_bytes', key: 'grpcMaxMessageBytes', kind: 'int', min: 1024, max: 2 ** 31 - 1, own: true, help: 'largest gRPC request or response in bytes' },
   { name: 'rest_api_max_body_bytes', key: 'restApiMaxBodyBytes', kind: 'int', min: 1024, max: 2 ** 31 - 1, own: true, help: 'largest REST request body in bytes, after gzip decoding (larger: 413)' },
   { name: 'engine_workers', key: 'engineWorkers', kind: 'int', min: 0, max: 64, own: true, help: 'worker threads that validate and marshal tensors for the engine; 0 does it on the main thread (TensorFlow itself never runs there)' },
   { name: 'shutdown_grace_seconds', key: 'shutdownGraceSeconds', kind: 'int', ...COUNT, own: true, help: 'on SIGTERM/SIGINT, how long in-flight requests may take to finish' },
+  { name: 'serve_during_load', key: 'serveDuringLoad', kind: 'bool', own: true, help: 'open the ports before the configured models have loaded (tensorflow_model_server opens them after): /healthz answers at once and /readyz says 503 until every model is AVAILABLE; for Kubernetes startup and liveness probes during long loads' },
   { name: 'request_decode_factor', key: 'requestDecodeFactor', kind: 'int', min: 1, max: 1024, own: true, help: "a request's decoded tensors may take this many times its size in bytes (gRPC message or REST body)" },
   { name: 'request_decode_floor_bytes', key: 'requestDecodeFloorBytes', kind: 'int', min: 0, max: Number.MAX_SAFE_INTEGER, own: true, help: 'decoded bytes any request may take whatever its size (a few values broadcast over a shape)' },
   { name: 'request_decode_max_bytes', key: 'requestDecodeMaxBytes', kind: 'int', min: 1024, max: Number.MAX_SAFE_INTEGER, own: true, help: 'decoded bytes no single request may pass' },
@@ -194,7 +296,8 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     (flags as unknown as Record<string, unknown>)[spec.key] = value;
     given.add(spec.key);
   }
-  checkConflicts(flags, given);
+  // --version prints and exits: no model is needed for it.
+  if (!flags.version) checkConflicts(flags, given);
   return { help: false, flags, given };
 }
 
@@ -221,6 +324,14 @@ function checkConflicts(flags: ServerFlags, given: ReadonlySet<keyof ServerFlags
     throw new FlagError(`--rest_api_port and --port are both ${flags.port}: gRPC and REST need different ports`);
   }
   if (!flags.modelName) throw new FlagError('--model_name cannot be empty');
+  // Serving plaintext where TLS was asked for would be worse than not starting.
+  if (flags.sslConfigFile) throw new FlagError('--ssl_config_file: tfserve serves plaintext gRPC only; terminate TLS in front of it (a proxy or a service mesh)');
+  if (flags.useAltsCredentials) throw new FlagError('--use_alts_credentials: tfserve serves plaintext gRPC only');
+}
+
+/** One line for each given flag that tfserve accepts but ignores, saying why. */
+export function inertFlagNotices(given: ReadonlySet<keyof ServerFlags>): string[] {
+  return FLAG_SPECS.filter((spec) => spec.inert !== undefined && given.has(spec.key)).map((spec) => `--${spec.name} has no effect in tfserve: ${spec.inert}`);
 }
 
 function formatDefault(spec: FlagSpec): string {

@@ -50,6 +50,8 @@ export interface GrpcServerOptions {
   address: string;
   /** Largest request or response message, in bytes. */
   maxMessageBytes?: number;
+  /** grpc-js server options from --grpc_channel_arguments; they override maxMessageBytes, as in TF Serving. */
+  channelOptions?: grpc.ServerOptions;
   /** Memory one request's decoded tensors may take (default DEFAULT_DECODE_LIMITS). */
   decodeLimits?: DecodeLimits;
   /** Called once per finished call (metrics). */
@@ -350,6 +352,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxMessageBytes,
     'grpc.max_send_message_length': maxMessageBytes,
+    ...options.channelOptions,
   });
   const context: HandlerContext = { manager: options.manager, decodeLimits: options.decodeLimits ?? DEFAULT_DECODE_LIMITS, maxMessageBytes };
   const prediction = unaryService('tensorflow.serving.PredictionService', predictionHandlers(context), options.onRequest);

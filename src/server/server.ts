@@ -13,6 +13,7 @@ import { parseBatchingParametersFile, parseModelConfigText, parseMonitoringConfi
 import { type LoadEvent, type ModelConfig, ModelManager } from '../serving/model-manager';
 import type { ServerFlags } from './flags';
 import { type GrpcServer, startGrpcServer } from './grpc';
+import { parseGrpcChannelArguments } from './grpc-channel-args';
 import { type BatchingStatsSource, ServerMetrics, registerBatchingMetrics } from './metrics';
 import { LIVENESS_PATH, READINESS_PATH, type RestServer, startRestServer } from './rest';
 
@@ -116,6 +117,19 @@ function batchingStatsOf(manager: ModelManager): BatchingStatsSource {
   };
 }
 
+/**
+ * gRPC core removes a stale socket file before it binds a unix socket, and so
+ * does tensorflow_model_server: a server that was killed leaves its file
+ * behind, and the next one must still start. Only a socket is removed.
+ */
+function removeStaleSocket(socketPath: string): void {
+  try {
+    if (fs.lstatSync(socketPath).isSocket()) fs.unlinkSync(socketPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
+
 export async function startServer(flags: ServerFlags, options: StartOptions = {}): Promise<ServingServer> {
   const log = options.log ?? ((line: string) => console.log(line));
   // Read once: the configs served at start and the text later polls compare against.
@@ -131,6 +145,7 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
   }
   const loadOptions: LoadOptions = {
     session: sessionOptions(flags),
+    tags: flags.savedModelTags.split(',').map((tag) => tag.trim()).filter((tag) => tag !== ''),
     batching: flags.enableBatching ? (flags.batchingParametersFile ? parseBatchingParametersFile(flags.batchingParametersFile) : {}) : false,
   };
 
@@ -160,15 +175,20 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
   const closeAll = async (graceMs: number) => {
     await Promise.all([...grpcServers.map((s) => s.close(graceMs)), rest?.close(graceMs)]);
   };
-  try {
+  const openPorts = async () => {
     const onRequest = metrics.grpcRecorder();
     const maxMessageBytes = flags.grpcMaxMessageBytes;
     const decodeLimits: DecodeLimits = { factor: flags.requestDecodeFactor, floorBytes: flags.requestDecodeFloorBytes, maxBytes: flags.requestDecodeMaxBytes };
-    const grpcServer = await startGrpcServer({ manager, address: hostPort(flags.bindAddress, flags.port), maxMessageBytes, decodeLimits, onRequest });
+    const channel = parseGrpcChannelArguments(flags.grpcChannelArguments);
+    if (channel.applied.length > 0) log(`gRPC server arguments: ${channel.applied.join(', ')}`);
+    for (const ignored of channel.ignored) log(`--grpc_channel_arguments: ignored ${ignored}`);
+    const grpcOptions = { manager, maxMessageBytes, channelOptions: channel.options, decodeLimits, onRequest };
+    const grpcServer = await startGrpcServer({ ...grpcOptions, address: hostPort(flags.bindAddress, flags.port) });
     grpcServers.push(grpcServer);
     log(`Running gRPC ModelServer at ${hostPort(flags.bindAddress, grpcServer.port)} ...`);
     if (flags.grpcSocketPath) {
-      grpcServers.push(await startGrpcServer({ manager, address: `unix:${flags.grpcSocketPath}`, maxMessageBytes, decodeLimits, onRequest }));
+      removeStaleSocket(flags.grpcSocketPath);
+      grpcServers.push(await startGrpcServer({ ...grpcOptions, address: `unix:${flags.grpcSocketPath}` }));
       log(`Running gRPC ModelServer at unix:${flags.grpcSocketPath} ...`);
     }
     if (flags.restApiPort > 0) {
@@ -185,19 +205,35 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
       log(`Exporting HTTP/REST API at:${hostPort(flags.bindAddress, rest.port)} ...`);
       if (prometheusPath) log(`Prometheus metrics at ${prometheusPath}`);
     }
+  };
+
+  const applyConfig = () =>
+    manager.setConfig(configs).then(
+      () => {
+        for (const line of describeStatus(manager)) log(line);
+      },
+      (error: unknown) => log(`cannot apply the model config: ${(error as Error).message}`),
+    );
+  // As tensorflow_model_server: the ports open once every configured model
+  // has had its first load, so a client (or a script waiting for the port or
+  // the "Running gRPC ModelServer" line) never meets a server with nothing
+  // loaded. --serve_during_load opens them first, for liveness probes.
+  let loaded: Promise<void>;
+  try {
+    if (flags.serveDuringLoad) {
+      await openPorts();
+      loaded = applyConfig();
+    } else {
+      loaded = applyConfig();
+      await loaded;
+      await openPorts();
+    }
   } catch (error) {
     await closeAll(0);
     await manager.close();
     await engine?.close();
     throw error;
   }
-
-  const loaded = manager.setConfig(configs).then(
-    () => {
-      for (const line of describeStatus(manager)) log(line);
-    },
-    (error: unknown) => log(`cannot apply the model config: ${(error as Error).message}`),
-  );
   const stopPolling = pollModelConfig(flags, manager, configText, log);
 
   let shutdown: Promise<void> | null = null;

@@ -387,5 +387,11 @@ function defaultValue(field: protobuf.MapField): TextValue {
  */
 export function parseTextFormat(text: string, type: protobuf.Type, source = '<text>'): TextMessage {
   const lexer = new Lexer(text, source);
-  return new Parser(lexer).parseMessage(type, null);
+  try {
+    return new Parser(lexer).parseMessage(type, null);
+  } catch (error) {
+    // TF Serving's words first: scripts (and its own test suite) look for them.
+    const wrapped = TfServeError.from(error);
+    throw new TfServeError(wrapped.code, `Error parsing text-format ${type.fullName.replace(/^\./, '')}: ${wrapped.message}`);
+  }
 }
