@@ -14,9 +14,10 @@
 //     entry is at most bytes.length. Packed strings are written into the
 //     TF_TStrings straight from the two buffers, with no JS value per element.
 // Every shape passes the shape guard (shape_guard.h) before any TF tensor is
-// made. Outputs come back in the same form with data in a fresh JS-owned
-// ArrayBuffer (or an array of Buffers for strings), so they can be
-// transferred between threads.
+// made. Outputs come back with data in a fresh JS-owned ArrayBuffer, so
+// they can be transferred between threads; for TF_STRING that buffer holds
+// the strings' bytes back to back and `offsets` (a Uint32Array of count + 1)
+// delimits them, as packed inputs do.
 #pragma once
 
 #include <napi.h>

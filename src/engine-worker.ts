@@ -48,11 +48,13 @@ async function modelFor(task: PredictTask): Promise<Model> {
 }
 
 function transferable(outputs: Record<string, AnyTensor>): ArrayBuffer[] {
-  const buffers: ArrayBuffer[] = [];
+  const buffers = new Set<ArrayBuffer>();
   for (const tensor of Object.values(outputs)) {
-    if (!Array.isArray(tensor.data)) buffers.push((tensor.data as ArrayBufferView).buffer as ArrayBuffer);
+    // A string output's elements are views on one buffer (see Model's toTensor).
+    const first = Array.isArray(tensor.data) ? tensor.data[0] : tensor.data;
+    if (first !== undefined) buffers.add((first as ArrayBufferView).buffer as ArrayBuffer);
   }
-  return buffers;
+  return [...buffers];
 }
 
 async function predict(task: PredictTask): Promise<unknown> {

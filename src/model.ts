@@ -43,8 +43,14 @@ export const DEFAULT_SIGNATURE = 'serving_default';
 function toTensor(output: NativeOutput): AnyTensor {
   const info = dtypeFromEnum(output.dtype);
   if (!info) throw new TfServeError('UNIMPLEMENTED', `TensorFlow returned a tensor of unsupported type ${output.dtype}`);
-  const data = info.array === null ? (output.data as Buffer[]) : new info.array(output.data as ArrayBuffer);
-  return { dtype: info.name, shape: output.shape, data } as AnyTensor;
+  if (info.array === null) {
+    // One Buffer view per string over the output's single buffer: no copy.
+    const { offsets } = output;
+    const strings = new Array<Buffer>(offsets!.length - 1);
+    for (let i = 0; i < strings.length; i++) strings[i] = Buffer.from(output.data, offsets![i]!, offsets![i + 1]! - offsets![i]!);
+    return { dtype: 'string', shape: output.shape, data: strings };
+  }
+  return { dtype: info.name, shape: output.shape, data: new info.array(output.data) } as AnyTensor;
 }
 
 /** One loaded version of a SavedModel. */

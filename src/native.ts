@@ -26,8 +26,10 @@ export interface NativeFeed extends NativeTensor {
 export interface NativeOutput {
   dtype: number;
   shape: number[];
-  /** A JS-owned buffer, or one Buffer per element for strings. */
-  data: ArrayBuffer | Buffer[];
+  /** A JS-owned buffer: the elements, or for strings their bytes back to back. */
+  data: ArrayBuffer;
+  /** Strings only: element i is data[offsets[i], offsets[i + 1]). */
+  offsets?: Uint32Array;
 }
 
 export interface NativeRunOptions {

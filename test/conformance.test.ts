@@ -8,11 +8,19 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+
+import * as grpc from '@grpc/grpc-js';
 
 import { FLAG_SPECS, FlagError, inertFlagNotices, parseCommandLine } from '../src/server/flags';
+import { type GrpcServer, startGrpcServer } from '../src/server/grpc';
+import { encodeMetadataResponse } from '../src/server/rest-metadata';
+import { REGRESS_METHOD, modelMetadata, multiInference, regress } from '../src/serving/inference';
+import type { ModelManager } from '../src/serving/model-manager';
+import { servingType } from '../src/serving/protos';
 import { parseGrpcChannelArguments } from '../src/server/grpc-channel-args';
-import { freePort, needsTfServingData, spawnCli, tfServingModel, waitForOutput } from './helpers';
+import { freePort, needsTfServingData, repoRoot, spawnCli, tfServingModel, waitForOutput } from './helpers';
+import { modelConfig, testManager } from './manager-helpers';
 
 /** Every flag tensorflow_model_server's main.cc defines (TF Serving at the suite's commit). */
 const TF_SERVING_FLAGS = [
@@ -133,4 +141,66 @@ test('a stale unix socket file left by a killed server is replaced, as gRPC core
   const refused = spawnCli([`--port=${await freePort()}`, '--bind_address=127.0.0.1', `--grpc_socket_path=${socketPath}`, `--model_base_path=${tfServingModel('saved_model_half_plus_two_cpu')}`]);
   assert.equal((await refused.exited).code, 1);
   assert.equal(fs.readFileSync(socketPath, 'utf8'), 'not a socket');
+});
+
+const SUITE_TESTDATA = path.resolve(repoRoot, '..', 'shared', 'tf_serving_suite', 'tensorflow_serving', 'servables', 'tensorflow', 'testdata');
+const noSuite = fs.existsSync(SUITE_TESTDATA) ? false : `${SUITE_TESTDATA} is absent`;
+
+describe("TF Serving's semantics the suite and its models rely on", { skip: noSuite || needsTfServingData() }, () => {
+  let manager: ModelManager;
+  let checked: ModelManager;
+  let server: GrpcServer;
+
+  before(async () => {
+    const configs = [modelConfig('counter', path.join(SUITE_TESTDATA, 'saved_model_counter')), modelConfig('tf2', tfServingModel('saved_model_half_plus_two_tf2_cpu'))];
+    manager = testManager();
+    checked = testManager({ signatureMethodNameCheck: true });
+    await Promise.all([manager.setConfig(configs), checked.setConfig(configs)]);
+    server = await startGrpcServer({ manager, address: '127.0.0.1:0' });
+  });
+  after(async () => {
+    await server.close(0);
+    await Promise.all([manager.close(), checked.close()]);
+  });
+
+  test('gRPC Predict runs a signature that takes no inputs (a stateful model\'s counter)', async () => {
+    const client = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
+    const call = (signatureName: string) => {
+      const Request = servingType('tensorflow.serving.PredictRequest');
+      const Response = servingType('tensorflow.serving.PredictResponse');
+      const bytes = Request.encode(Request.fromObject({ modelSpec: { name: 'counter', signatureName } })).finish();
+      return new Promise<Record<string, any>>((resolve, reject) => {
+        client.makeUnaryRequest(`/tensorflow.serving.PredictionService/Predict`, (b: Uint8Array) => Buffer.from(b), (b: Buffer) => b, bytes, (error, response) =>
+          error ? reject(error) : resolve(Response.toObject(Response.decode(response!), { enums: String }) as Record<string, any>),
+        );
+      });
+    };
+    try {
+      await call('reset_counter');
+      await call('incr_counter');
+      await call('incr_counter');
+      const got = await call('get_counter');
+      assert.equal(got.outputs.output.dtype, 'DT_FLOAT');
+      assert.deepEqual(got.outputs.output.floatVal, [2]);
+    } finally {
+      client.close();
+    }
+  });
+
+  test('reference dtypes print by name in metadata, as TF Serving prints them', () => {
+    const { modelSpec, signatureDefMap } = modelMetadata(manager, { name: 'counter' });
+    const json = encodeMetadataResponse(modelSpec, signatureDefMap);
+    assert.match(json, /"dtype": "DT_FLOAT_REF"/);
+    assert.doesNotMatch(json, /"dtype": 101/);
+  });
+
+  test('--enable_signature_method_name_check: off, a predict-method signature with an "inputs"/"outputs" pair serves Regress and MultiInference; on, it does not', async () => {
+    const examples = [{ x: { kind: 'float' as const, values: [2] } }];
+    const modelSpec = { name: 'tf2', signatureName: 'regress_x_to_y' };
+    const regressed = await regress(manager, { modelSpec, examples });
+    assert.deepEqual(regressed.regressions, [3]);
+    const multi = await multiInference(manager, { tasks: [{ modelSpec, methodName: REGRESS_METHOD }], examples });
+    assert.deepEqual(multi.results[0]!.regressions, [3]);
+    await assert.rejects(regress(checked, { modelSpec, examples }), /Expected regression signature method_name to be tensorflow\/serving\/regress\. Was: tensorflow\/serving\/predict/);
+  });
 });

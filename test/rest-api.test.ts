@@ -141,11 +141,11 @@ describe('REST API', { skip }, () => {
       ['wrong dtype', '/v1/models/half_plus_two:predict', '{"instances": ["a"]}', 400, /"a" Type: String is not of expected type: float/],
       ['wrong shape', '/v1/models/gaofei:predict', '{"instances": [[1.0, 2.0]]}', 400, /shape/],
       ['ragged instances', '/v1/models/gaofei:predict', `{"instances": [${image}, [[1.0]]]}`, 400, /Expecting shape \[28,28\]/],
-      ['missing inputs', '/v1/models/gaofei:predict', '{"inputs": {}}', 400, /no inputs/],
+      ['missing inputs', '/v1/models/gaofei:predict', '{"inputs": {}}', 400, /missing input/],
       ['unknown input', '/v1/models/gaofei:predict', '{"inputs": {"img": [1]}}', 400, /does not have named input: img/],
       ['empty batch', '/v1/models/half_plus_two:predict', '{"instances": []}', 400, /No values in 'instances'/],
       ['no examples', '/v1/models/half_plus_two:regress', '{"signature_name": "regress_x_to_y", "examples": []}', 400, /empty array/],
-      ['classify on a regress signature', '/v1/models/half_plus_two:classify', '{"signature_name": "regress_x_to_y", "examples": [{"x": 1.0}]}', 400, /method_name/],
+      ['classify on a regress signature', '/v1/models/half_plus_two:classify', '{"signature_name": "regress_x_to_y", "examples": [{"x": 1.0}]}', 400, /neither a 'classes' nor a 'scores' output/],
       ['unknown verb', '/v1/models/half_plus_two:explain', '{}', 400, /Malformed request: POST/],
     ];
     for (const [what, url, body, status, pattern] of cases) {

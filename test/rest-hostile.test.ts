@@ -9,11 +9,10 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { loadModel } from '../src';
 import { DEFAULT_MAX_RESPONSE_BYTES, encodePredictResponse } from '../src/server/rest-json';
 import { RestCodec, defaultCodecThreads } from '../src/server/rest-codec/pool';
 import { DEFAULT_DECODE_LIMITS } from '../src/serving/decode-limits';
-import { isPackedStrings, packStrings, packedCount } from '../src/tensor';
+import { isPackedStrings, packedCount } from '../src/tensor';
 import { type SpawnedCli, fixture, freePort, needsTfServingData, spawnCli, tempDir, tfServingModel, throwsWithCode, waitForOutput } from './helpers';
 import { type HttpAnswer, get, post } from './rest-helpers';
 
@@ -71,18 +70,6 @@ function errorOf(answer: HttpAnswer): string {
 }
 
 /** Whether predict() takes PackedStrings for string inputs (the addon learns it in another part of issue 7). */
-async function packedStringsSupported(): Promise<boolean> {
-  const model = await loadModel(fixture('dtypes'));
-  try {
-    await model.predict({ x: { shape: [1, 3], data: packStrings(['a', 'b', 'c']) } as never }, { signature: 'string' });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await model.unload();
-  }
-}
-
 describe('REST front door under hostile requests', { skip }, () => {
   let server: Server;
 
@@ -122,13 +109,15 @@ describe('REST front door under hostile requests', { skip }, () => {
     await goodRequest(server);
   });
 
-  test('a version label such as "constructor" is a label that does not exist', { todo: 'the model manager (src/serving) looks labels up on a plain object' }, async () => {
+  test('a version label such as "constructor" is a label that does not exist', async () => {
     const answer = await post(server.port, '/v1/models/half_plus_two/labels/constructor:predict', '{"instances": [1]}');
-    assert.equal(answer.status, 404, answer.text);
+    // TF Serving: INVALID_ARGUMENT "Unrecognized servable version label".
+    assert.equal(answer.status, 400, answer.text);
+    assert.match(errorOf(answer), /Unrecognized servable version label: constructor/);
     assert.doesNotMatch(errorOf(answer), /function/);
   });
 
-  test('classify with signature_name "toString" names a signature that does not exist', { todo: 'inference.ts (src/serving) looks signatures up on a plain object' }, async () => {
+  test('classify with signature_name "toString" names a signature that does not exist', async () => {
     const answer = await post(server.port, '/v1/models/half_plus_two:classify', '{"signature_name": "toString", "examples": [{"x": 1.0}]}');
     assert.equal(answer.status, 400, answer.text);
     assert.match(errorOf(answer), /"toString" not found/);
@@ -157,11 +146,7 @@ describe('REST front door under hostile requests', { skip }, () => {
     await goodRequest(server);
   });
 
-  test('22 MB of short strings for a string input: decoded into one packed buffer and run', async (t) => {
-    if (!(await packedStringsSupported())) {
-      t.skip('predict() does not take PackedStrings on this tree yet (the native part of issue 7)');
-      return;
-    }
+  test('22 MB of short strings for a string input: decoded into one packed buffer and run', async () => {
     const rows = 2_000_000;
     const body = `{"signature_name": "string", "instances": [${new Array(rows).fill('["a","",{"b64":"AA=="}]').join(',')}]}`;
     assert.ok(body.length > 22_000_000);

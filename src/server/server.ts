@@ -152,6 +152,7 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
   const metrics = new ServerMetrics();
   const engine = options.loader ? null : await Engine.create({ workers: flags.engineWorkers });
   const loader: ServableLoader = options.loader ?? ((basePath, load) => engine!.load(basePath, load));
+  const decodeLimits: DecodeLimits = { factor: flags.requestDecodeFactor, floorBytes: flags.requestDecodeFloorBytes, maxBytes: flags.requestDecodeMaxBytes };
   const manager = new ModelManager({
     loader: metrics.instrumentLoader(loader),
     loadOptions,
@@ -161,7 +162,8 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
     maxLoadRetries: flags.maxNumLoadRetries,
     loadRetryIntervalSeconds: flags.loadRetryIntervalMicros / 1e6,
     // Warmup records decode under the same limits as requests.
-    decodeLimits: { factor: flags.requestDecodeFactor, floorBytes: flags.requestDecodeFloorBytes, maxBytes: flags.requestDecodeMaxBytes },
+    decodeLimits,
+    signatureMethodNameCheck: flags.enableSignatureMethodNameCheck,
   });
   metrics.observeManager(manager);
   if (loadOptions.batching) registerBatchingMetrics(metrics, batchingStatsOf(manager));
@@ -178,7 +180,6 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
   const openPorts = async () => {
     const onRequest = metrics.grpcRecorder();
     const maxMessageBytes = flags.grpcMaxMessageBytes;
-    const decodeLimits: DecodeLimits = { factor: flags.requestDecodeFactor, floorBytes: flags.requestDecodeFloorBytes, maxBytes: flags.requestDecodeMaxBytes };
     const channel = parseGrpcChannelArguments(flags.grpcChannelArguments);
     if (channel.applied.length > 0) log(`gRPC server arguments: ${channel.applied.join(', ')}`);
     for (const ignored of channel.ignored) log(`--grpc_channel_arguments: ignored ${ignored}`);

@@ -6,7 +6,7 @@ import { TfServeError, invalidArgument } from '../errors';
 import { DEFAULT_SIGNATURE } from '../model';
 import type { Servable } from '../servable';
 import type { Signature } from '../signatures';
-import { type AnyTensor, type PackedStrings, type TensorInput, isPackedStrings, packedAt, packedCount } from '../tensor';
+import { type AnyTensor, type PackedStrings, type TensorInput, packedCount } from '../tensor';
 import { type Example, type SerializedExamples, encodeExample, isSerializedExamples, withContext } from './example';
 import type { ModelManager, VersionStatus } from './model-manager';
 
@@ -85,6 +85,13 @@ export interface Target {
   servable: Servable;
   name: string;
   version: number;
+  /**
+   * TF Serving's --enable_signature_method_name_check: hold Predict, Classify,
+   * Regress and MultiInference tasks to signatures of their method_name.
+   * Off (TF Serving's default), a signature serves any API its inputs and
+   * outputs fit.
+   */
+  methodNameCheck?: boolean;
 }
 
 function checkSpec(spec: ModelSpecInput | undefined): ModelSpecInput {
@@ -122,13 +129,14 @@ function resolved(target: Target, signatureName: string): ResolvedSpec {
 /** Predict on a given servable (warmup replays use this directly). */
 export async function predictOn(target: Target, request: Omit<PredictRequest, 'modelSpec'> & { signatureName?: string }): Promise<PredictResult> {
   const signature = signatureOf(target, request.signatureName);
-  if (![PREDICT_METHOD, CLASSIFY_METHOD, REGRESS_METHOD].includes(signature.methodName)) {
-    throw invalidArgument(`signature '${signature.name}' has method_name '${signature.methodName}', which Predict cannot run`);
+  if (target.methodNameCheck && ![PREDICT_METHOD, CLASSIFY_METHOD, REGRESS_METHOD].includes(signature.methodName)) {
+    throw invalidArgument(
+      `Expected prediction signature method_name to be one of {${PREDICT_METHOD}, ${CLASSIFY_METHOD}, ${REGRESS_METHOD}}. Was: ${signature.methodName} (--enable_signature_method_name_check)`,
+    );
   }
+  // No inputs is a request like any other: a signature that takes none (a
+  // stateful model's get_counter) runs; one that takes some reports them missing.
   const aliases = Object.keys(request.inputs);
-  if (aliases.length === 0) {
-    throw invalidArgument(`the request has no inputs; signature '${signature.name}' takes ${Object.keys(signature.inputs).join(', ')}`);
-  }
   // Aliases are checked here against the signature's own keys, whatever the
   // engine does with them: '__proto__' or 'toString' name no input or output.
   for (const alias of aliases) {
@@ -143,7 +151,7 @@ export async function predictOn(target: Target, request: Omit<PredictRequest, 'm
   }
   // Like TF Serving, leave shapes to TF: e.g. x = [2.0] into a [-1,1] signature.
   // An aborted call is answered at once; if its run had not started, it never does.
-  const outputs = await target.servable.predict(unpackStringInputs(request.inputs, signature), {
+  const outputs = await target.servable.predict(request.inputs, {
     signature: signature.name,
     outputs: request.outputFilter,
     validateShapes: false,
@@ -152,60 +160,16 @@ export async function predictOn(target: Target, request: Omit<PredictRequest, 'm
   return { modelSpec: resolved(target, signature.name), outputs };
 }
 
-// ---------------------------------------------------------------------------
-// BOUNDARY, TEMPORARY: until src/inputs.ts and the addon take PackedStrings
-// (the native part of issue 7), string inputs decoded packed are unpacked
-// here into one Uint8Array view per element, just before the engine. Only
-// inputs the signature types DT_STRING are unpacked (any other is refused
-// on its dtype first). Remove this function and its two callers once
-// predict() accepts PackedStrings.
-const NO_BYTES = new Uint8Array(0);
-
-function unpackedStrings(packed: PackedStrings): Uint8Array[] {
-  const out = new Array<Uint8Array>(packedCount(packed));
-  // Empty strings share one empty array: a flood of them costs a pointer each.
-  for (let i = 0; i < out.length; i++) out[i] = packed.offsets[i] === packed.offsets[i + 1] ? NO_BYTES : packedAt(packed, i);
-  return out;
-}
-
-function unpackStringInputs(inputs: Record<string, TensorInput>, signature: Signature): Record<string, TensorInput> {
-  const out = Object.create(null) as Record<string, TensorInput>;
-  for (const alias of Object.keys(inputs)) {
-    const input = inputs[alias]!;
-    const wantsStrings = Object.hasOwn(signature.inputs, alias) && signature.inputs[alias]!.dtype === 'string';
-    out[alias] = wantsStrings && isPackedStrings(input.data) ? { ...input, data: unpackedStrings(input.data) } : input;
-  }
-  return out;
-}
-// ---------------------------------------------------------------------------
-
 export function predict(manager: ModelManager, request: PredictRequest): Promise<PredictResult> {
   const spec = checkSpec(request.modelSpec);
   return withLease(manager, spec, (target) => predictOn(target, { ...request, signatureName: spec.signatureName }));
-}
-
-/**
- * Predict whose inputs are decoded against the signature of the version it
- * runs on (REST's JSON is typed by the signature); answers with what
- * `decode` returned too.
- */
-export function predictWith<D extends { inputs: Record<string, TensorInput> }>(
-  manager: ModelManager,
-  request: { modelSpec: ModelSpecInput; signal?: AbortSignal; decode: (signature: Signature) => D },
-): Promise<PredictResult & { decoded: D }> {
-  const spec = checkSpec(request.modelSpec);
-  return withLease(manager, spec, async (target) => {
-    const decoded = request.decode(signatureOf(target, spec.signatureName));
-    const result = await predictOn(target, { inputs: decoded.inputs, signal: request.signal, signatureName: spec.signatureName });
-    return { ...result, decoded };
-  });
 }
 
 /** The DT_STRING [n] tensor of serialized tf.Examples a classify/regress signature reads. */
 interface ExamplesFeed {
   dtype: 'string';
   shape: [number];
-  data: Uint8Array[];
+  data: Uint8Array[] | PackedStrings;
 }
 
 /**
@@ -219,8 +183,7 @@ function examplesFeed(examples: ExampleInput, context: Example | undefined): () 
     if (isSerializedExamples(examples)) {
       const count = packedCount(examples.serialized);
       if (count === 0) throw invalidArgument('Input is empty: the request has no examples');
-      // BOUNDARY, TEMPORARY (see unpackStringInputs): feed examples.serialized itself once predict() takes PackedStrings.
-      feed = { dtype: 'string', shape: [count], data: unpackedStrings(examples.serialized) };
+      feed = { dtype: 'string', shape: [count], data: examples.serialized };
       return feed;
     }
     if (!Array.isArray(examples) || examples.length === 0) throw invalidArgument('Input is empty: the request has no examples');
@@ -229,13 +192,19 @@ function examplesFeed(examples: ExampleInput, context: Example | undefined): () 
   };
 }
 
-/** The single DT_STRING input a signature reads serialized examples from. */
-function examplesInput(signature: Signature, method: string): string {
+/**
+ * The single DT_STRING input a signature reads serialized examples from: its
+ * one input, keyed 'inputs', as TF Serving's classifier and regressor require
+ * (of any method_name unless the check is on), or, tfserve's extension, the
+ * one DT_STRING input of a predict signature.
+ */
+function examplesInput(target: Target, signature: Signature, method: string): string {
+  const api = method === CLASSIFY_METHOD ? 'classification' : 'regression';
+  if (target.methodNameCheck && signature.methodName !== method) {
+    throw invalidArgument(`Expected ${api} signature method_name to be ${method}. Was: ${signature.methodName} (--enable_signature_method_name_check)`);
+  }
   const keys = Object.keys(signature.inputs);
-  if (signature.methodName === method) {
-    if (keys.length !== 1 || signature.inputs[EXAMPLES_INPUT] === undefined) {
-      throw invalidArgument(`${method} signature '${signature.name}' must have exactly one input, '${EXAMPLES_INPUT}'; it has ${keys.join(', ')}`);
-    }
+  if (keys.length === 1 && Object.hasOwn(signature.inputs, EXAMPLES_INPUT)) {
     const spec = signature.inputs[EXAMPLES_INPUT]!;
     if (spec.dtype !== 'string') {
       throw invalidArgument(`input '${EXAMPLES_INPUT}' of signature '${signature.name}' is ${spec.tfDtype}, not DT_STRING serialized tf.Examples: call Predict on it instead`);
@@ -245,7 +214,7 @@ function examplesInput(signature: Signature, method: string): string {
   // A predict signature that parses serialized examples from its one string input.
   if (signature.methodName === PREDICT_METHOD && keys.length === 1 && signature.inputs[keys[0]!]!.dtype === 'string') return keys[0]!;
   throw invalidArgument(
-    `signature '${signature.name}' has method_name '${signature.methodName}'; ${method === CLASSIFY_METHOD ? 'Classify' : 'Regress'} needs a ${method} signature or a predict signature with one DT_STRING input of serialized tf.Examples`,
+    `signature '${signature.name}' (method_name '${signature.methodName}') cannot serve ${method === CLASSIFY_METHOD ? 'Classify' : 'Regress'}: it needs exactly one input, '${EXAMPLES_INPUT}', of serialized tf.Examples (it has ${keys.join(', ') || 'none'})`,
   );
 }
 
@@ -266,7 +235,7 @@ export function classifyOn(target: Target, request: ExamplesCall): Promise<Class
 
 async function runClassify(target: Target, signatureName: string | undefined, examples: () => ExamplesFeed, signal: AbortSignal | undefined): Promise<ClassifyResult> {
   const signature = signatureOf(target, signatureName);
-  const input = examplesInput(signature, CLASSIFY_METHOD);
+  const input = examplesInput(target, signature, CLASSIFY_METHOD);
   const classesSpec = signature.outputs[CLASSES_OUTPUT];
   const scoresSpec = signature.outputs[SCORES_OUTPUT];
   if (!classesSpec && !scoresSpec) {
@@ -305,7 +274,7 @@ export function regressOn(target: Target, request: ExamplesCall): Promise<Regres
 
 async function runRegress(target: Target, signatureName: string | undefined, examples: () => ExamplesFeed, signal: AbortSignal | undefined): Promise<RegressResult> {
   const signature = signatureOf(target, signatureName);
-  const input = examplesInput(signature, REGRESS_METHOD);
+  const input = examplesInput(target, signature, REGRESS_METHOD);
   const spec = signature.outputs[REGRESS_OUTPUT];
   if (!spec) throw invalidArgument(`regress signature '${signature.name}' has no '${REGRESS_OUTPUT}' output (its outputs: ${Object.keys(signature.outputs).join(', ')})`);
   if (spec.dtype !== 'float32') throw invalidArgument(`output '${REGRESS_OUTPUT}' of signature '${signature.name}' must be DT_FLOAT, is ${spec.tfDtype}`);
@@ -359,10 +328,6 @@ async function runTasks(target: Target, tasks: MultiInferenceRequest['tasks'], r
   const results: MultiInferenceResult['results'] = [];
   for (const task of tasks) {
     const signatureName = task.modelSpec.signatureName;
-    const signature = signatureOf(target, signatureName);
-    if (signature.methodName !== task.methodName) {
-      throw invalidArgument(`signature '${signature.name}' has method_name '${signature.methodName}', but the task asks for ${task.methodName}`);
-    }
     if (task.methodName === CLASSIFY_METHOD) {
       const result = await runClassify(target, signatureName, examples, request.signal);
       results.push({ modelSpec: result.modelSpec, classifications: result.classifications });

@@ -45,6 +45,8 @@ export interface ManagerOptions {
   loadRetryIntervalSeconds?: number;
   /** Limits warmup records decode under, as requests do (default DEFAULT_DECODE_LIMITS). */
   decodeLimits?: DecodeLimits;
+  /** TF Serving's --enable_signature_method_name_check, carried by every lease; default false. */
+  signatureMethodNameCheck?: boolean;
 }
 
 export type VersionState = 'LOADING' | 'AVAILABLE' | 'UNLOADING' | 'END';
@@ -67,6 +69,7 @@ export interface Lease {
   servable: Servable;
   name: string;
   version: number;
+  methodNameCheck: boolean;
   release(): void;
 }
 
@@ -344,6 +347,7 @@ export class ModelManager extends EventEmitter {
       servable: leased.servable!,
       name: spec.name,
       version: leased.version,
+      methodNameCheck: this.options.signatureMethodNameCheck ?? false,
       release: () => {
         if (released) return;
         released = true;
