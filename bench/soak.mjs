@@ -314,7 +314,7 @@ const BAD_REST = {
   malformed_json: () => ['/v1/models/half:predict', pick(['{"instances": [1, 2', '{instances: [1]}', '', 'null', '{"instances": [1,]}', '\u0000\u0001'])],
   deep_nesting: () => ['/v1/models/half:predict', `{"instances": ${nested(pick([256, 1000, 100_000]))}}`],
   long_number: () => ['/v1/models/half:predict', `{"instances": [${'9'.repeat(100_000)}]}`],
-  out_of_range_float: () => ['/v1/models/half:predict', `{"instances": [${pick(['1e400', '-1e400', '3.5e38'])}]}`],
+  out_of_range_float: () => ['/v1/models/half:predict', `{"instances": [${pick(['1e400', '-1e400'])}]}`],
   bad_method: () => ['/v1/models/half:nosuchverb', JSON.stringify({ instances: [1] })],
 };
 
