@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "free_memory.h"
 #include "run_pool.h"
 #include "tf_error.h"
 
@@ -31,11 +32,19 @@ std::atomic<size_t> live_models{0};
 constexpr size_t kMaxBatchersPerModel = 32;
 
 // Destroying a model closes its session and joins its batch threads: never
-// on a JS thread or on one of those batch threads.
+// on a JS thread or on one of those batch threads. The pages the session
+// freed then go back to the system (see free_memory.h).
 struct OffServingThreadDeleter {
   void operator()(SavedModel* model) const {
-    std::unique_ptr<SavedModel> owned(model);
-    if (IsServingThread()) std::thread([doomed = std::move(owned)]() mutable { doomed.reset(); }).detach();
+    auto close = [doomed = std::unique_ptr<SavedModel>(model)]() mutable {
+      doomed.reset();
+      ReturnFreedMemory();
+    };
+    if (IsServingThread()) {
+      std::thread(std::move(close)).detach();
+    } else {
+      close();
+    }
   }
 };
 
