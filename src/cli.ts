@@ -5,7 +5,7 @@ import { demoFlags, demoInstructions, writeDemoRequest } from './server/demo';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { native } from './native';
+import { native } from './engine/native';
 import { FlagError, type ServerFlags, helpText, inertFlagNotices, parseCommandLine } from './server/flags';
 import { startServer } from './server/server';
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { type AnyTensor, type DType, DTYPES, type Model, fromBfloat16Bits, fromFloat16Bits, loadModel, toBfloat16Bits, toFloat16Bits } from '../src';
-import { dtypeInfo } from '../src/dtypes';
+import { dtypeInfo } from '../src/engine/dtypes';
 import { fixture, readJson } from './helpers';
 
 interface ExpectedSpec {

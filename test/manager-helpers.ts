@@ -14,7 +14,6 @@ export function testManager(overrides: Partial<ManagerOptions> = {}): ModelManag
   return new ModelManager({
     loader: (basePath, options) => loadModel(basePath, options),
     fileSystemPollWaitSeconds: 0,
-    enableModelWarmup: false,
     allowVersionLabelsForUnavailableModels: false,
     ...overrides,
   });

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import zlib from 'node:zlib';
 
 import { loadModel } from '../src';
-import type { ServableLoader } from '../src/servable';
+import type { ServableLoader } from '../src/engine/servable';
 import type { ModelManager } from '../src/serving/model-manager';
 import { ServerMetrics } from '../src/server/metrics';
 import { type RestServer, startRestServer } from '../src/server/rest';

@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { DEFAULT_MAX_RESPONSE_BYTES, encodePredictResponse } from '../src/server/rest-json';
 import { RestCodec, defaultCodecThreads } from '../src/server/rest-codec/pool';
 import { DEFAULT_DECODE_LIMITS } from '../src/serving/decode-limits';
-import { isPackedStrings, packedCount } from '../src/tensor';
+import { isPackedStrings, packedCount } from '../src/engine/tensor';
 import { type SpawnedCli, fixture, freePort, needsTfServingData, spawnCli, tempDir, tfServingModel, throwsWithCode, waitForOutput } from './helpers';
 import { type HttpAnswer, get, post } from './rest-helpers';
 

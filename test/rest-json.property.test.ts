@@ -7,12 +7,12 @@ import { test } from 'node:test';
 
 import fc from 'fast-check';
 
-import type { DType } from '../src/dtypes';
-import { fromFloat16Bits, toFloat16Bits } from '../src/half';
+import type { DType } from '../src/engine/dtypes';
+import { fromFloat16Bits, toFloat16Bits } from '../src/engine/half';
 import { type CodecJob, type CodecReply, runCodecJob } from '../src/server/rest-codec/decode';
 import type { InputSignature } from '../src/server/rest-json';
 import { DEFAULT_DECODE_LIMITS } from '../src/serving/decode-limits';
-import { type PackedStrings, packedAt, packedCount } from '../src/tensor';
+import { type PackedStrings, packedAt, packedCount } from '../src/engine/tensor';
 
 type Leaf = number | bigint | boolean | string | Uint8Array;
 

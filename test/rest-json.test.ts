@@ -3,13 +3,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import type { Signature, TensorSpec } from '../src/signatures';
+import type { Signature, TensorSpec } from '../src/engine/signatures';
 import { parseJson } from '../src/server/json-parse';
 import { formatFloat32, formatFloat64, formatG } from '../src/server/json-write';
 import { decodeExamplesRequest, decodePredictInputs, encodeClassifyResponse, encodePredictResponse, encodeRegressResponse, parseRequestBody, signatureNameOf } from '../src/server/rest-json';
 import { encodeStatusResponse } from '../src/server/rest-metadata';
-import type { DType } from '../src/dtypes';
-import { type PackedStrings, packedAt } from '../src/tensor';
+import type { DType } from '../src/engine/dtypes';
+import { type PackedStrings, packedAt } from '../src/engine/tensor';
 import { throwsWithCode } from './helpers';
 
 function spec(dtype: DType, shape: number[] | null): TensorSpec {

@@ -11,7 +11,7 @@ import { decodeExample } from '../src/serving/example';
 import { servingType } from '../src/serving/protos';
 import { decodeTensorProto } from '../src/serving/tensor-proto';
 import { decodeExamplesRequest, decodeMessage, decodeMetadataRequest, decodeMultiInferenceRequest, decodePredictRequest, requestBudget } from '../src/serving/wire';
-import { isPackedStrings, packedAt, packedCount, type PackedStrings } from '../src/tensor';
+import { isPackedStrings, packedAt, packedCount, type PackedStrings } from '../src/engine/tensor';
 import { throwsWithCode } from './helpers';
 
 const TensorProto = servingType('tensorflow.TensorProto');

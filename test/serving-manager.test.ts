@@ -6,11 +6,11 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 
 import { loadModel } from '../src';
-import type { Servable, ServableLoader } from '../src/servable';
+import type { Servable, ServableLoader } from '../src/engine/servable';
 import type { ModelManager } from '../src/serving/model-manager';
 import { predict } from '../src/serving/inference';
 import { servingType } from '../src/serving/protos';
-import { WARMUP_FILE, readTfRecords, writeTfRecords } from '../src/serving/warmup';
+import { WARMUP_FILE, readTfRecords, runWarmup, writeTfRecords } from '../src/serving/warmup';
 import { encodeTensorProto } from '../src/serving/tensor-proto';
 import { needsTfServingData, tempDir, tfServingModel, waitUntil } from './helpers';
 import { modelConfig, testManager } from './manager-helpers';
@@ -255,7 +255,7 @@ describe('ModelManager', { skip }, () => {
       };
       return counted;
     };
-    m = testManager({ loader: counting, enableModelWarmup: true });
+    m = testManager({ loader: counting, warmup: runWarmup });
     try {
       await m.setConfig([modelConfig('hp', base)]);
       assert.equal(predictions, 3);
@@ -266,7 +266,7 @@ describe('ModelManager', { skip }, () => {
     }
 
     fs.writeFileSync(path.join(base, '123', WARMUP_FILE), writeTfRecords([record('x'), record('not_an_input')]));
-    const bad = testManager({ enableModelWarmup: true });
+    const bad = testManager({ warmup: runWarmup });
     try {
       await bad.setConfig([modelConfig('hp', base)]);
       const [status] = bad.status('hp');
@@ -284,7 +284,7 @@ describe('ModelManager', { skip }, () => {
       }),
     ).finish();
     fs.writeFileSync(path.join(base, '123', WARMUP_FILE), writeTfRecords([record('x'), broadcast]));
-    const limited = testManager({ enableModelWarmup: true, decodeLimits: { factor: 1, floorBytes: 1024, maxBytes: 1024 } });
+    const limited = testManager({ warmup: (servable, name) => runWarmup(servable, name, { factor: 1, floorBytes: 1024, maxBytes: 1024 }) });
     try {
       await limited.setConfig([modelConfig('hp', base)]);
       const [status] = limited.status('hp');

@@ -5,8 +5,8 @@ import { describe, test } from 'node:test';
 
 import protobuf from 'protobufjs';
 
-import { DTYPES, type DType } from '../src/dtypes';
-import { type AnyTensor, type PackedStrings, isPackedStrings, packedAt, packedCount } from '../src/tensor';
+import { DTYPES, type DType } from '../src/engine/dtypes';
+import { type AnyTensor, type PackedStrings, isPackedStrings, packedAt, packedCount } from '../src/engine/tensor';
 import { decodeExample, encodeExample, withContext } from '../src/serving/example';
 import { servingType } from '../src/serving/protos';
 import { type DecodedTensor, decodeTensorProto, encodeTensorProto } from '../src/serving/tensor-proto';

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { Engine, type EngineModel, type Model, addon, loadModel } from '../src';
-import type { NativeFeed, NativeModel } from '../src/native';
-import { type PackedStrings, type TensorInput, packStrings } from '../src/tensor';
+import type { NativeFeed, NativeModel } from '../src/engine/native';
+import { type PackedStrings, type TensorInput, packStrings } from '../src/engine/tensor';
 import { fixture, rejectsWithCode } from './helpers';
 
 type Predictor = Pick<Model, 'predict'>;

@@ -8,13 +8,13 @@ import { describe, test } from 'node:test';
 
 import fc from 'fast-check';
 
-import { DTYPES, type DType, dtypeInfo } from '../src/dtypes';
-import { TfServeError } from '../src/errors';
+import { DTYPES, type DType, dtypeInfo } from '../src/engine/dtypes';
+import { TfServeError } from '../src/engine/errors';
 import { DecodeBudget } from '../src/serving/decode-limits';
 import { servingType } from '../src/serving/protos';
 import { type DecodedTensor, decodeTensorProto, encodeTensorProto, tensorProtoSize } from '../src/serving/tensor-proto';
 import { decodeExamplesRequest, decodeMultiInferenceRequest, decodePredictRequest, encodePredictResponse, predictResponseSize } from '../src/serving/wire';
-import { type AnyTensor, type PackedStrings, isPackedStrings, packedAt, packedCount } from '../src/tensor';
+import { type AnyTensor, type PackedStrings, isPackedStrings, packedAt, packedCount } from '../src/engine/tensor';
 
 const TensorProto = servingType('tensorflow.TensorProto');
 const RUNS = 300;

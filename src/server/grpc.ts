@@ -9,7 +9,7 @@
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 
-import { TfServeError, invalidArgument, type StatusCode } from '../errors';
+import { TfServeError, invalidArgument, type StatusCode } from '../engine/errors';
 import { modelConfigsFromServerConfig } from '../serving/config';
 import { classify, modelMetadata, modelStatus, multiInference, predict, regress, type ModelSpecInput } from '../serving/inference';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../serving/decode-limits';

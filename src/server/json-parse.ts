@@ -1,6 +1,6 @@
 // JSON as TF Serving reads it: standard JSON plus the bare NaN, Infinity and
 // -Infinity tokens, with integer literals kept exact.
-import { invalidArgument } from '../errors';
+import { invalidArgument } from '../engine/errors';
 import { scanJson } from './json-scan';
 
 /**

@@ -4,7 +4,7 @@
 // 100k-digit literal, and it tells parseJson whether JSON.parse may be used.
 // It does not validate the syntax: the parsers do that, on text the scan has
 // bounded.
-import { invalidArgument } from '../errors';
+import { invalidArgument } from '../engine/errors';
 
 /**
  * Deepest nesting of arrays and objects. A tensor of the highest rank TF

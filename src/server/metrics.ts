@@ -6,13 +6,13 @@
 // are named tfserve_*, in seconds.
 import { Counter, Gauge, Histogram, type Metric, Registry, collectDefaultMetrics } from 'prom-client';
 
-import type { StatusCode } from '../errors';
-import { type NativeBatchingStats, native } from '../native';
-import { DEFAULT_SIGNATURE, type PredictOptions } from '../model';
-import type { Servable, ServableLoader } from '../servable';
+import type { StatusCode } from '../engine/errors';
+import { type NativeBatchingStats, native } from '../engine/native';
+import { DEFAULT_SIGNATURE, type PredictOptions } from '../engine/model';
+import type { Servable, ServableLoader } from '../engine/servable';
 import { CLASSIFY_METHOD, REGRESS_METHOD } from '../serving/inference';
 import type { LoadEvent } from '../serving/model-manager';
-import type { TensorInput } from '../tensor';
+import type { TensorInput } from '../engine/tensor';
 import type { GrpcRequestInfo } from './grpc';
 
 /** One finished request, from the REST or the gRPC front door. */

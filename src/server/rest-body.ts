@@ -3,7 +3,7 @@ import type http from 'node:http';
 import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 
-import type { StatusCode } from '../errors';
+import type { StatusCode } from '../engine/errors';
 
 /** An error whose HTTP status is not the one TF Serving maps its status code to. */
 export class HttpError extends Error {

@@ -1,11 +1,11 @@
 // TF Serving's REST request and response bodies: predict in row
 // ("instances" -> "predictions") and columnar ("inputs" -> "outputs")
 // formats, classify/regress with tf.Examples, errors.
-import { BIGINT_RANGES, type DType } from '../dtypes';
-import { TfServeError, invalidArgument } from '../errors';
+import { BIGINT_RANGES, type DType } from '../engine/dtypes';
+import { TfServeError, invalidArgument } from '../engine/errors';
 import { DecodeBudget } from '../serving/decode-limits';
 import type { Example, Feature } from '../serving/example';
-import type { AnyTensor, TensorInput } from '../tensor';
+import type { AnyTensor, TensorInput } from '../engine/tensor';
 import { type JsonObject, type JsonValue, type ParseOptions, isJsonObject, parseJson } from './json-parse';
 import { formatFloat32, jsonString } from './json-write';
 import { type DecodeTarget, batchFromJson, decodeBase64, estimateTensorJson, isBase64Object, jsonTypeName, renderJson, rowWriters, tensorFromJson, writeTensor } from './rest-tensor';

@@ -7,7 +7,7 @@ import protobuf from 'protobufjs';
 import type { ResolvedSpec } from '../serving/inference';
 import type { VersionStatus } from '../serving/model-manager';
 import { readMapEntry } from '../serving/wire';
-import { lazyProtoRoot } from '../proto';
+import { lazyProtoRoot } from '../engine/proto';
 import { jsonString } from './json-write';
 
 /** A JSON document whose int64 values are already strings; written in key order. */

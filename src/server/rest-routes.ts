@@ -2,7 +2,7 @@
 //   GET  /v1/models/{name}[/versions/{v}|/labels/{l}]            model status
 //   GET  /v1/models/{name}[/versions/{v}|/labels/{l}]/metadata   model metadata
 //   POST /v1/models/{name}[/versions/{v}|/labels/{l}]:{predict|classify|regress}
-import { invalidArgument } from '../errors';
+import { invalidArgument } from '../engine/errors';
 
 export type RestMethod = 'status' | 'metadata' | 'predict' | 'classify' | 'regress';
 

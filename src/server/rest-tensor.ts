@@ -3,11 +3,11 @@
 // {"b64": "..."} for binary strings. Decoding checks the shape
 // (checkShapeLimits) and charges the request's DecodeBudget before it
 // allocates; strings are packed into one buffer (PackedStrings).
-import { BIGINT_RANGES, type DType, INTEGER_RANGES, dtypeInfo } from '../dtypes';
-import { TfServeError, invalidArgument } from '../errors';
-import { fromBfloat16Bits, fromFloat16Bits, toBfloat16Bits, toFloat16Bits } from '../half';
+import { BIGINT_RANGES, type DType, INTEGER_RANGES, dtypeInfo } from '../engine/dtypes';
+import { TfServeError, invalidArgument } from '../engine/errors';
+import { fromBfloat16Bits, fromFloat16Bits, toBfloat16Bits, toFloat16Bits } from '../engine/half';
 import { type DecodeBudget, STRING_ELEMENT_COST } from '../serving/decode-limits';
-import { type AnyTensor, type PackedStrings, type TensorInput, checkShapeLimits, elementCount, formatShape } from '../tensor';
+import { type AnyTensor, type PackedStrings, type TensorInput, checkShapeLimits, elementCount, formatShape } from '../engine/tensor';
 import { type JsonValue, isJsonObject } from './json-parse';
 import { formatFloat32, formatFloat64, jsonString } from './json-write';
 

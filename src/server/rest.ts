@@ -3,9 +3,9 @@
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 
-import { type StatusCode, TfServeError } from '../errors';
-import { DEFAULT_SIGNATURE } from '../model';
-import type { Servable } from '../servable';
+import { type StatusCode, TfServeError } from '../engine/errors';
+import { DEFAULT_SIGNATURE } from '../engine/model';
+import type { Servable } from '../engine/servable';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../serving/decode-limits';
 import { classify, modelMetadata, modelStatus, predictOn, regress } from '../serving/inference';
 import type { ModelManager } from '../serving/model-manager';

@@ -3,14 +3,15 @@
 // draining shutdown.
 import fs from 'node:fs';
 
-import { TfServeError } from '../errors';
-import { Engine } from '../engine';
-import type { LoadOptions } from '../model';
-import type { ServableLoader } from '../servable';
-import type { SessionOptions } from '../session-options';
+import { TfServeError } from '../engine/errors';
+import { Engine } from '../engine/engine';
+import type { LoadOptions } from '../engine/model';
+import type { ServableLoader } from '../engine/servable';
+import type { SessionOptions } from '../engine/session-options';
 import type { DecodeLimits } from '../serving/decode-limits';
 import { parseBatchingParametersFile, parseModelConfigText, parseMonitoringConfigFile, readModelConfigFile } from '../serving/config';
 import { type LoadEvent, type ModelConfig, ModelManager } from '../serving/model-manager';
+import { runWarmup } from '../serving/warmup';
 import type { ServerFlags } from './flags';
 import { type GrpcServer, startGrpcServer } from './grpc';
 import { parseGrpcChannelArguments } from './grpc-channel-args';
@@ -157,12 +158,11 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
     loader: metrics.instrumentLoader(loader),
     loadOptions,
     fileSystemPollWaitSeconds: flags.fileSystemPollWaitSeconds,
-    enableModelWarmup: flags.enableModelWarmup,
+    warmup: flags.enableModelWarmup ? (servable, name) => runWarmup(servable, name, decodeLimits) : undefined,
     allowVersionLabelsForUnavailableModels: flags.allowVersionLabelsForUnavailableModels,
     maxLoadRetries: flags.maxNumLoadRetries,
     loadRetryIntervalSeconds: flags.loadRetryIntervalMicros / 1e6,
     // Warmup records decode under the same limits as requests.
-    decodeLimits,
     signatureMethodNameCheck: flags.enableSignatureMethodNameCheck,
   });
   metrics.observeManager(manager);

@@ -3,8 +3,8 @@
 // (BatchingParameters), --monitoring_config_file (MonitoringConfig).
 import fs from 'node:fs';
 
-import type { BatchingOptions } from '../batching-options';
-import { TfServeError, invalidArgument } from '../errors';
+import type { BatchingOptions } from '../engine/batching-options';
+import { TfServeError, invalidArgument } from '../engine/errors';
 import type { ModelConfig } from './model-manager';
 import { setOwn } from './own';
 import { servingType } from './protos';

@@ -4,7 +4,7 @@
 // more than `maxBytes`. Decoders count elements and bytes from the wire
 // before they allocate, charge them to the request's budget, and refuse with
 // INVALID_ARGUMENT naming the input and the flag once it is spent.
-import { invalidArgument } from '../errors';
+import { invalidArgument } from '../engine/errors';
 
 export interface DecodeLimits {
   /** Decoded bytes allowed per byte of request (--request_decode_factor). */

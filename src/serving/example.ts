@@ -4,8 +4,8 @@
 // they are fed to TF as they are).
 import protobuf from 'protobufjs';
 
-import { invalidArgument } from '../errors';
-import type { PackedStrings } from '../tensor';
+import { invalidArgument } from '../engine/errors';
+import type { PackedStrings } from '../engine/tensor';
 import { STRING_ELEMENT_COST } from './decode-limits';
 import { setOwn } from './own';
 import { FIXED32, LEN, VARINT, checkMessage, decodeUtf8, endsVarints, readSpan, readTag } from './proto-wire';

@@ -2,11 +2,11 @@
 // and REST decode their requests into these shapes and encode the answers.
 // Each call leases the servable it runs on and releases it once the answer is
 // built, so a version being unloaded finishes its requests first.
-import { TfServeError, invalidArgument } from '../errors';
-import { DEFAULT_SIGNATURE } from '../model';
-import type { Servable } from '../servable';
-import type { Signature } from '../signatures';
-import { type AnyTensor, type PackedStrings, type TensorInput, packedCount } from '../tensor';
+import { TfServeError, invalidArgument } from '../engine/errors';
+import { DEFAULT_SIGNATURE } from '../engine/model';
+import type { Servable } from '../engine/servable';
+import type { Signature } from '../engine/signatures';
+import { type AnyTensor, type PackedStrings, type TensorInput, packedCount } from '../engine/tensor';
 import { type Example, type SerializedExamples, encodeExample, isSerializedExamples, withContext } from './example';
 import type { ModelManager, VersionStatus } from './model-manager';
 

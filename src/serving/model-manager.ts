@@ -10,13 +10,11 @@
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 
-import { TfServeError, type StatusCode } from '../errors';
-import type { LoadOptions } from '../model';
-import { listVersions } from '../model-dir';
-import type { Servable, ServableLoader } from '../servable';
-import type { DecodeLimits } from './decode-limits';
+import { TfServeError, type StatusCode } from '../engine/errors';
+import type { LoadOptions } from '../engine/model';
+import { listVersions } from '../engine/model-dir';
+import type { Servable, ServableLoader } from '../engine/servable';
 import { getOwn } from './own';
-import { runWarmup } from './warmup';
 
 export interface ModelConfig {
   name: string;
@@ -33,7 +31,13 @@ export interface ManagerOptions {
   loadOptions?: LoadOptions;
   /** Seconds between scans of the base paths; 0 = scan once. */
   fileSystemPollWaitSeconds: number;
-  enableModelWarmup: boolean;
+  /**
+   * Runs before a loaded version serves (the server passes runWarmup from
+   * warmup.ts when --enable_model_warmup); its failure fails the load.
+   * Injected rather than imported: warmup replays requests through the
+   * inference layer, which itself sits on the manager.
+   */
+  warmup?: (servable: Servable, name: string) => Promise<unknown>;
   allowVersionLabelsForUnavailableModels: boolean;
   /**
    * A version that fails to load is retried on later scans, at most this many
@@ -43,8 +47,6 @@ export interface ManagerOptions {
   maxLoadRetries?: number;
   /** Seconds between those retries (TF Serving's --load_retry_interval_micros); default 60. */
   loadRetryIntervalSeconds?: number;
-  /** Limits warmup records decode under, as requests do (default DEFAULT_DECODE_LIMITS). */
-  decodeLimits?: DecodeLimits;
   /** TF Serving's --enable_signature_method_name_check, carried by every lease; default false. */
   signatureMethodNameCheck?: boolean;
 }
@@ -274,7 +276,7 @@ export class ModelManager extends EventEmitter {
     try {
       const servable = await this.options.loader(basePath, { ...this.options.loadOptions, version }, name);
       v.servable = servable;
-      if (this.options.enableModelWarmup) await runWarmup(servable, name, this.options.decodeLimits);
+      if (this.options.warmup) await this.options.warmup(servable, name);
       if (entry.removed || this.closed || v.state !== 'LOADING') {
         await this.unload(entry, v);
         return;

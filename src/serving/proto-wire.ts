@@ -5,7 +5,7 @@
 // proto3 rules refuse both, and tfserve answers them INVALID_ARGUMENT.
 import protobuf from 'protobufjs';
 
-import { TfServeError, invalidArgument } from '../errors';
+import { TfServeError, invalidArgument } from '../engine/errors';
 
 /** Wire types. */
 export const VARINT = 0;

@@ -2,7 +2,7 @@
 // subsets in proto/ (written for tfserve; wire numbers are TF Serving's).
 import type protobuf from 'protobufjs';
 
-import { lazyProtoRoot } from '../proto';
+import { lazyProtoRoot } from '../engine/proto';
 
 const FILES = [
   'tensorflow_serving/apis/prediction_service.proto',

@@ -8,9 +8,9 @@
 // rest (a single value broadcasts; no value means zeros).
 import protobuf from 'protobufjs';
 
-import { type DType, type DTypeInfo, INTEGER_RANGES, type NumericArray, dtypeFromEnum, dtypeInfo } from '../dtypes';
-import { invalidArgument } from '../errors';
-import { type AnyTensor, MAX_RANK, type PackedStrings, type Tensor, checkShapeLimits, formatShape, isPackedStrings, packedAt, packedCount } from '../tensor';
+import { type DType, type DTypeInfo, INTEGER_RANGES, type NumericArray, dtypeFromEnum, dtypeInfo } from '../engine/dtypes';
+import { invalidArgument } from '../engine/errors';
+import { type AnyTensor, MAX_RANK, type PackedStrings, type Tensor, checkShapeLimits, formatShape, isPackedStrings, packedAt, packedCount } from '../engine/tensor';
 import { DecodeBudget, tensorCost } from './decode-limits';
 import { Cursor, FIXED32, FIXED64, LEN, VARINT, endsVarints, readSpan, readTag, readingWire } from './proto-wire';
 

@@ -7,8 +7,8 @@ import protobuf from 'protobufjs';
 
 import { setOwn } from './own';
 
-import { BIGINT_RANGES, type DType } from '../dtypes';
-import { TfServeError } from '../errors';
+import { BIGINT_RANGES, type DType } from '../engine/dtypes';
+import { TfServeError } from '../engine/errors';
 
 export type TextValue = number | bigint | string | boolean | Uint8Array | TextMessage | TextValue[];
 export interface TextMessage {

@@ -7,8 +7,8 @@ import path from 'node:path';
 
 import protobuf from 'protobufjs';
 
-import { TfServeError } from '../errors';
-import type { Servable } from '../servable';
+import { TfServeError } from '../engine/errors';
+import type { Servable } from '../engine/servable';
 import { type Target, classifyOn, multiInferenceOn, predictOn, regressOn } from './inference';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './decode-limits';
 import { decodeExamplesRequest, decodeMultiInferenceRequest, decodePredictRequest, readBytesField, requestBudget } from './wire';

@@ -3,8 +3,8 @@
 // and typed arrays); the rest goes through protobufjs.
 import protobuf from 'protobufjs';
 
-import { invalidArgument } from '../errors';
-import type { PackedStrings } from '../tensor';
+import { invalidArgument } from '../engine/errors';
+import type { PackedStrings } from '../engine/tensor';
 import { DEFAULT_DECODE_LIMITS, DecodeBudget, type DecodeLimits, STRING_ELEMENT_COST } from './decode-limits';
 import { type SerializedExamples, checkSerializedExample } from './example';
 import type { ClassifyResult, ExamplesRequest, ModelSpecInput, MultiInferenceRequest, MultiInferenceResult, PredictResult, RegressResult, ResolvedSpec } from './inference';

@@ -4,10 +4,10 @@
 // everything it needs: the body, the decode limits and, for :predict, the
 // input aliases and dtypes of every signature of the version the request
 // runs on (the signature is named inside the body).
-import { type StatusCode, TfServeError } from '../../errors';
+import { type StatusCode, TfServeError } from '../../engine/errors';
 import { DecodeBudget, type DecodeLimits } from '../../serving/decode-limits';
 import type { Example } from '../../serving/example';
-import { type TensorInput, isPackedStrings } from '../../tensor';
+import { type TensorInput, isPackedStrings } from '../../engine/tensor';
 import { type InputSignature, type PredictFormat, decodeExamplesRequest, decodePredictInputs, parseRequestBody, signatureNameOf } from '../rest-json';
 
 export interface PredictJob {

@@ -22,7 +22,7 @@ import path from 'node:path';
 
 import { Piscina } from 'piscina';
 
-import { TfServeError } from '../../errors';
+import { TfServeError } from '../../engine/errors';
 import type { DecodeLimits } from '../../serving/decode-limits';
 import { MAX_PARSE_BYTES_PER_CHAR } from '../json-scan';
 import { HttpError } from '../rest-body';

@@ -1,42 +1,17 @@
 import path from 'node:path';
 
-import type { BatchingOptions } from './batching-options';
-import { type CallerLimits, callerLimited } from './cancellation';
+import { callerLimited } from './cancellation';
 import { dtypeFromEnum } from './dtypes';
 import { TfServeError, invalidArgument } from './errors';
 import { prepareFeeds, selectOutputs } from './inputs';
 import { type ResolvedVersion, resolveVersion } from './model-dir';
 import { type NativeBatchingStats, type NativeModel, type NativeOutput, type NativeRunResult, native } from './native';
-import { type SessionOptions, encodeConfigProto } from './session-options';
+import { encodeConfigProto } from './session-options';
 import { type Signature, extractSignatureDefMap, parseMetaGraph } from './signatures';
-import type { Servable } from './servable';
+import type { LoadOptions, PredictOptions, Servable } from './servable';
 import type { AnyTensor, TensorInput } from './tensor';
 
-export interface LoadOptions {
-  /** Version to load; default: the highest numeric version directory. */
-  version?: number;
-  /** MetaGraphDef tags to load; default ['serve']. */
-  tags?: string[];
-  session?: SessionOptions;
-  /**
-   * Batch concurrent predictions (TF Serving's BatchingParameters). Requests
-   * from every thread of the process that use the same model, signature,
-   * output filter and batching options share one queue. Default: off.
-   */
-  batching?: BatchingOptions | false;
-}
-
-export interface PredictOptions extends CallerLimits {
-  /** Signature key; default 'serving_default'. */
-  signature?: string;
-  /** Output aliases to return; default all of the signature's outputs. */
-  outputs?: string[];
-  /**
-   * Hold input shapes to the signature's (default true). TF Serving does not,
-   * leaving it to TF's ops: its front doors turn this off.
-   */
-  validateShapes?: boolean;
-}
+export type { LoadOptions, PredictOptions } from './servable';
 
 export const DEFAULT_SIGNATURE = 'serving_default';
 

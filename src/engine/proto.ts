@@ -3,7 +3,7 @@ import path from 'node:path';
 
 import protobuf from 'protobufjs';
 
-const PROTO_DIR = path.resolve(__dirname, '..', '..', 'proto');
+const PROTO_DIR = path.resolve(__dirname, '..', '..', '..', 'proto');
 
 /** A root over the given proto/ files, loaded on first use and cached. */
 export function lazyProtoRoot(files: readonly string[], options: protobuf.IParseOptions = {}): () => protobuf.Root {

@@ -1,7 +1,35 @@
-import type { LoadOptions, PredictOptions } from './model';
+import type { BatchingOptions } from './batching-options';
+import type { CallerLimits } from './cancellation';
 import type { NativeBatchingStats } from './native';
+import type { SessionOptions } from './session-options';
 import type { Signature } from './signatures';
 import type { AnyTensor, TensorInput } from './tensor';
+
+export interface LoadOptions {
+  /** Version to load; default: the highest numeric version directory. */
+  version?: number;
+  /** MetaGraphDef tags to load; default ['serve']. */
+  tags?: string[];
+  session?: SessionOptions;
+  /**
+   * Batch concurrent predictions (TF Serving's BatchingParameters). Requests
+   * from every thread of the process that use the same model, signature,
+   * output filter and batching options share one queue. Default: off.
+   */
+  batching?: BatchingOptions | false;
+}
+
+export interface PredictOptions extends CallerLimits {
+  /** Signature key; default 'serving_default'. */
+  signature?: string;
+  /** Output aliases to return; default all of the signature's outputs. */
+  outputs?: string[];
+  /**
+   * Hold input shapes to the signature's (default true). TF Serving does not,
+   * leaving it to TF's ops: its front doors turn this off.
+   */
+  validateShapes?: boolean;
+}
 
 /**
  * One loaded model version, whatever runs it: `Model` (loadModel) and the

@@ -81,7 +81,7 @@ export interface NativeAddon {
 // TF logs every INFO line to stderr unless told otherwise.
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
 
-const addonPath = path.resolve(__dirname, '..', '..', 'build', 'Release', 'tfserve.node');
+const addonPath = path.resolve(__dirname, '..', '..', '..', 'build', 'Release', 'tfserve.node');
 
 function loadAddon(): NativeAddon {
   try {

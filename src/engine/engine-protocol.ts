@@ -1,5 +1,5 @@
 // Messages between the Engine (main thread) and its piscina workers.
-import type { LoadOptions, PredictOptions } from './model';
+import type { LoadOptions, PredictOptions } from './servable';
 import type { ResolvedVersion } from './model-dir';
 import type { StatusCode } from './errors';
 import type { AnyTensor, TensorInput } from './tensor';
