@@ -2,7 +2,7 @@ export { loadModel, Model, DEFAULT_SIGNATURE, type LoadOptions, type PredictOpti
 export { listVersions } from './engine/model-dir';
 export type { SessionOptions } from './engine/session-options';
 export type { Signature, TensorSpec } from './engine/signatures';
-export type { Tensor, AnyTensor, TensorInput, PlainValues } from './engine/tensor';
+export { type Tensor, type AnyTensor, type TensorInput, type PlainValues, type PackedStrings, packStrings, MAX_RANK } from './engine/tensor';
 export { type DType, type DTypeData, DTYPES } from './engine/dtypes';
 export { TfServeError, type StatusCode } from './engine/errors';
 export { toFloat16Bits, fromFloat16Bits, toBfloat16Bits, fromBfloat16Bits } from './engine/half';
