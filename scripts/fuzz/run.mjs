@@ -41,6 +41,8 @@ const EXPECTED_GOOD = [2.5, 3, 4.5];
 const CRASH_SETTLE_MS = 300;
 /** How long a dropped connection waits for the server's exit to be seen. */
 const DEATH_WAIT_MS = 2000;
+/** Requests sent last that are suspects when the server dies, beside those in flight. */
+const RECENT_SUSPECTS = 64;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -79,18 +81,29 @@ function answerText(outcome) {
   return text;
 }
 
+/**
+ * JSON as TF Serving writes it: its writer puts NaN and Infinity as bare
+ * tokens, so those are taken (as null) where a value goes. undefined if not JSON.
+ */
+function parseServingJson(body) {
+  const text = body.toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch {
+    try {
+      return JSON.parse(text.replace(/([[,:]\s*)(?:-?Infinity|NaN)(?=\s*[\],}])/g, '$1null'));
+    } catch {
+      return undefined;
+    }
+  }
+}
+
 /** What is wrong with an answer, or undefined if it is a valid one. */
 function checkAnswer(request, outcome) {
   if (outcome.hung) return `hang: no answer in ${outcome.ms} ms`;
   if (outcome.door === 'grpc') return undefined;
   if (typeof outcome.status !== 'number') return `no HTTP answer (${outcome.status})`;
-  if (request.httpMethod !== 'HEAD') {
-    try {
-      JSON.parse(outcome.body.toString('utf8'));
-    } catch {
-      return `HTTP ${outcome.status} with a body that is not JSON`;
-    }
-  }
+  if (request.httpMethod !== 'HEAD' && parseServingJson(outcome.body) === undefined) return `HTTP ${outcome.status} with a body that is not JSON`;
   if (outcome.status >= 500 && outcome.status !== 503 && outcome.status !== 504) return `HTTP ${outcome.status}`;
   return undefined;
 }
@@ -107,10 +120,17 @@ function checkGood(request, outcome) {
   return right ? undefined : `known-good ${request.door} predict: ${outcome.status} ${JSON.stringify(got) ?? answerText(outcome).slice(0, 200)}`;
 }
 
+/** The line a dying server printed last about why: TF's fatal check, V8's fatal error, a signal. */
+function fatalLine(output) {
+  const lines = output.split('\n').filter((l) => / F [\w/.]+:\d+\]|FATAL ERROR|Check failed|terminate called|Segmentation|Aborted/.test(l));
+  return (lines[lines.length - 1] ?? '').replace(/^.*?\] /, '').trim().slice(0, 200);
+}
+
 /** A failure's group: its kind, door and status, and its message with numbers blurred. */
 function failureKey(kind, request, outcome) {
-  const text = answerText(outcome ?? {}).replace(/\d+/g, 'N').replace(/'[^']{20,}'/g, "'…'").slice(0, 100);
-  return `${kind} | ${request.door} ${request.method ?? request.path.replace(/\/v1\/models\/[^/:]*/, '/v1/models/M')} | ${outcome?.status ?? ''} | ${text}`;
+  const text = answerText(outcome ?? {}).replace(/\d+/g, 'N').replace(/'[^']*'/g, "'…'").replace(/key: \S+/g, 'key: …').slice(0, 100);
+  const route = request.method ?? (/(:\w+|\/metadata)\/?$/.exec(request.path)?.[1] ?? request.path.slice(0, 30));
+  return `${kind} | ${request.door} ${route} | ${outcome?.status ?? ''} | ${text}`;
 }
 
 class Report {
@@ -170,9 +190,10 @@ async function replay(file) {
   const server = new FuzzServer(fuzzModels(), { restTimeoutMs: Number(opts['rest-timeout-ms']) });
   process.once('exit', () => server.child?.kill('SIGKILL'));
   await server.start();
-  const clients = new Clients(server, 1);
-  console.log(`replaying ${file}\n  ${request.what}\n  ${describeRequest(request)}`);
-  const outcome = await clients.send(request);
+  const together = (saved.suspects ?? []).map((x) => deserializeRequest(x.request));
+  const clients = new Clients(server, Math.max(1, together.length));
+  console.log(`replaying ${file}\n  ${request.what}\n  ${describeRequest(request)}${together.length ? `\n  together with the ${together.length} requests in flight at the crash` : ''}`);
+  const [outcome] = await Promise.all([clients.send(request), ...together.map((r) => clients.send(r))]);
   await sleep(CRASH_SETTLE_MS);
   console.log(`answer: ${outcome.status} in ${outcome.ms} ms: ${answerText(outcome).slice(0, 1000)}`);
   const problem = !server.alive ? `server died (${server.exitText()}):\n${server.tail()}` : checkAnswer(request, outcome);
@@ -209,7 +230,8 @@ async function fuzz() {
   async function recover() {
     const exit = server.exitText();
     const tail = server.tail();
-    const suspects = [...new Map([...recent, ...inFlight.entries()]).entries()].sort((a, b) => b[0] - a[0]).slice(0, 2 * CONCURRENCY);
+    // In flight first, then the most recent: a request answered 504 may still be running when it kills the server.
+    const suspects = [...inFlight.entries(), ...recent.filter(([i]) => !inFlight.has(i)).reverse()];
     const crash = { exit, tail, suspects: suspects.map(([i]) => i), culprit: undefined };
     report.crashes.push(crash);
     console.log(`CRASH: tfserve ${exit}; server output ends with:\n${tail.split('\n').slice(-6).join('\n')}\n  ${suspects.length} suspect requests; restarting to find the one`);
@@ -221,11 +243,12 @@ async function fuzz() {
     for (const [index, request] of suspects) {
       if (Date.now() > endAt + 60_000) break;
       const outcome = await clients.send(request);
-      await sleep(CRASH_SETTLE_MS);
+      // An answer that came back was served in full: a short look suffices; a dropped one waits for the exit.
       if (outcome.status === 'UNAVAILABLE' || String(outcome.status).startsWith('error:')) await diedSoon();
+      else await sleep(50);
       if (!server.alive) {
         crash.culprit = index;
-        report.fail('crash', index, request, outcome, `server ${server.exitText()}`, { serverOutput: server.tail() });
+        report.fail('crash', index, request, { status: outcome.status, details: fatalLine(server.tail()) }, `server ${server.exitText()}: ${fatalLine(server.tail())}`, { serverOutput: server.tail() });
         console.log(`  server output: ${server.tail().split('\n').slice(-4).join('\n  ')}`);
         await restart();
         break;
@@ -233,7 +256,11 @@ async function fuzz() {
     }
     if (crash.culprit === undefined) {
       const [index, request] = suspects[0] ?? [-1, { door: 'none', what: 'none', path: '' }];
-      report.fail('crash', index, request, undefined, `server ${exit}; no single suspect reproduces it alone (suspects ${crash.suspects.join(', ')})`, { serverOutput: tail });
+      // Saved with every suspect: --replay sends them all at once, as they were sent.
+      report.fail('crash', index, request, { status: 'crash', details: fatalLine(tail) }, `server ${exit}: ${fatalLine(tail)}; no single suspect reproduces it alone (suspects ${crash.suspects.join(', ')})`, {
+        serverOutput: tail,
+        suspects: suspects.map(([i, r]) => ({ index: i, what: r.what, request: serializeRequest(r) })),
+      });
     }
     if (report.crashes.length >= MAX_CRASHES) {
       console.log(`stopping: ${report.crashes.length} crashes (--max-crashes ${MAX_CRASHES})`);
@@ -266,7 +293,7 @@ async function fuzz() {
       const sentAt = epoch;
       inFlight.set(index, request);
       recent.push([index, request]);
-      if (recent.length > 2 * CONCURRENCY) recent.shift();
+      if (recent.length > RECENT_SUSPECTS) recent.shift();
       const outcome = await clients.send(request);
       inFlight.delete(index);
       sent++;
