@@ -61,7 +61,9 @@ export class Clients {
         resolve({ door: 'rest', ms: Date.now() - started, ...outcome });
       };
       const headers = { ...request.headers };
-      if (request.body) headers['content-length'] = request.body.length;
+      // Always bytes: a string's length is not its byte count, and a wrong content-length would desync the keep-alive socket.
+      const body = request.body === undefined ? undefined : Buffer.from(request.body);
+      if (body) headers['content-length'] = body.length;
       const req = http.request({ host: '127.0.0.1', port: this.server.restPort, method: request.httpMethod, path: request.path, headers, agent: this.agent }, (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
@@ -73,7 +75,7 @@ export class Clients {
         req.destroy();
       }, HANG_MS);
       req.on('error', (e) => finish({ status: `error:${e.code ?? e.message}` }));
-      req.end(request.body);
+      req.end(body);
     });
   }
 }

@@ -183,7 +183,7 @@ function encode(rng, body, headers, notes) {
   }
   if (r < 0.08) {
     notes.push('content-encoding unknown');
-    return [body, { ...headers, 'content-encoding': rng.pick(['br', 'deflate', 'x-evil', 'gzip, gzip', 'identity']) }];
+    return [Buffer.from(body), { ...headers, 'content-encoding': rng.pick(['br', 'deflate', 'x-evil', 'gzip, gzip', 'identity']) }];
   }
   if (r < 0.1) {
     notes.push('bad UTF-8');
