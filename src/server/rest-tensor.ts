@@ -182,7 +182,9 @@ function allocate(dtype: DType, count: number, target: DecodeTarget): Storage {
     };
   }
   if (dtype === 'complex64' || dtype === 'complex128') {
-    throw new TfServeError('UNIMPLEMENTED', `JSON has no representation for ${dtype} tensors; send them over gRPC`);
+    // TF Serving answers UNIMPLEMENTED (501) here. A 5xx says the server
+    // failed; this is a request the REST format cannot express, so 400.
+    throw invalidArgument(`JSON has no representation for ${dtype} tensors; send them over gRPC`);
   }
   target.budget.charge(count * info.array!.BYTES_PER_ELEMENT, target.what);
   const done = <T extends TensorInput['data']>(data: T, write: LeafWriter): Storage => ({ write, finish: () => data });
