@@ -80,8 +80,9 @@ function sanitizerEnv() {
   return {
     ...process.env,
     LD_PRELOAD: [asanRuntime(), process.env.LD_PRELOAD].filter(Boolean).join(':'),
-    ASAN_OPTIONS: asanOptions.join(':'),
-    UBSAN_OPTIONS: ubsanOptions.join(':'),
+    // The caller's own options come last and win (e.g. ASAN_OPTIONS=detect_stack_use_after_return=1).
+    ASAN_OPTIONS: [...asanOptions, process.env.ASAN_OPTIONS].filter(Boolean).join(':'),
+    UBSAN_OPTIONS: [...ubsanOptions, process.env.UBSAN_OPTIONS].filter(Boolean).join(':'),
     TFSERVE_ADDON_PATH: sanitizedAddonPath,
     PATH: [writeShims(), process.env.PATH].filter(Boolean).join(path.delimiter),
   };

@@ -1,6 +1,6 @@
-// Reads the sanitizer logs of a run (one file per process, written through
-// log_path) and sorts every report: tfserve's own (a frame in native/ or in the
-// sanitized addon), suppressed (matched by an entry of suppressions.txt, which
+// Reads the sanitizer logs of a run (one file per process and runtime, written
+// through log_path) and sorts every report: tfserve's own (a frame of any of
+// its stacks in native/ or in the sanitized addon), suppressed (matched by an entry of suppressions.txt, which
 // says whose it is and why), or unexplained (neither: to be looked at).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -49,7 +49,10 @@ function parseReport(lines, file) {
   }
   const ubsanSite = /^(\S+?):\d+:\d+: runtime error/.exec(banner)?.[1] ?? '';
   const ours = (where) => where.startsWith(NATIVE_DIR) || /build-asan\/Release\/tfserve\.node/.test(where);
-  const tfserve = ours(ubsanSite) || frames.some((f) => ours(f.where));
+  // Any stack counts (access, allocation, free): a TF free of memory tfserve
+  // allocated the wrong way is tfserve's bug.
+  const allFrames = lines.map((line) => FRAME.exec(line)).filter(Boolean).map((m) => m[2].replace(/^\(|\)$/g, ''));
+  const tfserve = ours(ubsanSite) || allFrames.some(ours);
   return { file, kind, banner, frames, tfserve, text };
 }
 
