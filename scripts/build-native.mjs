@@ -1,6 +1,9 @@
 // Builds the native addon into build/Release/tfserve.node with cmake-js (the
 // default) or node-gyp (`--builder=node-gyp` or TFSERVE_BUILDER=node-gyp),
 // then checks that it loads and finds libtensorflow by rpath.
+// `TFSERVE_SANITIZE=address,undefined npm run build:native` builds a sanitized
+// addon into build-asan/Release instead (cmake-js only; docs/sanitizers.md),
+// leaving build/Release untouched.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -12,6 +15,8 @@ import { REPO_ROOT } from './paths.mjs';
 
 const require = createRequire(import.meta.url);
 export const addonPath = path.join(REPO_ROOT, 'build', 'Release', 'tfserve.node');
+/** Where a sanitized build goes; its rpath ($ORIGIN/../../deps) holds from here too. */
+export const sanitizedAddonPath = path.join(REPO_ROOT, 'build-asan', 'Release', 'tfserve.node');
 
 function run(command, args, env = {}) {
   const result = spawnSync(command, args, {
@@ -30,9 +35,17 @@ export function localNodeDir() {
   return fs.existsSync(path.join(candidate, 'include', 'node', 'common.gypi')) ? candidate : null;
 }
 
-export function buildNative(builder = 'cmake-js') {
+/** `sanitize`: a -fsanitize= list; builds into build-asan/ and skips the load check (the runtime must be preloaded, see scripts/test-asan.mjs). */
+export function buildNative(builder = 'cmake-js', { sanitize = '' } = {}) {
   const started = Date.now();
-  log(`building the native addon with ${builder} ...`);
+  log(`building the native addon with ${builder}${sanitize ? ` (-fsanitize=${sanitize})` : ''} ...`);
+  if (sanitize) {
+    if (builder !== 'cmake-js') throw new Error('sanitized builds use cmake-js');
+    run(process.execPath, [require.resolve('cmake-js/bin/cmake-js'), 'compile', '--log-level', 'warn',
+      '--out', path.dirname(path.dirname(sanitizedAddonPath)), `--CDTFSERVE_SANITIZE=${sanitize}`]);
+    log(`built ${path.relative(REPO_ROOT, sanitizedAddonPath)} (${seconds(started)})`);
+    return;
+  }
   if (builder === 'cmake-js') {
     run(process.execPath, [require.resolve('cmake-js/bin/cmake-js'), 'compile', '--log-level', 'warn']);
   } else if (builder === 'node-gyp') {
@@ -56,5 +69,6 @@ export function buildNative(builder = 'cmake-js') {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const flag = process.argv.find((arg) => arg.startsWith('--builder='));
-  buildNative(flag ? flag.slice('--builder='.length) : process.env.TFSERVE_BUILDER || 'cmake-js');
+  buildNative(flag ? flag.slice('--builder='.length) : process.env.TFSERVE_BUILDER || 'cmake-js',
+    { sanitize: process.env.TFSERVE_SANITIZE ?? '' });
 }

@@ -81,7 +81,11 @@ export interface NativeAddon {
 // TF logs every INFO line to stderr unless told otherwise.
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
 
-const addonPath = path.resolve(__dirname, '..', '..', '..', 'build', 'Release', 'tfserve.node');
+// TFSERVE_ADDON_PATH loads another build of the addon (scripts/test-asan.mjs
+// points it at the sanitized build-asan/); children inherit it with the env.
+const addonPath = process.env.TFSERVE_ADDON_PATH
+  ? path.resolve(process.env.TFSERVE_ADDON_PATH)
+  : path.resolve(__dirname, '..', '..', '..', 'build', 'Release', 'tfserve.node');
 
 function loadAddon(): NativeAddon {
   try {
