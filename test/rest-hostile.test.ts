@@ -146,14 +146,27 @@ describe('REST front door under hostile requests', { skip }, () => {
     await goodRequest(server);
   });
 
-  test('22 MB of short strings for a string input: decoded into one packed buffer and run', async () => {
-    const rows = 2_000_000;
+  test('5.5 MB of short strings for a string input: decoded packed, run, and its 1.5M-string answer written off the event loop', async () => {
+    const rows = 500_000;
     const body = `{"signature_name": "string", "instances": [${new Array(rows).fill('["a","",{"b64":"AA=="}]').join(',')}]}`;
-    assert.ok(body.length > 22_000_000);
-    const answer = await timed(() => post(server.port, '/v1/models/dtypes:predict', body));
-    assert.ok(answer.ms < 10000, `answered in ${answer.ms.toFixed(0)} ms`);
-    // The model answers; whether its JSON fits is the response limit's business.
-    assert.ok(answer.status === 200 || answer.status === 429, answer.text.slice(0, 300));
+    assert.ok(body.length > 5_500_000);
+    const pending = timed(() => post(server.port, '/v1/models/dtypes:predict', body));
+    // While the body is decoded and its answer written, the event loop keeps answering.
+    let slowest = 0;
+    let settled = false;
+    void pending.finally(() => (settled = true));
+    while (!settled) {
+      const probe = await timed(() => get(server.port, '/healthz'));
+      slowest = Math.max(slowest, probe.ms);
+      await new Promise((done) => setTimeout(done, 20));
+    }
+    const answer = await pending;
+    assert.equal(answer.status, 200, answer.text.slice(0, 300));
+    assert.ok(answer.text.startsWith('{"predictions": [{"length": [1, 0, 1], "upper": ["A", "", "'), answer.text.slice(0, 100));
+    // Writing the answer on the main thread stalled it ~3.5 s for this body;
+    // what remains there is per-string work in the engine (a Buffer view per
+    // output string, the addon's string copies): ~1 s on a loaded 2-core machine.
+    assert.ok(slowest < 2500, `/healthz took up to ${slowest.toFixed(0)} ms meanwhile`);
     await goodRequest(server);
   });
 

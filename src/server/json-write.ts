@@ -61,3 +61,27 @@ export function formatFloat64(value: number): string {
 export function jsonString(text: string): string {
   return JSON.stringify(text);
 }
+
+/**
+ * A JSON text written as many small pieces. Pieces are joined every few
+ * thousand, so a response of millions of elements never holds millions of
+ * small strings at once: memory stays near the size of the text itself.
+ */
+export class JsonOut {
+  private pieces: string[] = [];
+  private readonly chunks: string[] = [];
+
+  push(...parts: string[]): void {
+    for (const part of parts) this.pieces.push(part);
+    if (this.pieces.length >= 8192) {
+      this.chunks.push(this.pieces.join(''));
+      this.pieces = [];
+    }
+  }
+
+  text(): string {
+    if (this.pieces.length > 0) this.chunks.push(this.pieces.join(''));
+    this.pieces = [];
+    return this.chunks.join('');
+  }
+}

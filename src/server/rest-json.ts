@@ -7,7 +7,7 @@ import { DecodeBudget } from '../serving/decode-limits';
 import type { Example, Feature } from '../serving/example';
 import type { AnyTensor, TensorInput } from '../engine/tensor';
 import { type JsonObject, type JsonValue, type ParseOptions, isJsonObject, parseJson } from './json-parse';
-import { formatFloat32, jsonString } from './json-write';
+import { JsonOut, formatFloat32, jsonString } from './json-write';
 import { type DecodeTarget, batchFromJson, decodeBase64, estimateTensorJson, isBase64Object, jsonTypeName, renderJson, rowWriters, tensorFromJson, writeTensor } from './rest-tensor';
 
 /** What decoding a :predict body needs of a signature (a Signature is one): its name and its inputs' dtypes. */
@@ -168,7 +168,8 @@ export function encodePredictResponse(outputs: Record<string, AnyTensor>, format
   }
 }
 
-function buildPredictResponse(entries: Array<[string, AnyTensor]>, format: PredictFormat): string {  const out: string[] = [];
+function buildPredictResponse(entries: Array<[string, AnyTensor]>, format: PredictFormat): string {
+  const out = new JsonOut();
   if (format === 'columnar') {
     out.push('{"outputs": ');
     if (entries.length === 1) {
@@ -182,7 +183,7 @@ function buildPredictResponse(entries: Array<[string, AnyTensor]>, format: Predi
       out.push('}');
     }
     out.push('}');
-    return out.join('');
+    return out.text();
   }
   const { rows, writeRow } = rowWriters(entries);
   out.push('{"predictions": [');
@@ -200,7 +201,7 @@ function buildPredictResponse(entries: Array<[string, AnyTensor]>, format: Predi
     out.push('}');
   }
   out.push(']}');
-  return out.join('');
+  return out.text();
 }
 
 function featureKindError(name: string, kind: Feature['kind']): TfServeError {

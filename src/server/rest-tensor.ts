@@ -9,7 +9,7 @@ import { fromBfloat16Bits, fromFloat16Bits, toBfloat16Bits, toFloat16Bits } from
 import { type DecodeBudget, STRING_ELEMENT_COST } from '../serving/decode-limits';
 import { type AnyTensor, type PackedStrings, type TensorInput, checkShapeLimits, elementCount, formatShape } from '../engine/tensor';
 import { type JsonValue, isJsonObject } from './json-parse';
-import { formatFloat32, formatFloat64, jsonString } from './json-write';
+import { JsonOut, formatFloat32, formatFloat64, jsonString } from './json-write';
 
 /** Where a tensor being decoded is charged, and how messages name it (e.g. "input 'x'"). */
 export interface DecodeTarget {
@@ -338,7 +338,7 @@ function elementFormatter(tensor: AnyTensor, asBytes: boolean): ElementFormatter
  * Appends the JSON of the sub-tensor of `shape` (dims from `level` on)
  * starting at element `offset`; returns the next offset.
  */
-function writeNested(out: string[], format: ElementFormatter, shape: readonly number[], level: number, offset: number): number {
+function writeNested(out: JsonOut, format: ElementFormatter, shape: readonly number[], level: number, offset: number): number {
   if (level === shape.length) {
     out.push(format(offset));
     return offset + 1;
@@ -367,12 +367,12 @@ function isBytesAlias(alias: string, tensor: AnyTensor): boolean {
 }
 
 /** The whole tensor as nested lists (columnar format). */
-export function writeTensor(out: string[], alias: string, tensor: AnyTensor): void {
+export function writeTensor(out: JsonOut, alias: string, tensor: AnyTensor): void {
   writeNested(out, elementFormatter(tensor, isBytesAlias(alias, tensor)), tensor.shape, 0, 0);
 }
 
 /** Per-row writers over several tensors that share dim 0 (row format). */
-export function rowWriters(outputs: ReadonlyArray<readonly [string, AnyTensor]>): { rows: number; writeRow: (out: string[], alias: string, row: number) => void } {
+export function rowWriters(outputs: ReadonlyArray<readonly [string, AnyTensor]>): { rows: number; writeRow: (out: JsonOut, alias: string, row: number) => void } {
   let rows = -1;
   const byAlias = new Map<string, { format: ElementFormatter; shape: number[]; rowSize: number }>();
   for (const [alias, tensor] of outputs) {

@@ -13,7 +13,7 @@ import type { ServerMetrics } from './metrics';
 import { HttpError, readBody } from './rest-body';
 import type { ExamplesDecoded, PredictDecoded } from './rest-codec/decode';
 import { RestCodec } from './rest-codec/pool';
-import { DEFAULT_MAX_RESPONSE_BYTES, type InputSignature, encodeClassifyResponse, encodeError, encodePredictResponse, encodeRegressResponse } from './rest-json';
+import { DEFAULT_MAX_RESPONSE_BYTES, type InputSignature, encodeClassifyResponse, encodeError, encodeRegressResponse } from './rest-json';
 import { encodeMetadataResponse, encodeStatusResponse } from './rest-metadata';
 import { type ModelRoute, matchModelRoute } from './rest-routes';
 
@@ -133,7 +133,7 @@ async function runModelApi(context: ApiContext, route: ModelRoute, body: () => P
         const job = { kind: 'predict' as const, body: bytes, limits, model: { name: lease.name, version: lease.version }, defaultSignature: DEFAULT_SIGNATURE, signatures: inputSignatures(lease.servable) };
         const decoded = (await codec.decode(job, signal)) as PredictDecoded;
         const result = await predictOn(lease, { inputs: decoded.inputs, signal, signatureName: decoded.signatureName });
-        return encodePredictResponse(result.outputs, decoded.format, context.maxResponseBytes);
+        return await codec.encodePredict(result.outputs, decoded.format, context.maxResponseBytes, signal);
       } finally {
         lease.release();
       }

@@ -210,24 +210,31 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
 
   const applyConfig = () =>
     manager.setConfig(configs).then(
-      () => {
-        for (const line of describeStatus(manager)) log(line);
+      () => true,
+      (error: unknown) => {
+        log(`cannot apply the model config: ${(error as Error).message}`);
+        return false;
       },
-      (error: unknown) => log(`cannot apply the model config: ${(error as Error).message}`),
     );
+  const logStatus = (applied: boolean) => {
+    if (applied) for (const line of describeStatus(manager)) log(line);
+  };
   // As tensorflow_model_server: the ports open once every configured model
   // has had its first load, so a client (or a script waiting for the port or
   // the "Running gRPC ModelServer" line) never meets a server with nothing
-  // loaded. --serve_during_load opens them first, for liveness probes.
+  // loaded. The status lines ("version N: AVAILABLE") come after the ports,
+  // so whoever waits for them can connect. --serve_during_load opens the
+  // ports first, for liveness probes during long loads.
   let loaded: Promise<void>;
   try {
     if (flags.serveDuringLoad) {
       await openPorts();
-      loaded = applyConfig();
+      loaded = applyConfig().then(logStatus);
     } else {
-      loaded = applyConfig();
-      await loaded;
+      const applied = await applyConfig();
       await openPorts();
+      logStatus(applied);
+      loaded = Promise.resolve();
     }
   } catch (error) {
     await closeAll(0);

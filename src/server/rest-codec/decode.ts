@@ -7,8 +7,8 @@
 import { type StatusCode, TfServeError } from '../../engine/errors';
 import { DecodeBudget, type DecodeLimits } from '../../serving/decode-limits';
 import type { Example } from '../../serving/example';
-import { type TensorInput, isPackedStrings } from '../../engine/tensor';
-import { type InputSignature, type PredictFormat, decodeExamplesRequest, decodePredictInputs, parseRequestBody, signatureNameOf } from '../rest-json';
+import { type AnyTensor, type PackedStrings, type TensorInput, isPackedStrings, packStrings, packedAt, packedCount } from '../../engine/tensor';
+import { type InputSignature, type PredictFormat, decodeExamplesRequest, decodePredictInputs, encodePredictResponse, parseRequestBody, signatureNameOf } from '../rest-json';
 
 export interface PredictJob {
   kind: 'predict';
@@ -27,7 +27,21 @@ export interface ExamplesJob {
   limits: DecodeLimits;
 }
 
-export type CodecJob = PredictJob | ExamplesJob;
+/**
+ * A :predict answer to write as JSON. String tensors travel packed (one
+ * buffer, offsets) so that crossing threads costs no object per element.
+ */
+export interface EncodeJob {
+  kind: 'encode';
+  outputs: Record<string, WireTensor>;
+  format: PredictFormat;
+  maxResponseBytes: number;
+}
+
+/** A tensor as an EncodeJob carries it: strings packed, the rest as they are. */
+export type WireTensor = AnyTensor | { dtype: 'string'; shape: number[]; data: PackedStrings };
+
+export type CodecJob = PredictJob | ExamplesJob | EncodeJob;
 
 export interface PredictDecoded {
   kind: 'predict';
@@ -43,7 +57,12 @@ export interface ExamplesDecoded {
   context?: Example;
 }
 
-export type CodecResult = PredictDecoded | ExamplesDecoded;
+export interface Encoded {
+  kind: 'encoded';
+  text: string;
+}
+
+export type CodecResult = PredictDecoded | ExamplesDecoded | Encoded;
 
 /** A job's answer as it crosses threads: an error travels as its status code and message. */
 export type CodecReply = { ok: true; value: CodecResult } | { ok: false; code: StatusCode; message: string };
@@ -75,9 +94,49 @@ function decodeExamples(job: ExamplesJob, text: string, budget: DecodeBudget): E
   return { kind: 'examples', ...(signatureName !== undefined ? { signatureName } : {}), ...decodeExamplesRequest(doc, job.kind, budget) };
 }
 
+/** Packs string outputs for an EncodeJob: offsets from views on one buffer (Model's outputs are), else a copy. */
+export function toWire(outputs: Record<string, AnyTensor>): Record<string, WireTensor> {
+  const wire: Record<string, WireTensor> = Object.create(null);
+  for (const [alias, tensor] of Object.entries(outputs)) {
+    wire[alias] = tensor.dtype === 'string' ? { dtype: 'string', shape: tensor.shape, data: packViews(tensor.data) } : tensor;
+  }
+  return wire;
+}
+
+function packViews(views: readonly Uint8Array[]): PackedStrings {
+  const first = views[0];
+  if (first === undefined) return packStrings([]);
+  const offsets = new Uint32Array(views.length + 1);
+  const base = first.byteOffset;
+  offsets[0] = 0;
+  for (let i = 0; i < views.length; i++) {
+    const view = views[i]!;
+    // Back to back on one buffer: each view starts where the previous one ended.
+    if (view.buffer !== first.buffer || view.byteOffset - base !== offsets[i]) return packStrings(views);
+    offsets[i + 1] = offsets[i]! + view.byteLength;
+  }
+  return { bytes: new Uint8Array(first.buffer, base, offsets[views.length]!), offsets };
+}
+
+function fromWire(outputs: Record<string, WireTensor>): Record<string, AnyTensor> {
+  const tensors: Record<string, AnyTensor> = Object.create(null);
+  for (const [alias, tensor] of Object.entries(outputs)) {
+    if (tensor.dtype === 'string' && isPackedStrings(tensor.data)) {
+      const packed = tensor.data;
+      const views = new Array<Uint8Array>(packedCount(packed));
+      for (let i = 0; i < views.length; i++) views[i] = packedAt(packed, i);
+      tensors[alias] = { dtype: 'string', shape: tensor.shape, data: views };
+    } else {
+      tensors[alias] = tensor as AnyTensor;
+    }
+  }
+  return tensors;
+}
+
 /** Runs a job; never throws. */
 export function runCodecJob(job: CodecJob): CodecReply {
   try {
+    if (job.kind === 'encode') return { ok: true, value: { kind: 'encoded', text: encodePredictResponse(fromWire(job.outputs), job.format, job.maxResponseBytes) } };
     const budget = new DecodeBudget(job.body.byteLength, job.limits);
     const text = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength).toString('utf8');
     const value = job.kind === 'predict' ? decodePredict(job, text, budget) : decodeExamples(job, text, budget);

@@ -26,10 +26,18 @@ import { TfServeError } from '../../engine/errors';
 import type { DecodeLimits } from '../../serving/decode-limits';
 import { MAX_PARSE_BYTES_PER_CHAR } from '../json-scan';
 import { HttpError } from '../rest-body';
-import { type CodecJob, type CodecReply, type CodecResult, runCodecJob } from './decode';
+import { type AnyTensor, isPackedStrings } from '../../engine/tensor';
+import type { PredictFormat } from '../rest-json';
+import { type CodecJob, type CodecReply, type CodecResult, type EncodeJob, type Encoded, type ExamplesJob, type PredictJob, runCodecJob, toWire } from './decode';
 
 /** Bodies shorter than this are decoded on the main thread (see docs/SERVING.md for the measurement). */
 export const INLINE_BODY_BYTES = 64 * 1024;
+
+/**
+ * Answers with fewer elements than this are written on the main thread: a
+ * few milliseconds at most (0.2-2 us an element), less than a hand-off.
+ */
+export const INLINE_ENCODE_ELEMENTS = 16 * 1024;
 
 export interface RestCodecOptions {
   /** The largest body (after Content-Encoding) the server accepts. */
@@ -45,6 +53,27 @@ const MiB = 1024 * 1024;
 export function defaultCodecThreads(): number {
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   return Math.max(1, Math.min(4, Math.floor(cores / 2)));
+}
+
+/**
+ * The buffers of views that span them whole, each once: only those are
+ * transferred. A view on part of a buffer (Node's pooled Buffers) is copied,
+ * since transferring its buffer would detach its neighbours.
+ */
+function ownedBuffers(views: readonly unknown[]): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  const add = (view: ArrayBufferView) => {
+    if (view.buffer instanceof ArrayBuffer && view.byteOffset === 0 && view.byteLength === view.buffer.byteLength) buffers.add(view.buffer);
+  };
+  for (const data of views) {
+    if (isPackedStrings(data)) {
+      add(data.bytes);
+      add(data.offsets);
+    } else if (ArrayBuffer.isView(data)) {
+      add(data);
+    }
+  }
+  return [...buffers];
 }
 
 export class RestCodec {
@@ -77,12 +106,31 @@ export class RestCodec {
    * (the caller must not use it afterwards). `signal` gives up on the job:
    * its worker is terminated and the promise rejects with the signal's reason.
    */
-  async decode(job: CodecJob, signal?: AbortSignal): Promise<CodecResult> {
+  async decode(job: PredictJob | ExamplesJob, signal?: AbortSignal): Promise<CodecResult> {
+    const inline = job.body.byteLength < INLINE_BODY_BYTES;
+    return this.run(job, inline, inline ? [] : ownedBuffers([job.body]), signal);
+  }
+
+  /**
+   * A :predict answer as JSON (rest-json.ts's encodePredictResponse), written
+   * off the event loop when it is large: writing millions of elements takes
+   * seconds. Output buffers the tensors own whole are transferred (the
+   * caller must not use the outputs afterwards).
+   */
+  async encodePredict(outputs: Record<string, AnyTensor>, format: PredictFormat, maxResponseBytes: number, signal?: AbortSignal): Promise<string> {
+    const elements = Object.values(outputs).reduce((total, tensor) => total + tensor.data.length, 0);
+    const inline = elements < INLINE_ENCODE_ELEMENTS;
+    const wire = toWire(outputs);
+    const job: EncodeJob = { kind: 'encode', outputs: wire, format, maxResponseBytes };
+    const result = await this.run(job, inline, inline ? [] : ownedBuffers(Object.values(wire).map((tensor) => tensor.data)), signal);
+    return (result as Encoded).text;
+  }
+
+  private async run(job: CodecJob, inline: boolean, transferList: ArrayBuffer[], signal: AbortSignal | undefined): Promise<CodecResult> {
     let reply: CodecReply;
-    if (job.body.byteLength < INLINE_BODY_BYTES) {
+    if (inline) {
       reply = runCodecJob(job);
     } else {
-      const transferList = job.body.byteOffset === 0 && job.body.byteLength === job.body.buffer.byteLength ? [job.body.buffer as ArrayBuffer] : [];
       try {
         reply = (await this.pool.run(job, { transferList, ...(signal ? { signal } : {}) })) as CodecReply;
       } catch (error) {
