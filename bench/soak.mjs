@@ -19,13 +19,13 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import grpc from '@grpc/grpc-js';
 
+import { freePortPair } from '../scripts/free-port.mjs';
 import { FIXTURES_DIR, REPO_ROOT, RESULTS_DIR, TF_SERVING_TESTDATA } from './lib/paths.mjs';
 import { percentile } from './lib/stats.mjs';
 
@@ -70,7 +70,7 @@ const PredictResponse = servingType('tensorflow.serving.PredictResponse');
 // ---------------------------------------------------------------- models
 
 function findHalfPlusTwo() {
-  const candidates = [opts['half-plus-two'], path.join(TF_SERVING_TESTDATA, 'saved_model_half_plus_two_cpu'), '/work/shared/testdata/tf_serving/saved_model_half_plus_two_cpu'];
+  const candidates = [opts['half-plus-two'], path.join(TF_SERVING_TESTDATA, 'saved_model_half_plus_two_cpu')];
   const found = candidates.find((dir) => dir && fs.existsSync(dir));
   if (!found) throw new Error(`half_plus_two not found (tried ${candidates.filter(Boolean).join(', ')}); pass --half-plus-two DIR`);
   return found;
@@ -88,17 +88,6 @@ const reference = JSON.parse(fs.readFileSync(path.join(MODELS.cnn, 'reference.js
 
 // ---------------------------------------------------------------- server
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function startServer(dir) {
   const config = path.join(dir, 'models.config');
   fs.writeFileSync(
@@ -111,9 +100,7 @@ async function startServer(dir) {
   fs.writeFileSync(batching, 'max_batch_size { value: 32 }\nbatch_timeout_micros { value: 2000 }\nnum_batch_threads { value: 2 }\nmax_enqueued_batches { value: 256 }\n');
   const monitoring = path.join(dir, 'monitoring.config');
   fs.writeFileSync(monitoring, 'prometheus_config { enable: true path: "/metrics" }\n');
-  const grpcPort = await freePort();
-  let restPort = await freePort();
-  while (restPort === grpcPort) restPort = await freePort();
+  const [grpcPort, restPort] = await freePortPair();
   const child = spawn(
     process.execPath,
     [

@@ -16,10 +16,10 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { log } from './log.mjs';
-import { REPO_ROOT } from './paths.mjs';
+import { REPO_ROOT, SHARED_DIR } from './paths.mjs';
 import { ensurePythonSuite } from './python-env.mjs';
 
-const SUITE_DIR = path.resolve(REPO_ROOT, '..', 'shared', 'tf_serving_suite');
+const SUITE_DIR = path.join(SHARED_DIR, 'tf_serving_suite');
 const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli.js');
 
 /** Tests expected to fail, each with why. Any other failure fails the run. */

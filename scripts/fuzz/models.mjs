@@ -5,9 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { FIXTURES_DIR, REPO_ROOT } from '../paths.mjs';
-
-export const TF_SERVING_DATA = path.resolve(REPO_ROOT, '..', 'shared', 'testdata', 'tf_serving');
+import { FIXTURES_DIR, TF_SERVING_TESTDATA } from '../paths.mjs';
 
 const DTYPE_NAMES = [
   'float16', 'float32', 'float64', 'bfloat16', 'int8', 'int16', 'int32', 'int64',
@@ -23,7 +21,7 @@ const f32 = (name, shape) => ({ name, dtype: 'float32', shape });
 export function fuzzModels() {
   const models = {
     half_plus_two: {
-      basePath: path.join(TF_SERVING_DATA, 'saved_model_half_plus_two_cpu'),
+      basePath: path.join(TF_SERVING_TESTDATA, 'saved_model_half_plus_two_cpu'),
       signatures: {
         serving_default: { method: 'predict', inputs: [f32('x', [-1, 1])] },
         classify_x_to_y: { method: 'classify', inputs: [{ name: 'inputs', dtype: 'string', shape: [-1] }] },
