@@ -12,6 +12,9 @@ const DTYPE_NAMES = [
   'uint8', 'uint16', 'uint32', 'uint64', 'bool', 'string', 'complex64', 'complex128',
 ];
 
+/** The generated fixtures (scripts/fixtures/<name>.py) the fuzz models use. */
+export const FIXTURE_NAMES = ['dtypes', 'multi_sig', 'shapes', 'counter'];
+
 const f32 = (name, shape) => ({ name, dtype: 'float32', shape });
 
 /**
@@ -61,7 +64,7 @@ export function fuzzModels() {
     },
   };
   const missing = Object.values(models).map((m) => m.basePath).filter((p) => !fs.existsSync(p));
-  if (missing.length) throw new Error(`fuzz models missing: ${missing.join(', ')} (run 'npm run fixtures'; TF Serving's test data is expected in ../shared)`);
+  if (missing.length) throw new Error(`fuzz models missing: ${missing.join(', ')} (TF Serving's test data is expected in ../shared beside the repository)`);
   return models;
 }
 
