@@ -26,6 +26,7 @@ import { parseArgs } from 'node:util';
 import grpc from '@grpc/grpc-js';
 
 import { freePortPair } from '../scripts/free-port.mjs';
+import { makeFixtures } from '../scripts/make-fixtures.mjs';
 import { FIXTURES_DIR, REPO_ROOT, RESULTS_DIR, TF_SERVING_TESTDATA } from './lib/paths.mjs';
 import { percentile } from './lib/stats.mjs';
 
@@ -76,13 +77,15 @@ function findHalfPlusTwo() {
   return found;
 }
 
+// The project's own fixture step: a fresh clone has none yet (cached when it has).
+await makeFixtures({ only: ['gaofei_cnn', 'dtypes'] });
 const MODELS = {
   half: findHalfPlusTwo(),
   cnn: path.join(FIXTURES_DIR, 'gaofei_cnn'),
   dtypes: path.join(FIXTURES_DIR, 'dtypes'),
 };
 for (const [name, dir] of Object.entries(MODELS)) {
-  if (!fs.existsSync(dir)) throw new Error(`model '${name}' not found at ${dir} (npm run fixtures)`);
+  if (!fs.existsSync(dir)) throw new Error(`model '${name}' not found at ${dir}`);
 }
 const reference = JSON.parse(fs.readFileSync(path.join(MODELS.cnn, 'reference.json'), 'utf8'));
 
@@ -121,6 +124,9 @@ async function startServer(dir) {
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
+  // Whatever ends the soak (an error, Ctrl-C, a CI job's SIGTERM), its server goes with it.
+  process.once('exit', () => child.kill('SIGKILL'));
+  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130));
   const server = { child, grpcPort, restPort, output: () => output, exited: null };
   child.once('exit', (code, signal) => {
     server.exited = { code, signal };
