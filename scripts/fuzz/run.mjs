@@ -324,7 +324,7 @@ async function fuzz() {
       inFlight.set(index, request);
       recent.push([index, request]);
       if (recent.length > RECENT_SUSPECTS) recent.shift();
-      const outcome = await clients.send(request);
+      let outcome = await clients.send(request);
       inFlight.delete(index);
       sent++;
       // Answers that straddle a crash or a restart are the crash's, not failures of their own.
@@ -339,7 +339,9 @@ async function fuzz() {
       // past a deadline (504) is asked again, a few times, after a pause.
       for (let retry = 0; isGood && problem && isOverload(outcome) && retry < 5 && server.alive; retry++) {
         await new Promise((done) => setTimeout(done, 200 * (retry + 1)));
-        problem = checkGood(request, await clients.send(request));
+        // The last answer is the one reported (and looked at for a dying server) below.
+        outcome = await clients.send(request);
+        problem = checkGood(request, outcome);
       }
       if (problem) {
         // A dying server drops connections before its exit is seen: look again before blaming the answer.
