@@ -307,7 +307,12 @@ async function fuzz() {
   const startRecovery = () => {
     if (!recovering) {
       epoch++;
-      recovering = recover().finally(() => {
+      // A server that will not start again ends the run, which still reports (the final check fails).
+      const recovered = recover().catch((error) => {
+        console.log(`fuzz: stopping, tfserve did not restart: ${error.message}`);
+        stopped = true;
+      });
+      recovering = recovered.finally(() => {
         epoch++;
         recovering = undefined;
       });
