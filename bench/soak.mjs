@@ -492,7 +492,8 @@ const summary = {
   warmupSeconds: WARMUP_MS / 1000,
   requests: byDoor,
   rssMb: { start: rss[0], afterWarmup: afterWarmup[0]?.rssMb, end: rss[rss.length - 1], max: Math.max(...rss), slopeMbPerMin: rssSlope, fittedSamples: afterWarmup.length },
-  slopeUnderLimit: rssSlope < SLOPE_LIMIT_MB_PER_MIN,
+  // null: too few samples after the warm-up to fit a slope (a run shorter than two sampling intervals past it).
+  slopeUnderLimit: Number.isFinite(rssSlope) ? rssSlope < SLOPE_LIMIT_MB_PER_MIN : null,
   eventLoopLagMs: { sampleP50: stats(samples.map((s) => s.lagP50Ms)), intervalP99: lagP99, intervalMax: stats(samples.map((s) => s.lagMaxMs)) },
   healthzMs: stats(healthz),
   serverDied: died ?? null,
@@ -515,7 +516,8 @@ for (const [door, kinds] of Object.entries(byDoor)) {
   }
 }
 console.log(`  RSS               start ${f1(summary.rssMb.start)} MB, after warm-up ${f1(summary.rssMb.afterWarmup)} MB, end ${f1(summary.rssMb.end)} MB, max ${f1(summary.rssMb.max)} MB`);
-console.log(`  RSS slope         ${f2(rssSlope)} MB/min after warm-up: ${summary.slopeUnderLimit ? 'under' : 'NOT under'} ${SLOPE_LIMIT_MB_PER_MIN} MB/min`);
+const verdict = summary.slopeUnderLimit === null ? 'too few samples to judge' : `${summary.slopeUnderLimit ? 'under' : 'NOT under'} ${SLOPE_LIMIT_MB_PER_MIN} MB/min`;
+console.log(`  RSS slope         ${f2(rssSlope)} MB/min after warm-up: ${verdict}`);
 console.log(`  event-loop lag    per-interval p99: p50 ${f1(lagP99.p50)} ms, p99 ${f1(lagP99.p99)} ms; max ${f1(summary.eventLoopLagMs.intervalMax.max)} ms (server's prom-client gauges)`);
 console.log(`  /healthz latency  p50 ${f1(summary.healthzMs.p50)} ms, p99 ${f1(summary.healthzMs.p99)} ms, max ${f1(summary.healthzMs.max)} ms (client side, ${healthz.length} probes)`);
 console.log(`  samples           ${base}.json, ${base}.csv`);
