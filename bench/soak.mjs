@@ -19,13 +19,14 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import grpc from '@grpc/grpc-js';
 
+import { freePortPair } from '../scripts/free-port.mjs';
+import { makeFixtures } from '../scripts/make-fixtures.mjs';
 import { FIXTURES_DIR, REPO_ROOT, RESULTS_DIR, TF_SERVING_TESTDATA } from './lib/paths.mjs';
 import { percentile } from './lib/stats.mjs';
 
@@ -70,34 +71,25 @@ const PredictResponse = servingType('tensorflow.serving.PredictResponse');
 // ---------------------------------------------------------------- models
 
 function findHalfPlusTwo() {
-  const candidates = [opts['half-plus-two'], path.join(TF_SERVING_TESTDATA, 'saved_model_half_plus_two_cpu'), '/work/shared/testdata/tf_serving/saved_model_half_plus_two_cpu'];
+  const candidates = [opts['half-plus-two'], path.join(TF_SERVING_TESTDATA, 'saved_model_half_plus_two_cpu')];
   const found = candidates.find((dir) => dir && fs.existsSync(dir));
   if (!found) throw new Error(`half_plus_two not found (tried ${candidates.filter(Boolean).join(', ')}); pass --half-plus-two DIR`);
   return found;
 }
 
+// The project's own fixture step: a fresh clone has none yet (cached when it has).
+await makeFixtures({ only: ['gaofei_cnn', 'dtypes'] });
 const MODELS = {
   half: findHalfPlusTwo(),
   cnn: path.join(FIXTURES_DIR, 'gaofei_cnn'),
   dtypes: path.join(FIXTURES_DIR, 'dtypes'),
 };
 for (const [name, dir] of Object.entries(MODELS)) {
-  if (!fs.existsSync(dir)) throw new Error(`model '${name}' not found at ${dir} (npm run fixtures)`);
+  if (!fs.existsSync(dir)) throw new Error(`model '${name}' not found at ${dir}`);
 }
 const reference = JSON.parse(fs.readFileSync(path.join(MODELS.cnn, 'reference.json'), 'utf8'));
 
 // ---------------------------------------------------------------- server
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function startServer(dir) {
   const config = path.join(dir, 'models.config');
@@ -111,9 +103,7 @@ async function startServer(dir) {
   fs.writeFileSync(batching, 'max_batch_size { value: 32 }\nbatch_timeout_micros { value: 2000 }\nnum_batch_threads { value: 2 }\nmax_enqueued_batches { value: 256 }\n');
   const monitoring = path.join(dir, 'monitoring.config');
   fs.writeFileSync(monitoring, 'prometheus_config { enable: true path: "/metrics" }\n');
-  const grpcPort = await freePort();
-  let restPort = await freePort();
-  while (restPort === grpcPort) restPort = await freePort();
+  const [grpcPort, restPort] = await freePortPair();
   const child = spawn(
     process.execPath,
     [
@@ -134,6 +124,9 @@ async function startServer(dir) {
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
+  // Whatever ends the soak (an error, Ctrl-C, a CI job's SIGTERM), its server goes with it.
+  process.once('exit', () => child.kill('SIGKILL'));
+  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130));
   const server = { child, grpcPort, restPort, output: () => output, exited: null };
   child.once('exit', (code, signal) => {
     server.exited = { code, signal };
@@ -499,7 +492,8 @@ const summary = {
   warmupSeconds: WARMUP_MS / 1000,
   requests: byDoor,
   rssMb: { start: rss[0], afterWarmup: afterWarmup[0]?.rssMb, end: rss[rss.length - 1], max: Math.max(...rss), slopeMbPerMin: rssSlope, fittedSamples: afterWarmup.length },
-  slopeUnderLimit: rssSlope < SLOPE_LIMIT_MB_PER_MIN,
+  // null: too few samples after the warm-up to fit a slope (a run shorter than two sampling intervals past it).
+  slopeUnderLimit: Number.isFinite(rssSlope) ? rssSlope < SLOPE_LIMIT_MB_PER_MIN : null,
   eventLoopLagMs: { sampleP50: stats(samples.map((s) => s.lagP50Ms)), intervalP99: lagP99, intervalMax: stats(samples.map((s) => s.lagMaxMs)) },
   healthzMs: stats(healthz),
   serverDied: died ?? null,
@@ -522,7 +516,8 @@ for (const [door, kinds] of Object.entries(byDoor)) {
   }
 }
 console.log(`  RSS               start ${f1(summary.rssMb.start)} MB, after warm-up ${f1(summary.rssMb.afterWarmup)} MB, end ${f1(summary.rssMb.end)} MB, max ${f1(summary.rssMb.max)} MB`);
-console.log(`  RSS slope         ${f2(rssSlope)} MB/min after warm-up: ${summary.slopeUnderLimit ? 'under' : 'NOT under'} ${SLOPE_LIMIT_MB_PER_MIN} MB/min`);
+const verdict = summary.slopeUnderLimit === null ? 'too few samples to judge' : `${summary.slopeUnderLimit ? 'under' : 'NOT under'} ${SLOPE_LIMIT_MB_PER_MIN} MB/min`;
+console.log(`  RSS slope         ${f2(rssSlope)} MB/min after warm-up: ${verdict}`);
 console.log(`  event-loop lag    per-interval p99: p50 ${f1(lagP99.p50)} ms, p99 ${f1(lagP99.p99)} ms; max ${f1(summary.eventLoopLagMs.intervalMax.max)} ms (server's prom-client gauges)`);
 console.log(`  /healthz latency  p50 ${f1(summary.healthzMs.p50)} ms, p99 ${f1(summary.healthzMs.p99)} ms, max ${f1(summary.healthzMs.max)} ms (client side, ${healthz.length} probes)`);
 console.log(`  samples           ${base}.json, ${base}.csv`);

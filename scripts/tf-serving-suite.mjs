@@ -1,5 +1,7 @@
 // Runs TensorFlow Serving's own model-server test suite against tfserve:
-// `npm run test:tfserving [-- TestClass.test_name ...]`.
+// `npm run test:tfserving [-- testName | TestClass.testName ...]` (each name
+// selects the tests whose ids contain it: unittest's -k, through absltest's
+// TESTBRIDGE_TEST_ONLY, since absl's flag parser refuses -k on the command line).
 //
 // The suite (../shared/tf_serving_suite, read-only, used in place) starts
 // $TEST_SRCDIR/tf_serving/tensorflow_serving/model_servers/tensorflow_model_server
@@ -8,7 +10,9 @@
 // named tensorflow_model_server that runs tfserve's CLI with the same
 // arguments, installs what the suite imports into the project's venv, runs it
 // verbatim and prints unittest's summary. It fails when a test fails that is
-// not listed below as a known gap, with the reason it fails.
+// not listed below as a known gap, with the reason it fails, when a test
+// starts and never ends, or when Python fails outside any test; the whole run
+// is bounded by SUITE_TIMEOUT_MS.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
@@ -16,11 +20,13 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { log } from './log.mjs';
-import { REPO_ROOT } from './paths.mjs';
+import { REPO_ROOT, SHARED_DIR } from './paths.mjs';
 import { ensurePythonSuite } from './python-env.mjs';
 
-const SUITE_DIR = path.resolve(REPO_ROOT, '..', 'shared', 'tf_serving_suite');
+const SUITE_DIR = path.join(SHARED_DIR, 'tf_serving_suite');
 const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli.js');
+/** The whole suite takes a few minutes; past this it is stuck (a server that never answers). */
+const SUITE_TIMEOUT_MS = 30 * 60_000;
 
 /** Tests expected to fail, each with why. Any other failure fails the run. */
 const KNOWN_GAPS = new Map([
@@ -30,23 +36,54 @@ const KNOWN_GAPS = new Map([
   ['test_tf_text', 'TF Text ops are not loaded yet (issue 9: TF runtime)'],
 ]);
 
-function run(command, args, options) {
+/** Runs a command to its end, or for timeoutMs at most: then its whole process group (servers the suite started included) is killed. */
+function run(command, args, options, timeoutMs = SUITE_TIMEOUT_MS) {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    // Its own process group, so that the servers the suite starts go with it.
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...options });
     let output = '';
+    const killGroup = () => {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    const timer = setTimeout(() => {
+      output += `\n[tfserve] killed after ${timeoutMs / 1000} s\n`;
+      killGroup();
+    }, timeoutMs);
+    // A detached group does not get the terminal's Ctrl-C: pass it on.
+    const onSignal = () => {
+      killGroup();
+      process.exit(130);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const done = () => {
+      clearTimeout(timer);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    };
     const keep = (chunk) => {
       output += chunk.toString();
       if (process.env.TFSERVE_SUITE_VERBOSE) process.stderr.write(chunk);
     };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
+    child.on('error', (error) => {
+      done();
+      reject(error);
+    });
+    child.on('close', (code, signal) => {
+      done();
+      resolve({ code: code ?? signal, output });
+    });
   });
 }
 
 /** $TEST_SRCDIR/tf_serving/tensorflow_serving/{model_servers,servables} with the wrapper. */
-async function layOut(root) {
+async function layOut(root, python) {
   const serving = path.join(root, 'tf_serving', 'tensorflow_serving');
   const servers = path.join(serving, 'model_servers');
   const suiteServers = path.join(SUITE_DIR, 'tensorflow_serving', 'model_servers');
@@ -61,7 +98,6 @@ async function layOut(root) {
   // `os`. Applied only where the installed TF needs it (never on 2.15).
   const testSource = await readFile(path.join(suiteServers, 'tensorflow_model_server_test.py'), 'utf8');
   const testFile = path.join(servers, 'tensorflow_model_server_test.py');
-  const python = path.join(REPO_ROOT, '.venv', 'bin', 'python');
   const probe = await run(python, ['-c', 'from tensorflow.python.platform import flags; print(hasattr(flags, "os"))']);
   if (probe.output.trim().endsWith('False')) await writeFile(testFile, testSource.replace('flags.os.environ', 'os.environ'));
   else await symlink(path.join(suiteServers, 'tensorflow_model_server_test.py'), testFile);
@@ -71,11 +107,17 @@ async function layOut(root) {
   return testFile;
 }
 
-/** Test names and outcomes from absltest's lines ("[       OK ] Class.test", "[  FAILED  ] Class.test"). */
+/**
+ * Test names and outcomes from absltest's lines ("[ RUN      ] Class.test",
+ * "[       OK ] Class.test", "[  FAILED  ] Class.test" for failures and
+ * errors, "[  SKIPPED ] Class.test - reason"). A test that started and has no
+ * outcome line did not finish (Python died or was killed in it): a failure.
+ */
 function outcomes(output) {
   const result = new Map();
-  for (const match of output.matchAll(/^\[\s*(OK|FAILED|SKIPPED)\s*\] \w+\.(\w+)$/gm)) {
-    result.set(match[2], match[1] === 'OK' ? 'ok' : match[1] === 'FAILED' ? 'FAIL' : 'skipped');
+  for (const match of output.matchAll(/^\[\s*(RUN|OK|FAILED|SKIPPED)\s*\] \w+\.(\w+)(?: - .*)?$/gm)) {
+    const [, tag, name] = match;
+    result.set(name, { RUN: 'UNFINISHED', OK: 'ok', FAILED: 'FAIL', SKIPPED: 'skipped' }[tag]);
   }
   return result;
 }
@@ -89,7 +131,7 @@ async function main() {
   const python = await ensurePythonSuite();
   const root = await mkdtemp(path.join(os.tmpdir(), 'tfserve-suite-'));
   try {
-    const testFile = await layOut(root);
+    const testFile = await layOut(root, python);
     const names = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));
     log(`running TF Serving's model-server suite from ${path.relative(REPO_ROOT, SUITE_DIR)} (TEST_SRCDIR=${root})`);
     const started = Date.now();
@@ -102,10 +144,11 @@ async function main() {
       TF_CPP_MIN_LOG_LEVEL: '2',
       PYTHONDONTWRITEBYTECODE: '1',
     };
-    const { code, output } = await run(python, [testFile, ...names], { env, cwd: root });
+    if (names.length > 0) env.TESTBRIDGE_TEST_ONLY = names.join(' ');
+    const { code, output } = await run(python, [testFile], { env, cwd: root });
     await writeFile(path.join(REPO_ROOT, 'tf-serving-suite.log'), output);
     const results = outcomes(output);
-    const failed = [...results].filter(([, outcome]) => outcome === 'FAIL' || outcome === 'ERROR').map(([name]) => name);
+    const failed = [...results].filter(([, outcome]) => outcome === 'FAIL' || outcome === 'UNFINISHED').map(([name]) => name);
     const unexpected = failed.filter((name) => !KNOWN_GAPS.has(name));
     const fixed = [...KNOWN_GAPS.keys()].filter((name) => results.get(name) === 'ok');
     for (const [name, outcome] of [...results].sort()) {
@@ -118,11 +161,16 @@ async function main() {
     console.log(`TF Serving suite: ${passed} passed, ${failed.length} failed (${failed.length - unexpected.length} known gaps) in ${((Date.now() - started) / 1000).toFixed(0)} s; full log: tf-serving-suite.log`);
     if (fixed.length > 0) console.log(`now passing, drop from KNOWN_GAPS: ${fixed.join(', ')}`);
     if (results.size === 0) {
-      console.log(output.split('\n').slice(-40).join('\n'));
+      console.log(`${output.split('\n').slice(-40).join('\n')}\nno test ran${names.length ? ` (none matches ${names.join(', ')})` : ''}`);
       return 1;
     }
     if (unexpected.length > 0) {
       console.log(`unexpected failures: ${unexpected.join(', ')}`);
+      return 1;
+    }
+    // Python failed with no failed test to show for it (setUpClass, an import, a crash between tests).
+    if (code !== 0 && failed.length === 0) {
+      console.log(`${output.split('\n').slice(-40).join('\n')}\nthe suite exited with ${code} though no test failed`);
       return 1;
     }
     return 0;

@@ -2,7 +2,7 @@ import path from 'node:path';
 
 import { REPO_ROOT } from '../../scripts/paths.mjs';
 
-export { FIXTURES_DIR, REPO_ROOT } from '../../scripts/paths.mjs';
+export { FIXTURES_DIR, REPO_ROOT, TF_SERVING_TESTDATA } from '../../scripts/paths.mjs';
 export const BENCH_DIR = path.join(REPO_ROOT, 'bench');
 export const RESULTS_DIR = path.join(BENCH_DIR, 'results');
 /** Private npm project holding @tensorflow/tfjs-node and the libtensorflow it is built against. */
@@ -10,4 +10,3 @@ export const TFJS_DIR = path.join(BENCH_DIR, '.tfjs');
 /** Build output of bench/native. */
 export const BUILD_DIR = path.join(BENCH_DIR, '.build');
 export const DOCS_DIR = path.join(REPO_ROOT, 'docs');
-export const TF_SERVING_TESTDATA = path.resolve(REPO_ROOT, '..', 'shared', 'testdata', 'tf_serving');

@@ -5,14 +5,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { FIXTURES_DIR, REPO_ROOT } from '../paths.mjs';
-
-export const TF_SERVING_DATA = path.resolve(REPO_ROOT, '..', 'shared', 'testdata', 'tf_serving');
+import { FIXTURES_DIR, TF_SERVING_TESTDATA } from '../paths.mjs';
 
 const DTYPE_NAMES = [
   'float16', 'float32', 'float64', 'bfloat16', 'int8', 'int16', 'int32', 'int64',
   'uint8', 'uint16', 'uint32', 'uint64', 'bool', 'string', 'complex64', 'complex128',
 ];
+
+/** The generated fixtures (scripts/fixtures/<name>.py) the fuzz models use. */
+export const FIXTURE_NAMES = ['dtypes', 'multi_sig', 'shapes', 'counter'];
 
 const f32 = (name, shape) => ({ name, dtype: 'float32', shape });
 
@@ -23,7 +24,7 @@ const f32 = (name, shape) => ({ name, dtype: 'float32', shape });
 export function fuzzModels() {
   const models = {
     half_plus_two: {
-      basePath: path.join(TF_SERVING_DATA, 'saved_model_half_plus_two_cpu'),
+      basePath: path.join(TF_SERVING_TESTDATA, 'saved_model_half_plus_two_cpu'),
       signatures: {
         serving_default: { method: 'predict', inputs: [f32('x', [-1, 1])] },
         classify_x_to_y: { method: 'classify', inputs: [{ name: 'inputs', dtype: 'string', shape: [-1] }] },
@@ -63,7 +64,7 @@ export function fuzzModels() {
     },
   };
   const missing = Object.values(models).map((m) => m.basePath).filter((p) => !fs.existsSync(p));
-  if (missing.length) throw new Error(`fuzz models missing: ${missing.join(', ')} (run 'npm run fixtures'; TF Serving's test data is expected in ../shared)`);
+  if (missing.length) throw new Error(`fuzz models missing: ${missing.join(', ')} (TF Serving's test data is expected in ../shared beside the repository)`);
   return models;
 }
 

@@ -3,27 +3,16 @@
 // REST timeout. It can be restarted on the same ports after a crash.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
+import { freePortPair } from '../free-port.mjs';
 import { REPO_ROOT } from '../paths.mjs';
 import { BATCHING_TEXT, modelConfigText } from './models.mjs';
 
 const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli.js');
 const START_TIMEOUT_MS = 120_000;
 const OUTPUT_TAIL_BYTES = 8192;
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export class FuzzServer {
   constructor(models, { restTimeoutMs }) {
@@ -65,9 +54,7 @@ export class FuzzServer {
   /** Starts (or restarts) the server; resolves once every model is AVAILABLE. */
   async start() {
     if (!this.grpcPort) {
-      this.grpcPort = await freePort();
-      this.restPort = await freePort();
-      while (this.restPort === this.grpcPort) this.restPort = await freePort();
+      [this.grpcPort, this.restPort] = await freePortPair();
     }
     this.starts++;
     this.output = '';
