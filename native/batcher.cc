@@ -152,7 +152,19 @@ void Batcher::Submit(TaskPtr task) {
 
 void Batcher::Split(TaskPtr task, int64_t rows, const std::string& shape_key) {
   const int64_t size = params_.max_batch_size;
-  const size_t pieces = static_cast<size_t>((rows + size - 1) / size);
+  const int64_t piece_count = rows / size + (rows % size != 0 ? 1 : 0);
+  // Every piece but the last fills a batch of its own, so more pieces than
+  // the queue holds batches can never all run. Refused before any slicing:
+  // rows with no elements ([2^40, 0]) pass the shape guard, and slicing them
+  // into 2^38 pieces would hold the JS thread and exhaust memory.
+  if (piece_count > params_.max_enqueued_batches) {
+    Task::Finish(std::move(task), RunResult::Error(TF_UNAVAILABLE,
+        "The batch scheduling queue to which this task was submitted is full: splitting its " + std::to_string(rows) +
+            " rows into batches of " + std::to_string(size) + " needs " + std::to_string(piece_count) +
+            " batches, and at most " + std::to_string(params_.max_enqueued_batches) + " can be enqueued"));
+    return;
+  }
+  const size_t pieces = static_cast<size_t>(piece_count);
   const auto deadline = task->deadline;
   std::vector<std::vector<OwnedTensor>> sliced(pieces);
   try {

@@ -144,6 +144,25 @@ describe('shape guard: batching (merge, padding, splitting)', () => {
       await model.unload();
     }
   });
+
+  test('a split that needs more batches than the queue holds is refused before slicing', async () => {
+    // [2^40, 0] holds no element, so it passes the guard; split into pieces
+    // of 4 it would be 2^38 tasks (the process died of std::bad_alloc).
+    const model = await loadModel(fixture('shapes'), { batching: { maxBatchSize: 4, batchTimeoutMicros: 1000, maxEnqueuedBatches: 10, enableLargeBatchSplitting: true } });
+    try {
+      for (const rows of [2 ** 40, 41]) {
+        const started = Date.now();
+        await rejectsWithCode(model.predict({ x: { shape: [rows, 0], data: [] } }, { signature: 'variable', validateShapes: false }), 'UNAVAILABLE', /needs \d+ batches, and at most 10/);
+        assert.ok(Date.now() - started < 1000, `refused in ${Date.now() - started} ms`);
+      }
+      // 40 rows are 10 pieces: they fit.
+      const out = await model.predict({ x: { shape: [40, 0], data: [] } }, { signature: 'variable', validateShapes: false });
+      assert.deepEqual(out.y!.shape, [40, 0]);
+      await assertAnswersGood(model);
+    } finally {
+      await model.unload();
+    }
+  });
 });
 
 describe('shape guard: Engine with workers', () => {
