@@ -222,7 +222,7 @@ Napi::Object TensorToJs(Napi::Env env, const TF_Tensor* tensor) {
     uint64_t total = 0;
     for (int64_t i = 0; i < count; ++i) total += TF_StringGetSize(&strings[i]);
     if (total > std::numeric_limits<uint32_t>::max()) {
-      // A JS error: this runs while a promise settles, which catches only those.
+      // A JS error with its own code: this runs while a promise settles, which rejects with it.
       throw MakeJsError(env, "RESOURCE_EXHAUSTED",
                         "a string output holds " + std::to_string(total) +
                             " bytes; tfserve returns at most 4 GiB of strings per tensor");
