@@ -230,6 +230,32 @@ describe('PackedStrings inputs', () => {
     }
   });
 
+  test('string outputs: Buffers over one buffer from Model.predict, Uint8Array views on one buffer through workers', async () => {
+    const direct = await loadModel(fixture('dtypes'));
+    const engine = await Engine.create({ workers: 1 });
+    try {
+      const pooled = await engine.load(fixture('dtypes'));
+      for (const [target, buffers] of [[direct, 'Buffer'], [pooled, 'Uint8Array']] as const) {
+        const out = await target.predict({ x: { shape: [2, 3], data: WORDS } }, { signature: 'string' });
+        for (const name of ['y', 'upper']) {
+          const items = out[name]!.data as Uint8Array[];
+          assert.equal(items.length, WORDS.length);
+          // The addon returns each string tensor packed: its elements share one ArrayBuffer.
+          assert.ok(items.every((item) => item.buffer === items[0]!.buffer), `${name}: one buffer`);
+          if (buffers === 'Buffer') assert.ok(items.every((item) => Buffer.isBuffer(item)), `${name}: Buffers`);
+        }
+        assert.notEqual((out.y!.data as Uint8Array[])[0]!.buffer, (out.upper!.data as Uint8Array[])[0]!.buffer);
+        assert.deepEqual(text(out.upper!.data), WORDS.map((w) => w.toUpperCase()));
+      }
+      // All strings empty: a zero-byte buffer, still one per tensor.
+      const empty = await pooled.predict({ x: { shape: [1, 3], data: ['', '', ''] } }, { signature: 'string' });
+      assert.deepEqual(text(empty.y!.data), ['', '', '']);
+    } finally {
+      await direct.unload();
+      await engine.close();
+    }
+  });
+
   test('plain arrays mixing strings, Buffers and shared-memory bytes give the same strings', async () => {
     const model = await loadModel(fixture('dtypes'));
     try {
