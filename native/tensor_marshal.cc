@@ -35,10 +35,8 @@ std::vector<int64_t> ReadShape(Napi::Env env, Napi::Value value, const std::stri
   Napi::Array array = value.As<Napi::Array>();
   const uint32_t rank = array.Length();
   // Refused before reading: a shape array may be as long as the caller likes.
-  if (rank > kMaxRank) {
-    throw InvalidArgument(env, what + ": shape has rank " + std::to_string(rank) + "; TensorFlow accepts at most " +
-                                   std::to_string(kMaxRank) + " dimensions");
-  }
+  const std::string rank_problem = RankProblem(rank);
+  if (!rank_problem.empty()) throw InvalidArgument(env, what + ": " + rank_problem);
   std::vector<int64_t> dims(rank);
   for (uint32_t i = 0; i < rank; ++i) {
     Napi::Value dim = array.Get(i);
