@@ -43,8 +43,8 @@ class SplitState {
         // Padded variable-length pieces may have run in batches of different widths.
         whole.outputs.push_back(StackRows(pieces, "output '" + fetch_names_[j] + "'"));
       }
-    } catch (const TfError& error) {
-      whole = RunResult::Error(error.code(), std::string("reassembling the split request failed: ") + error.what());
+    } catch (const std::exception& error) {
+      whole = RunResult::Failed(error, "reassembling the split request failed: ");
     }
     Task::Finish(std::move(original_), std::move(whole));
   }
@@ -175,8 +175,8 @@ void Batcher::Split(TaskPtr task, int64_t rows, const std::string& shape_key) {
         sliced[p].push_back(SliceRows(inputs[i], begin, std::min(size, rows - begin), "feed '" + feed_names_[i] + "'"));
       }
     }
-  } catch (const TfError& error) {
-    Task::Finish(std::move(task), RunResult::Error(error.code(), std::string("splitting the request failed: ") + error.what()));
+  } catch (const std::exception& error) {
+    Task::Finish(std::move(task), RunResult::Failed(error, "splitting the request failed: "));
     return;
   }
   auto state = std::make_shared<SplitState>(std::move(task), pieces, fetch_names_);
@@ -362,8 +362,9 @@ void Batcher::Process(std::unique_ptr<Batch> batch) {
       }
       offset += rows[t];
     }
-  } catch (const TfError& error) {
-    FinishAll(tasks, error.code(), std::string("splitting the batch's outputs failed: ") + error.what());
+  } catch (const std::exception& error) {
+    const RunResult failed = RunResult::Failed(error, "splitting the batch's outputs failed: ");
+    FinishAll(tasks, failed.code, failed.message);
     return;
   }
   for (size_t t = 0; t < tasks.size(); ++t) Task::Finish(std::move(tasks[t]), std::move(results[t]));
