@@ -324,8 +324,13 @@ void Batcher::Process(std::unique_ptr<Batch> batch) {
       // The merged shape failed the guard (padding ragged requests to the
       // widest of each dim, or to an allowed batch size, overflows) or its
       // memory could not be had. That is no fault of any one request: each
-      // runs on its own instead, unpadded.
+      // runs on its own instead, unpadded, if it is still wanted once the
+      // runs before it are done.
       for (auto& task : tasks) {
+        if (TF_Code why = task->Unwanted(Clock::now())) {
+          FinishUnwanted(std::move(task), why);
+          continue;
+        }
         RunResult alone = model_->Run(feed_names_, task->inputs(), fetch_names_);
         Task::Finish(std::move(task), std::move(alone));
       }
