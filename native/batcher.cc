@@ -43,8 +43,8 @@ class SplitState {
         // Padded variable-length pieces may have run in batches of different widths.
         whole.outputs.push_back(StackRows(pieces, "output '" + fetch_names_[j] + "'"));
       }
-    } catch (const TfError& error) {
-      whole = RunResult::Error(error.code(), std::string("reassembling the split request failed: ") + error.what());
+    } catch (const std::exception& error) {
+      whole = RunResult::Failed(error, "reassembling the split request failed: ");
     }
     Task::Finish(std::move(original_), std::move(whole));
   }
@@ -152,7 +152,19 @@ void Batcher::Submit(TaskPtr task) {
 
 void Batcher::Split(TaskPtr task, int64_t rows, const std::string& shape_key) {
   const int64_t size = params_.max_batch_size;
-  const size_t pieces = static_cast<size_t>((rows + size - 1) / size);
+  const int64_t piece_count = rows / size + (rows % size != 0 ? 1 : 0);
+  // Every piece but the last fills a batch of its own, so more pieces than
+  // the queue holds batches can never all run. Refused before any slicing:
+  // rows with no elements ([2^40, 0]) pass the shape guard, and slicing them
+  // into 2^38 pieces would hold the JS thread and exhaust memory.
+  if (piece_count > params_.max_enqueued_batches) {
+    Task::Finish(std::move(task), RunResult::Error(TF_UNAVAILABLE,
+        "The batch scheduling queue to which this task was submitted is full: splitting its " + std::to_string(rows) +
+            " rows into batches of " + std::to_string(size) + " needs " + std::to_string(piece_count) +
+            " batches, and at most " + std::to_string(params_.max_enqueued_batches) + " can be enqueued"));
+    return;
+  }
+  const size_t pieces = static_cast<size_t>(piece_count);
   const auto deadline = task->deadline;
   std::vector<std::vector<OwnedTensor>> sliced(pieces);
   try {
@@ -163,8 +175,8 @@ void Batcher::Split(TaskPtr task, int64_t rows, const std::string& shape_key) {
         sliced[p].push_back(SliceRows(inputs[i], begin, std::min(size, rows - begin), "feed '" + feed_names_[i] + "'"));
       }
     }
-  } catch (const TfError& error) {
-    Task::Finish(std::move(task), RunResult::Error(error.code(), std::string("splitting the request failed: ") + error.what()));
+  } catch (const std::exception& error) {
+    Task::Finish(std::move(task), RunResult::Failed(error, "splitting the request failed: "));
     return;
   }
   auto state = std::make_shared<SplitState>(std::move(task), pieces, fetch_names_);
@@ -312,8 +324,13 @@ void Batcher::Process(std::unique_ptr<Batch> batch) {
       // The merged shape failed the guard (padding ragged requests to the
       // widest of each dim, or to an allowed batch size, overflows) or its
       // memory could not be had. That is no fault of any one request: each
-      // runs on its own instead, unpadded.
+      // runs on its own instead, unpadded, if it is still wanted once the
+      // runs before it are done.
       for (auto& task : tasks) {
+        if (TF_Code why = task->Unwanted(Clock::now())) {
+          FinishUnwanted(std::move(task), why);
+          continue;
+        }
         RunResult alone = model_->Run(feed_names_, task->inputs(), fetch_names_);
         Task::Finish(std::move(task), std::move(alone));
       }
@@ -350,8 +367,9 @@ void Batcher::Process(std::unique_ptr<Batch> batch) {
       }
       offset += rows[t];
     }
-  } catch (const TfError& error) {
-    FinishAll(tasks, error.code(), std::string("splitting the batch's outputs failed: ") + error.what());
+  } catch (const std::exception& error) {
+    const RunResult failed = RunResult::Failed(error, "splitting the batch's outputs failed: ");
+    FinishAll(tasks, failed.code, failed.message);
     return;
   }
   for (size_t t = 0; t < tasks.size(); ++t) Task::Finish(std::move(tasks[t]), std::move(results[t]));

@@ -3,6 +3,7 @@
 
 #include <napi.h>
 
+#include <exception>
 #include <string>
 
 namespace tfserve {
@@ -14,9 +15,11 @@ inline Napi::Error InvalidArgument(Napi::Env env, const std::string& message) {
 }
 
 // Runs `settle`, which resolves or rejects `deferred`. If building the value
-// fails, the promise is rejected with that error instead. If even that fails,
-// the env can no longer run JS (a worker thread being terminated): nobody is
-// left to answer, and an exception escaping into Node would abort the process.
+// fails, the promise is rejected with that error instead: a JS error, or a C++
+// one (std::bad_alloc while copying a large output) as INTERNAL, since any
+// exception leaving this noexcept function would abort the process. If even
+// rejecting fails, the env can no longer run JS (a worker thread being
+// terminated, or no memory left): nobody is left to answer.
 template <typename Settle>
 void SettleDeferred(const Napi::Promise::Deferred& deferred, Settle&& settle) noexcept {
   try {
@@ -24,7 +27,12 @@ void SettleDeferred(const Napi::Promise::Deferred& deferred, Settle&& settle) no
   } catch (const Napi::Error& error) {
     try {
       deferred.Reject(error.Value());
-    } catch (const Napi::Error&) {
+    } catch (...) {
+    }
+  } catch (const std::exception& error) {
+    try {
+      deferred.Reject(MakeJsError(deferred.Env(), "INTERNAL", std::string("building the result failed: ") + error.what()).Value());
+    } catch (...) {
     }
   }
 }

@@ -46,8 +46,9 @@ OwnedTensor OwnedTensor::Allocate(TF_DataType dtype, const std::vector<int64_t>&
   owned.tensor_.reset(TF_AllocateTensor(dtype, dims.data(), static_cast<int>(dims.size()), bytes));
   void* data = owned.tensor_ ? TF_TensorData(owned.tensor_.get()) : nullptr;
   // TF's CPU allocator returns null when malloc fails, and TF_AllocateTensor
-  // still makes a tensor around it.
-  if (data == nullptr && bytes > 0) {
+  // still makes a tensor around it. A null tensor (TF refusing `bytes`) would
+  // crash the first caller that reads it, even when it holds no element.
+  if (!owned.tensor_ || (data == nullptr && bytes > 0)) {
     throw TfError(TF_RESOURCE_EXHAUSTED, what + ": cannot allocate " + std::to_string(bytes) + " bytes for a tensor of shape " +
                                              FormatDims(dims));
   }

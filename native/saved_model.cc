@@ -225,10 +225,8 @@ RunResult SavedModel::Run(const std::vector<std::string>& feed_names, const std:
       if (raw_outputs[i] == nullptr) throw TfError(TF_INTERNAL, "TensorFlow returned no tensor for '" + fetch_names[i] + "'");
     }
     return result;
-  } catch (const TfError& error) {
-    return RunResult::Error(error.code(), error.what());
   } catch (const std::exception& error) {
-    return RunResult::Error(TF_INTERNAL, error.what());
+    return RunResult::Failed(error, "");
   }
 }
 

@@ -20,11 +20,15 @@ std::string FormatDims(const std::vector<int64_t>& dims) {
   return text + "]";
 }
 
+std::string RankProblem(size_t rank) {
+  if (rank <= kMaxRank) return {};
+  return "shape has rank " + std::to_string(rank) + "; TensorFlow accepts at most " + std::to_string(kMaxRank) +
+         " dimensions";
+}
+
 std::string ShapeProblem(const int64_t* dims, size_t rank, size_t element_size, ShapeSize* size) {
-  if (rank > kMaxRank) {
-    return "shape has rank " + std::to_string(rank) + "; TensorFlow accepts at most " +
-           std::to_string(kMaxRank) + " dimensions";
-  }
+  std::string problem = RankProblem(rank);
+  if (!problem.empty()) return problem;
   int64_t non_zero = 1;  // product of the non-zero dimensions
   bool has_zero = false;
   for (size_t i = 0; i < rank; ++i) {

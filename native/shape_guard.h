@@ -31,6 +31,10 @@ struct ShapeSize {
   size_t bytes = 0;  // elements x element size (sizeof(TF_TString) for strings)
 };
 
+// Why a shape of `rank` dimensions is refused, or an empty string: checked
+// alone before reading a JS shape array, which may be as long as its sender likes.
+std::string RankProblem(size_t rank);
+
 // Why `dims` cannot be a tensor of elements of `element_size` bytes, or an
 // empty string when it can; `size` is set when it can.
 std::string ShapeProblem(const int64_t* dims, size_t rank, size_t element_size, ShapeSize* size);

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <memory>
 #include <string>
 #include <utility>
@@ -27,6 +28,15 @@ struct RunResult {
     result.code = code;
     result.message = std::move(message);
     return result;
+  }
+
+  // A failure caught while preparing or splitting a run: a TfError keeps its
+  // code, anything else (std::bad_alloc) is INTERNAL. Batch threads and the
+  // JS thread catch every std::exception this way, since one escaping them
+  // would abort the process.
+  static RunResult Failed(const std::exception& error, const std::string& context) {
+    const auto* tf = dynamic_cast<const TfError*>(&error);
+    return Error(tf != nullptr ? tf->code() : TF_INTERNAL, context + error.what());
   }
 };
 

@@ -35,10 +35,8 @@ std::vector<int64_t> ReadShape(Napi::Env env, Napi::Value value, const std::stri
   Napi::Array array = value.As<Napi::Array>();
   const uint32_t rank = array.Length();
   // Refused before reading: a shape array may be as long as the caller likes.
-  if (rank > kMaxRank) {
-    throw InvalidArgument(env, what + ": shape has rank " + std::to_string(rank) + "; TensorFlow accepts at most " +
-                                   std::to_string(kMaxRank) + " dimensions");
-  }
+  const std::string rank_problem = RankProblem(rank);
+  if (!rank_problem.empty()) throw InvalidArgument(env, what + ": " + rank_problem);
   std::vector<int64_t> dims(rank);
   for (uint32_t i = 0; i < rank; ++i) {
     Napi::Value dim = array.Get(i);
@@ -222,7 +220,7 @@ Napi::Object TensorToJs(Napi::Env env, const TF_Tensor* tensor) {
     uint64_t total = 0;
     for (int64_t i = 0; i < count; ++i) total += TF_StringGetSize(&strings[i]);
     if (total > std::numeric_limits<uint32_t>::max()) {
-      // A JS error: this runs while a promise settles, which catches only those.
+      // A JS error with its own code: this runs while a promise settles, which rejects with it.
       throw MakeJsError(env, "RESOURCE_EXHAUSTED",
                         "a string output holds " + std::to_string(total) +
                             " bytes; tfserve returns at most 4 GiB of strings per tensor");

@@ -144,6 +144,25 @@ describe('shape guard: batching (merge, padding, splitting)', () => {
       await model.unload();
     }
   });
+
+  test('a split that needs more batches than the queue holds is refused before slicing', async () => {
+    // [2^40, 0] holds no element, so it passes the guard; split into pieces
+    // of 4 it would be 2^38 tasks (the process died of std::bad_alloc).
+    const model = await loadModel(fixture('shapes'), { batching: { maxBatchSize: 4, batchTimeoutMicros: 1000, maxEnqueuedBatches: 10, enableLargeBatchSplitting: true } });
+    try {
+      for (const rows of [2 ** 40, 41]) {
+        const started = Date.now();
+        await rejectsWithCode(model.predict({ x: { shape: [rows, 0], data: [] } }, { signature: 'variable', validateShapes: false }), 'UNAVAILABLE', /needs \d+ batches, and at most 10/);
+        assert.ok(Date.now() - started < 1000, `refused in ${Date.now() - started} ms`);
+      }
+      // 40 rows are 10 pieces: they fit.
+      const out = await model.predict({ x: { shape: [40, 0], data: [] } }, { signature: 'variable', validateShapes: false });
+      assert.deepEqual(out.y!.shape, [40, 0]);
+      await assertAnswersGood(model);
+    } finally {
+      await model.unload();
+    }
+  });
 });
 
 describe('shape guard: Engine with workers', () => {
@@ -205,6 +224,32 @@ describe('PackedStrings inputs', () => {
         const badOffsets: PackedStrings = { bytes: new Uint8Array(2), offsets: Uint32Array.from([0, 1, 5, 5]) };
         await rejectsWithCode(target.predict({ x: { shape: [1, 3], data: badOffsets } }, { signature: 'string' }), 'INVALID_ARGUMENT', /offsets\[2\] is 5, past the end of bytes \(2\)/);
       }
+    } finally {
+      await direct.unload();
+      await engine.close();
+    }
+  });
+
+  test('string outputs: Buffers over one buffer from Model.predict, Uint8Array views on one buffer through workers', async () => {
+    const direct = await loadModel(fixture('dtypes'));
+    const engine = await Engine.create({ workers: 1 });
+    try {
+      const pooled = await engine.load(fixture('dtypes'));
+      for (const [target, buffers] of [[direct, 'Buffer'], [pooled, 'Uint8Array']] as const) {
+        const out = await target.predict({ x: { shape: [2, 3], data: WORDS } }, { signature: 'string' });
+        for (const name of ['y', 'upper']) {
+          const items = out[name]!.data as Uint8Array[];
+          assert.equal(items.length, WORDS.length);
+          // The addon returns each string tensor packed: its elements share one ArrayBuffer.
+          assert.ok(items.every((item) => item.buffer === items[0]!.buffer), `${name}: one buffer`);
+          if (buffers === 'Buffer') assert.ok(items.every((item) => Buffer.isBuffer(item)), `${name}: Buffers`);
+        }
+        assert.notEqual((out.y!.data as Uint8Array[])[0]!.buffer, (out.upper!.data as Uint8Array[])[0]!.buffer);
+        assert.deepEqual(text(out.upper!.data), WORDS.map((w) => w.toUpperCase()));
+      }
+      // All strings empty: a zero-byte buffer, still one per tensor.
+      const empty = await pooled.predict({ x: { shape: [1, 3], data: ['', '', ''] } }, { signature: 'string' });
+      assert.deepEqual(text(empty.y!.data), ['', '', '']);
     } finally {
       await direct.unload();
       await engine.close();
