@@ -181,6 +181,17 @@ describe('hostile gRPC requests', { skip }, () => {
     await answersGood(client);
   });
 
+  test('a tiny string broadcast (the fuzzer\'s hang: [5592405,3] DT_STRING, a few string_val) is refused by the budget at once', async () => {
+    // A few short strings, the last repeated over 16777215 elements: 16777215 x 32 bytes of
+    // bookkeeping, 6 + 16777212 x 3 bytes of strings, the inputs entry (256), the model_spec (2 x 32).
+    const strings = [...tensorBytes({ dtype: DT_STRING, dims: [5592405, 3] })];
+    for (const s of ['a', 'bb', 'ccc']) strings.push((8 << 3) | 2, s.length, ...Buffer.from(s));
+    const request = predictBytes({ name: 'hp', signatureName: 'regress_x_to_y' }, [['inputs', Uint8Array.from(strings)]]);
+    assert.ok(request.length < 100, `${request.length} bytes`);
+    await refused(client, PREDICT, request, grpc.status.INVALID_ARGUMENT, /input 'inputs': decoding this request would take 587202842 bytes, over its limit of 16777216 /, 500);
+    await answersGood(client);
+  });
+
   test('6M empty string_val for a [3,3] tensor is refused in milliseconds', async () => {
     const request = predictBytes({ name: 'dtypes', signatureName: 'string' }, [['x', manyEmptyStrings(6_000_000, [3, 3])]]);
     assert.ok(request.length > 12_000_000);
