@@ -158,11 +158,11 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
     loader: metrics.instrumentLoader(loader),
     loadOptions,
     fileSystemPollWaitSeconds: flags.fileSystemPollWaitSeconds,
+    // Warmup records decode under the same limits as requests.
     warmup: flags.enableModelWarmup ? (servable, name) => runWarmup(servable, name, decodeLimits) : undefined,
     allowVersionLabelsForUnavailableModels: flags.allowVersionLabelsForUnavailableModels,
     maxLoadRetries: flags.maxNumLoadRetries,
     loadRetryIntervalSeconds: flags.loadRetryIntervalMicros / 1e6,
-    // Warmup records decode under the same limits as requests.
     signatureMethodNameCheck: flags.enableSignatureMethodNameCheck,
   });
   metrics.observeManager(manager);
