@@ -144,6 +144,8 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
   if (prometheusPath && (prometheusPath === LIVENESS_PATH || prometheusPath === READINESS_PATH || prometheusPath.startsWith('/v1/'))) {
     throw new TfServeError('INVALID_ARGUMENT', `${flags.monitoringConfigFile}: prometheus_config.path '${prometheusPath}' collides with another endpoint`);
   }
+  // Checked before any model loads: a bad argument fails the start at once, not after the loads.
+  const channel = parseGrpcChannelArguments(flags.grpcChannelArguments);
   const loadOptions: LoadOptions = {
     session: sessionOptions(flags),
     tags: flags.savedModelTags.split(',').map((tag) => tag.trim()).filter((tag) => tag !== ''),
@@ -180,7 +182,6 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
   const openPorts = async () => {
     const onRequest = metrics.grpcRecorder();
     const maxMessageBytes = flags.grpcMaxMessageBytes;
-    const channel = parseGrpcChannelArguments(flags.grpcChannelArguments);
     if (channel.applied.length > 0) log(`gRPC server arguments: ${channel.applied.join(', ')}`);
     for (const ignored of channel.ignored) log(`--grpc_channel_arguments: ignored ${ignored}`);
     const grpcOptions = { manager, maxMessageBytes, channelOptions: channel.options, decodeLimits, onRequest };
