@@ -160,8 +160,10 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
     loader: metrics.instrumentLoader(loader),
     loadOptions,
     fileSystemPollWaitSeconds: flags.fileSystemPollWaitSeconds,
-    // Warmup records decode under the same limits as requests.
-    warmup: flags.enableModelWarmup ? (servable, name) => runWarmup(servable, name, decodeLimits) : undefined,
+    // Warmup records decode under the same limits, and meet the same method-name check, as requests.
+    warmup: flags.enableModelWarmup
+      ? (servable, name) => runWarmup(servable, name, { decodeLimits, methodNameCheck: flags.enableSignatureMethodNameCheck })
+      : undefined,
     allowVersionLabelsForUnavailableModels: flags.allowVersionLabelsForUnavailableModels,
     maxLoadRetries: flags.maxNumLoadRetries,
     loadRetryIntervalSeconds: flags.loadRetryIntervalMicros / 1e6,
