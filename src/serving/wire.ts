@@ -134,8 +134,8 @@ export function readBytesField(message: Uint8Array, field: number): Uint8Array |
 export function decodePredictRequest(bytes: Uint8Array, budget: DecodeBudget = requestBudget(bytes.length)): DecodedPredictRequest {
   // Occurrences of model_spec merge, as protobuf's do.
   const spec = new MergedField(bytes);
-  // A Set: a filter naming one alias a million times is one alias.
-  const outputFilter = new Set<string>();
+  // Kept as sent (predictOn refuses a repeated alias, as TF Serving does); each name is charged.
+  const outputFilter: string[] = [];
   // Map semantics: the last entry of a key wins. Only the kept ones are decoded.
   const entries = new Map<string, Uint8Array>();
   readingWire('PredictRequest', () => {
@@ -158,7 +158,7 @@ export function decodePredictRequest(bytes: Uint8Array, budget: DecodeBudget = r
       } else if (field === 3) {
         const span = readSpan(reader);
         budget.charge(ENTRY_COST + span.end - span.start, 'PredictRequest.output_filter');
-        outputFilter.add(decodeUtf8(bytes.subarray(span.start, span.end), 'PredictRequest.output_filter'));
+        outputFilter.push(decodeUtf8(bytes.subarray(span.start, span.end), 'PredictRequest.output_filter'));
       } else {
         reader.skipType(wire);
       }
@@ -167,7 +167,7 @@ export function decodePredictRequest(bytes: Uint8Array, budget: DecodeBudget = r
   const modelSpec = decodeModelSpec(spec.bytes, budget);
   const inputs = Object.create(null) as Record<string, DecodedTensor>;
   for (const [key, value] of entries) inputs[key] = decodeTensorProto(value, `input '${key}'`, budget);
-  return { modelSpec, inputs, outputFilter: [...outputFilter] };
+  return { modelSpec, inputs, outputFilter };
 }
 
 /**
