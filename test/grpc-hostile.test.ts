@@ -306,6 +306,22 @@ describe('hostile gRPC requests', { skip }, () => {
     await answersGood(smallClient);
   });
 
+  test('the response limit is the send limit in effect: grpc.max_send_message_length from the channel arguments replaces the flag\'s', async () => {
+    const request = predictBytes({ name: 'hp' }, [['x', tensorBytes({ dtype: DT_FLOAT, dims: [20000, 1], floatVal: [1] })]]);
+    for (const [sendLimit, answered] of [[-1, true], [1024 * 1024, true], [32 * 1024, false]] as const) {
+      const channelOptions = { 'grpc.max_send_message_length': sendLimit };
+      const limited = await startGrpcServer({ manager, address: '127.0.0.1:0', maxMessageBytes: 64 * 1024, channelOptions });
+      const limitedClient = new grpc.Client(`127.0.0.1:${limited.port}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 });
+      try {
+        if (answered) assert.ok((await call(limitedClient, PREDICT, request)).length > 64 * 1024);
+        else await refused(limitedClient, PREDICT, request, grpc.status.RESOURCE_EXHAUSTED, /the PredictResponse would be \d{5} bytes, more than the 32768 /);
+      } finally {
+        limitedClient.close();
+        await limited.close(1000);
+      }
+    }
+  });
+
   test('the tensorflow-serving-api Python client sending a rank-255 shape gets INVALID_ARGUMENT, then a good answer', { timeout: 180_000 }, async () => {
     const env = await run(process.execPath, [path.join(repoRoot, 'scripts', 'python-env.mjs'), '--clients'], { timeout: 600_000 });
     const python = env.stdout.trim().split('\n').pop()!;

@@ -105,10 +105,11 @@ function encodeMetadataResponse(spec: { name: string; version: number }, signatu
 interface HandlerContext {
   manager: ModelManager;
   decodeLimits: Readonly<DecodeLimits>;
-  maxMessageBytes: number;
+  /** The largest response grpc-js will send. */
+  maxResponseBytes: number;
 }
 
-function predictionHandlers({ manager, decodeLimits, maxMessageBytes }: HandlerContext): Record<string, Handler> {
+function predictionHandlers({ manager, decodeLimits, maxResponseBytes }: HandlerContext): Record<string, Handler> {
   return {
     Predict: async (bytes, _call, signal) => {
       const request = readingWire('PredictRequest', () => decodePredictRequest(bytes, requestBudget(bytes.length, decodeLimits)));
@@ -120,10 +121,10 @@ function predictionHandlers({ manager, decodeLimits, maxMessageBytes }: HandlerC
       });
       // Sized from the tensors before a buffer is built for it.
       const size = predictResponseSize(result);
-      if (size > maxMessageBytes) {
+      if (size > maxResponseBytes) {
         throw new TfServeError(
           'RESOURCE_EXHAUSTED',
-          `the PredictResponse would be ${size} bytes, more than the ${maxMessageBytes} a gRPC message may have (--grpc_max_message_bytes)`,
+          `the PredictResponse would be ${size} bytes, more than the ${maxResponseBytes} a gRPC message may have (--grpc_max_message_bytes, or grpc.max_send_message_length in --grpc_channel_arguments)`,
         );
       }
       return { model: request.modelSpec.name, response: encodePredictResponse(result) };
@@ -335,13 +336,16 @@ function healthService(manager: ModelManager): {
 
 /** Starts the gRPC server; resolves once it listens. */
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
-  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_GRPC_MAX_MESSAGE_BYTES;
-  const server = new grpc.Server({
-    'grpc.max_receive_message_length': maxMessageBytes,
-    'grpc.max_send_message_length': maxMessageBytes,
+  const serverOptions: grpc.ServerOptions = {
+    'grpc.max_receive_message_length': options.maxMessageBytes ?? DEFAULT_GRPC_MAX_MESSAGE_BYTES,
+    'grpc.max_send_message_length': options.maxMessageBytes ?? DEFAULT_GRPC_MAX_MESSAGE_BYTES,
     ...options.channelOptions,
-  });
-  const context: HandlerContext = { manager: options.manager, decodeLimits: options.decodeLimits ?? DEFAULT_DECODE_LIMITS, maxMessageBytes };
+  };
+  const server = new grpc.Server(serverOptions);
+  // The send limit in effect (a channel argument may have replaced the flag's; -1 is none), which responses are sized against.
+  const sendLimit = serverOptions['grpc.max_send_message_length'] as number;
+  const maxResponseBytes = sendLimit < 0 ? Infinity : sendLimit;
+  const context: HandlerContext = { manager: options.manager, decodeLimits: options.decodeLimits ?? DEFAULT_DECODE_LIMITS, maxResponseBytes };
   const prediction = unaryService('tensorflow.serving.PredictionService', predictionHandlers(context), options.onRequest);
   const modelService = unaryService('tensorflow.serving.ModelService', modelServiceHandlers(context), options.onRequest);
   const health = healthService(options.manager);
