@@ -116,14 +116,21 @@ export function readMapEntry(entry: Uint8Array, what = 'map entry'): { key: stri
 
 /** The bytes of a length-delimited field of a serialized message (its last occurrence), or null. */
 export function readBytesField(message: Uint8Array, field: number): Uint8Array | null {
-  const reader = protobuf.Reader.create(message);
-  let found: Uint8Array | null = null;
-  while (reader.pos < reader.len) {
-    const tag = reader.uint32();
-    if (tag === ((field << 3) | 2)) found = reader.bytes();
-    else reader.skipType(tag & 7);
+  // Offsets only while scanning: a message repeating the field millions of times makes no view per occurrence.
+  const cursor = new Cursor(message);
+  let start = -1;
+  let end = -1;
+  while (!cursor.done) {
+    cursor.tag();
+    if (cursor.field === field && cursor.wire === LEN) {
+      cursor.value();
+      start = cursor.start;
+      end = cursor.pos;
+    } else {
+      cursor.skip();
+    }
   }
-  return found;
+  return start < 0 ? null : message.subarray(start, end);
 }
 
 /**
