@@ -181,6 +181,17 @@ describe('hostile gRPC requests', { skip }, () => {
     await answersGood(client);
   });
 
+  test('a tiny string broadcast (the fuzzer\'s hang: [5592405,3] DT_STRING, a few string_val) is refused by the budget at once', async () => {
+    // A few short strings, the last repeated over 16777215 elements: 16777215 x 32 bytes of
+    // bookkeeping, 6 + 16777212 x 3 bytes of strings, the inputs entry (256), the model_spec (2 x 32).
+    const strings = [...tensorBytes({ dtype: DT_STRING, dims: [5592405, 3] })];
+    for (const s of ['a', 'bb', 'ccc']) strings.push((8 << 3) | 2, s.length, ...Buffer.from(s));
+    const request = predictBytes({ name: 'hp', signatureName: 'regress_x_to_y' }, [['inputs', Uint8Array.from(strings)]]);
+    assert.ok(request.length < 100, `${request.length} bytes`);
+    await refused(client, PREDICT, request, grpc.status.INVALID_ARGUMENT, /input 'inputs': decoding this request would take 587202842 bytes, over its limit of 16777216 /, 500);
+    await answersGood(client);
+  });
+
   test('6M empty string_val for a [3,3] tensor is refused in milliseconds', async () => {
     const request = predictBytes({ name: 'dtypes', signatureName: 'string' }, [['x', manyEmptyStrings(6_000_000, [3, 3])]]);
     assert.ok(request.length > 12_000_000);
@@ -293,6 +304,22 @@ describe('hostile gRPC requests', { skip }, () => {
     const request = predictBytes({ name: 'hp' }, [['x', tensorBytes({ dtype: DT_FLOAT, dims: [20000, 1], floatVal: [1] })]]);
     await refused(smallClient, PREDICT, request, grpc.status.RESOURCE_EXHAUSTED, /the PredictResponse would be \d{5} bytes, more than the 65536 .*--grpc_max_message_bytes/);
     await answersGood(smallClient);
+  });
+
+  test('the response limit is the send limit in effect: grpc.max_send_message_length from the channel arguments replaces the flag\'s', async () => {
+    const request = predictBytes({ name: 'hp' }, [['x', tensorBytes({ dtype: DT_FLOAT, dims: [20000, 1], floatVal: [1] })]]);
+    for (const [sendLimit, answered] of [[-1, true], [1024 * 1024, true], [32 * 1024, false]] as const) {
+      const channelOptions = { 'grpc.max_send_message_length': sendLimit };
+      const limited = await startGrpcServer({ manager, address: '127.0.0.1:0', maxMessageBytes: 64 * 1024, channelOptions });
+      const limitedClient = new grpc.Client(`127.0.0.1:${limited.port}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 });
+      try {
+        if (answered) assert.ok((await call(limitedClient, PREDICT, request)).length > 64 * 1024);
+        else await refused(limitedClient, PREDICT, request, grpc.status.RESOURCE_EXHAUSTED, /the PredictResponse would be \d{5} bytes, more than the 32768 /);
+      } finally {
+        limitedClient.close();
+        await limited.close(1000);
+      }
+    }
   });
 
   test('the tensorflow-serving-api Python client sending a rank-255 shape gets INVALID_ARGUMENT, then a good answer', { timeout: 180_000 }, async () => {

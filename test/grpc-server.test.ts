@@ -272,6 +272,7 @@ describe('gRPC server', { skip }, () => {
       ['missing input', client.predict({ modelSpec: { name: 'default', signatureName: 'regress_x2_to_y3' }, inputs: { x: floatInput([1], [1, 1]) } }), grpc.status.INVALID_ARGUMENT, /unknown input 'x'|missing input/],
       ['no inputs for a signature that takes some', client.predict({ modelSpec: { name: 'default' } }), grpc.status.INVALID_ARGUMENT, /missing input 'x'/],
       ['unknown output', client.predict({ ...good, outputFilter: ['z'] }), grpc.status.INVALID_ARGUMENT, /unknown output 'z'/],
+      ['repeated output alias', client.predict({ ...good, outputFilter: ['y', 'y'] }), grpc.status.INVALID_ARGUMENT, /duplicate output tensor alias: y/],
       ['bad tensor', client.predict({ ...good, inputs: { x: floatInput([1, 2, 3], [1, 1]) } }), grpc.status.INVALID_ARGUMENT, /input 'x': float_val has more values/],
       [
         'empty batch',

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 
 import * as grpc from '@grpc/grpc-js';
 
-import { DEFAULT_FLAGS, type ServerFlags } from '../src/server/flags';
+import { DEFAULT_FLAGS, FlagError, type ServerFlags } from '../src/server/flags';
 import { startServer } from '../src/server/server';
 import { servingType } from '../src/serving/protos';
 import { fixture, freePort, spawnCli, tempDir, waitForOutput, waitUntil } from './helpers';
@@ -106,6 +106,17 @@ test('startServer refuses a Prometheus config without a REST port', async () => 
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('startServer refuses a malformed --grpc_channel_arguments before loading any model', { timeout: 10_000 }, async () => {
+  let loads = 0;
+  const loader = () => {
+    loads++;
+    return new Promise<never>(() => undefined);
+  };
+  const flags = { ...DEFAULT_FLAGS, port: 0, bindAddress: '127.0.0.1', modelBasePath: fixture('gaofei_cnn'), grpcChannelArguments: 'grpc.max_connection_age_ms' };
+  await assert.rejects(startServer(flags, { log: () => undefined, loader }), (error: Error) => error instanceof FlagError && /'grpc.max_connection_age_ms' is not key=value/.test(error.message));
+  assert.equal(loads, 0);
 });
 
 test('tfserve --demo (npm start) prints a curl command that returns a prediction', async (t) => {

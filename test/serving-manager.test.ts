@@ -284,7 +284,7 @@ describe('ModelManager', { skip }, () => {
       }),
     ).finish();
     fs.writeFileSync(path.join(base, '123', WARMUP_FILE), writeTfRecords([record('x'), broadcast]));
-    const limited = testManager({ warmup: (servable, name) => runWarmup(servable, name, { factor: 1, floorBytes: 1024, maxBytes: 1024 }) });
+    const limited = testManager({ warmup: (servable, name) => runWarmup(servable, name, { decodeLimits: { factor: 1, floorBytes: 1024, maxBytes: 1024 } }) });
     try {
       await limited.setConfig([modelConfig('hp', base)]);
       const [status] = limited.status('hp');
@@ -298,5 +298,41 @@ describe('ModelManager', { skip }, () => {
     const corrupt = Buffer.from(writeTfRecords([record('x')]));
     corrupt[corrupt.length - 1]! ^= 0xff;
     assert.throws(() => readTfRecords(corrupt, 'w'), { code: 'DATA_LOSS', message: /record 0 at byte 0: corrupt data \(CRC mismatch\)/ });
+  });
+
+  test('warmup replays meet --enable_signature_method_name_check as requests do', async () => {
+    // TF2's half_plus_two has a predict-method regress_x_to_y, which serves Regress only with the check off.
+    const base = tempDir('warmup-method');
+    fs.cpSync(tfServingModel('saved_model_half_plus_two_tf2_cpu'), base, { recursive: true });
+    const PredictionLog = servingType('tensorflow.serving.PredictionLog');
+    const regressLog = PredictionLog.encode(
+      PredictionLog.fromObject({
+        regressLog: {
+          request: {
+            modelSpec: { name: 'tf2', signatureName: 'regress_x_to_y' },
+            input: { exampleList: { examples: [{ features: { feature: { x: { floatList: { value: [1] } } } } }] } },
+          },
+        },
+      }),
+    ).finish();
+    fs.mkdirSync(path.join(base, '00000123', 'assets.extra'), { recursive: true });
+    fs.writeFileSync(path.join(base, '00000123', WARMUP_FILE), writeTfRecords([regressLog]));
+    for (const methodNameCheck of [false, true]) {
+      const m = testManager({ signatureMethodNameCheck: methodNameCheck, warmup: (servable, name) => runWarmup(servable, name, { methodNameCheck }) });
+      try {
+        await m.setConfig([modelConfig('tf2', base)]);
+        const [status] = m.status('tf2');
+        if (!methodNameCheck) {
+          assert.equal(status!.state, 'AVAILABLE');
+          continue;
+        }
+        assert.equal(status!.state, 'END');
+        assert.equal(status!.error.code, 'INVALID_ARGUMENT');
+        assert.match(status!.error.message, /record 0: Expected regression signature method_name to be tensorflow\/serving\/regress\. Was: tensorflow\/serving\/predict/);
+      } finally {
+        await m.close();
+      }
+    }
+    fs.rmSync(base, { recursive: true, force: true });
   });
 });

@@ -183,7 +183,6 @@ const INERT_SPECS: readonly FlagSpec[] = [
   { name: 'xla_gpu_compilation_enabled', key: 'xlaGpuCompilationEnabled', kind: 'bool', help: 'XLA JIT compilation on GPU', inert: "tfserve's sessions do not enable XLA" },
 ];
 
-
 export const FLAG_SPECS: readonly FlagSpec[] = [
   { name: 'port', key: 'port', kind: 'int', ...PORT, help: 'TCP port for gRPC (0 = any free port)' },
   { name: 'grpc_socket_path', key: 'grpcSocketPath', kind: 'string', help: 'also serve gRPC on this UNIX socket path (empty = no socket)' },

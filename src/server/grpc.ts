@@ -14,6 +14,7 @@ import { modelConfigsFromServerConfig } from '../serving/config';
 import { classify, modelMetadata, modelStatus, multiInference, predict, regress, type ModelSpecInput } from '../serving/inference';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../serving/decode-limits';
 import type { ModelManager } from '../serving/model-manager';
+import { readingWire } from '../serving/proto-wire';
 import {
   classificationResponseObject,
   decodeExamplesRequest,
@@ -101,30 +102,17 @@ function encodeMetadataResponse(spec: { name: string; version: number }, signatu
   return writer.finish();
 }
 
-/**
- * Decodes a request: whatever the decoder throws that is not already a
- * TfServeError (a protobufjs RangeError on a truncated field, say) is the
- * client's malformed message, INVALID_ARGUMENT, never INTERNAL.
- */
-function decoding<T>(what: string, decode: () => T): T {
-  try {
-    return decode();
-  } catch (error) {
-    if (error instanceof TfServeError) throw error;
-    throw invalidArgument(`malformed ${what}: ${(error as Error).message}`);
-  }
-}
-
 interface HandlerContext {
   manager: ModelManager;
   decodeLimits: Readonly<DecodeLimits>;
-  maxMessageBytes: number;
+  /** The largest response grpc-js will send. */
+  maxResponseBytes: number;
 }
 
-function predictionHandlers({ manager, decodeLimits, maxMessageBytes }: HandlerContext): Record<string, Handler> {
+function predictionHandlers({ manager, decodeLimits, maxResponseBytes }: HandlerContext): Record<string, Handler> {
   return {
     Predict: async (bytes, _call, signal) => {
-      const request = decoding('PredictRequest', () => decodePredictRequest(bytes, requestBudget(bytes.length, decodeLimits)));
+      const request = readingWire('PredictRequest', () => decodePredictRequest(bytes, requestBudget(bytes.length, decodeLimits)));
       const result = await predict(manager, {
         modelSpec: request.modelSpec,
         inputs: request.inputs,
@@ -133,31 +121,31 @@ function predictionHandlers({ manager, decodeLimits, maxMessageBytes }: HandlerC
       });
       // Sized from the tensors before a buffer is built for it.
       const size = predictResponseSize(result);
-      if (size > maxMessageBytes) {
+      if (size > maxResponseBytes) {
         throw new TfServeError(
           'RESOURCE_EXHAUSTED',
-          `the PredictResponse would be ${size} bytes, more than the ${maxMessageBytes} a gRPC message may have (--grpc_max_message_bytes)`,
+          `the PredictResponse would be ${size} bytes, more than the ${maxResponseBytes} a gRPC message may have (--grpc_max_message_bytes, or grpc.max_send_message_length in --grpc_channel_arguments)`,
         );
       }
       return { model: request.modelSpec.name, response: encodePredictResponse(result) };
     },
     Classify: async (bytes, _call, signal) => {
-      const request = decoding('ClassificationRequest', () => decodeExamplesRequest('tensorflow.serving.ClassificationRequest', bytes, requestBudget(bytes.length, decodeLimits)));
+      const request = readingWire('ClassificationRequest', () => decodeExamplesRequest('tensorflow.serving.ClassificationRequest', bytes, requestBudget(bytes.length, decodeLimits)));
       const result = await classify(manager, { ...request, signal });
       return { model: request.modelSpec.name, response: encodeMessage('tensorflow.serving.ClassificationResponse', classificationResponseObject(result)) };
     },
     Regress: async (bytes, _call, signal) => {
-      const request = decoding('RegressionRequest', () => decodeExamplesRequest('tensorflow.serving.RegressionRequest', bytes, requestBudget(bytes.length, decodeLimits)));
+      const request = readingWire('RegressionRequest', () => decodeExamplesRequest('tensorflow.serving.RegressionRequest', bytes, requestBudget(bytes.length, decodeLimits)));
       const result = await regress(manager, { ...request, signal });
       return { model: request.modelSpec.name, response: encodeMessage('tensorflow.serving.RegressionResponse', regressionResponseObject(result)) };
     },
     MultiInference: async (bytes, _call, signal) => {
-      const request = decoding('MultiInferenceRequest', () => decodeMultiInferenceRequest(bytes, requestBudget(bytes.length, decodeLimits)));
+      const request = readingWire('MultiInferenceRequest', () => decodeMultiInferenceRequest(bytes, requestBudget(bytes.length, decodeLimits)));
       const result = await multiInference(manager, { ...request, signal });
       return { model: request.tasks[0]?.modelSpec.name ?? '', response: encodeMessage('tensorflow.serving.MultiInferenceResponse', multiInferenceResponseObject(result)) };
     },
     GetModelMetadata: async (bytes) => {
-      const { modelSpec, metadataFields } = decoding('GetModelMetadataRequest', () => decodeMetadataRequest(bytes, SIGNATURE_DEF_FIELD, requestBudget(bytes.length, decodeLimits)));
+      const { modelSpec, metadataFields } = readingWire('GetModelMetadataRequest', () => decodeMetadataRequest(bytes, SIGNATURE_DEF_FIELD, requestBudget(bytes.length, decodeLimits)));
       if (metadataFields.length === 0) throw invalidArgument(`GetModelMetadataRequest must specify at least one metadata_field (supported: ${SIGNATURE_DEF_FIELD})`);
       const result = modelMetadata(manager, modelSpec);
       return { model: modelSpec.name, response: encodeMetadataResponse(result.modelSpec, result.signatureDefMap) };
@@ -168,10 +156,10 @@ function predictionHandlers({ manager, decodeLimits, maxMessageBytes }: HandlerC
 function modelServiceHandlers({ manager, decodeLimits }: HandlerContext): Record<string, Handler> {
   return {
     GetModelStatus: async (bytes) => {
-      const request = decoding('GetModelStatusRequest', () =>
+      const request = readingWire('GetModelStatusRequest', () =>
         decodeMessage<{ modelSpec?: Parameters<typeof modelSpecFromObject>[0] }>('tensorflow.serving.GetModelStatusRequest', bytes, requestBudget(bytes.length, decodeLimits)),
       );
-      const spec: ModelSpecInput = decoding('GetModelStatusRequest', () => modelSpecFromObject(request.modelSpec));
+      const spec: ModelSpecInput = readingWire('GetModelStatusRequest', () => modelSpecFromObject(request.modelSpec));
       const statuses = modelStatus(manager, spec);
       const response = encodeMessage('tensorflow.serving.GetModelStatusResponse', {
         modelVersionStatus: statuses.map((s) => ({
@@ -183,7 +171,7 @@ function modelServiceHandlers({ manager, decodeLimits }: HandlerContext): Record
       return { model: spec.name, response };
     },
     HandleReloadConfigRequest: async (bytes) => {
-      const request = decoding('ReloadConfigRequest', () =>
+      const request = readingWire('ReloadConfigRequest', () =>
         decodeMessage<{ config?: Record<string, unknown> }>('tensorflow.serving.ReloadConfigRequest', bytes, requestBudget(bytes.length, decodeLimits)),
       );
       if (!request.config) throw invalidArgument('ReloadConfigRequest has no config');
@@ -282,7 +270,7 @@ function healthService(manager: ModelManager): {
   shutdown(): void;
 } {
   const service = 'grpc.health.v1.Health';
-  const decodeService = (bytes: Buffer) => decoding('HealthCheckRequest', () => decodeMessage<{ service?: string }>('grpc.health.v1.HealthCheckRequest', bytes).service ?? '');
+  const decodeService = (bytes: Buffer) => readingWire('HealthCheckRequest', () => decodeMessage<{ service?: string }>('grpc.health.v1.HealthCheckRequest', bytes).service ?? '');
   const encodeStatus = (status: number) => encodeMessage('grpc.health.v1.HealthCheckResponse', { status });
   const watches = new Set<HealthWatch>();
   let shuttingDown = false;
@@ -348,13 +336,16 @@ function healthService(manager: ModelManager): {
 
 /** Starts the gRPC server; resolves once it listens. */
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
-  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_GRPC_MAX_MESSAGE_BYTES;
-  const server = new grpc.Server({
-    'grpc.max_receive_message_length': maxMessageBytes,
-    'grpc.max_send_message_length': maxMessageBytes,
+  const serverOptions: grpc.ServerOptions = {
+    'grpc.max_receive_message_length': options.maxMessageBytes ?? DEFAULT_GRPC_MAX_MESSAGE_BYTES,
+    'grpc.max_send_message_length': options.maxMessageBytes ?? DEFAULT_GRPC_MAX_MESSAGE_BYTES,
     ...options.channelOptions,
-  });
-  const context: HandlerContext = { manager: options.manager, decodeLimits: options.decodeLimits ?? DEFAULT_DECODE_LIMITS, maxMessageBytes };
+  };
+  const server = new grpc.Server(serverOptions);
+  // The send limit in effect (a channel argument may have replaced the flag's; -1 is none), which responses are sized against.
+  const sendLimit = serverOptions['grpc.max_send_message_length'] as number;
+  const maxResponseBytes = sendLimit < 0 ? Infinity : sendLimit;
+  const context: HandlerContext = { manager: options.manager, decodeLimits: options.decodeLimits ?? DEFAULT_DECODE_LIMITS, maxResponseBytes };
   const prediction = unaryService('tensorflow.serving.PredictionService', predictionHandlers(context), options.onRequest);
   const modelService = unaryService('tensorflow.serving.ModelService', modelServiceHandlers(context), options.onRequest);
   const health = healthService(options.manager);

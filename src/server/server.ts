@@ -144,6 +144,8 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
   if (prometheusPath && (prometheusPath === LIVENESS_PATH || prometheusPath === READINESS_PATH || prometheusPath.startsWith('/v1/'))) {
     throw new TfServeError('INVALID_ARGUMENT', `${flags.monitoringConfigFile}: prometheus_config.path '${prometheusPath}' collides with another endpoint`);
   }
+  // Checked before any model loads: a bad argument fails the start at once, not after the loads.
+  const channel = parseGrpcChannelArguments(flags.grpcChannelArguments);
   const loadOptions: LoadOptions = {
     session: sessionOptions(flags),
     tags: flags.savedModelTags.split(',').map((tag) => tag.trim()).filter((tag) => tag !== ''),
@@ -158,11 +160,13 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
     loader: metrics.instrumentLoader(loader),
     loadOptions,
     fileSystemPollWaitSeconds: flags.fileSystemPollWaitSeconds,
-    warmup: flags.enableModelWarmup ? (servable, name) => runWarmup(servable, name, decodeLimits) : undefined,
+    // Warmup records decode under the same limits, and meet the same method-name check, as requests.
+    warmup: flags.enableModelWarmup
+      ? (servable, name) => runWarmup(servable, name, { decodeLimits, methodNameCheck: flags.enableSignatureMethodNameCheck })
+      : undefined,
     allowVersionLabelsForUnavailableModels: flags.allowVersionLabelsForUnavailableModels,
     maxLoadRetries: flags.maxNumLoadRetries,
     loadRetryIntervalSeconds: flags.loadRetryIntervalMicros / 1e6,
-    // Warmup records decode under the same limits as requests.
     signatureMethodNameCheck: flags.enableSignatureMethodNameCheck,
   });
   metrics.observeManager(manager);
@@ -180,7 +184,6 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
   const openPorts = async () => {
     const onRequest = metrics.grpcRecorder();
     const maxMessageBytes = flags.grpcMaxMessageBytes;
-    const channel = parseGrpcChannelArguments(flags.grpcChannelArguments);
     if (channel.applied.length > 0) log(`gRPC server arguments: ${channel.applied.join(', ')}`);
     for (const ignored of channel.ignored) log(`--grpc_channel_arguments: ignored ${ignored}`);
     const grpcOptions = { manager, maxMessageBytes, channelOptions: channel.options, decodeLimits, onRequest };

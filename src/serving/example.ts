@@ -8,7 +8,7 @@ import { invalidArgument } from '../engine/errors';
 import type { PackedStrings } from '../engine/tensor';
 import { STRING_ELEMENT_COST } from './decode-limits';
 import { setOwn } from './own';
-import { FIXED32, LEN, VARINT, checkMessage, decodeUtf8, endsVarints, readSpan, readTag } from './proto-wire';
+import { FIXED32, LEN, VARINT, checkMessage, countVarints, decodeUtf8, endsVarints, readSpan, readTag, readingWire } from './proto-wire';
 import { servingType } from './protos';
 
 export type Feature = { kind: 'bytes'; values: Uint8Array[] } | { kind: 'float'; values: number[] } | { kind: 'int64'; values: bigint[] };
@@ -84,9 +84,7 @@ function featureCost(buf: Uint8Array, span: { start: number; end: number } | nul
         } else if (w === VARINT) {
           cost += INT64_VALUE_COST;
         } else if (w === LEN && endsVarints(buf.subarray(value.start, value.end))) {
-          let count = 0;
-          for (let i = value.start; i < value.end; i++) if (buf[i]! < 0x80) count++;
-          cost += count * INT64_VALUE_COST;
+          cost += countVarints(buf, value.start, value.end) * INT64_VALUE_COST;
         } else {
           throw invalidArgument(`malformed ${what}: int64_list values are not varints`);
         }
@@ -107,7 +105,7 @@ function expectLen(wire: number, what: string): void {
  */
 function forEachField(buf: Uint8Array, start: number, end: number, what: string, visit: (field: number, wire: number, span: { start: number; end: number }) => void): void {
   const reader = protobuf.Reader.create(buf.subarray(start, end));
-  try {
+  readingWire(what, () => {
     while (reader.pos < reader.len) {
       const { field, wire } = readTag(reader);
       let span: { start: number; end: number };
@@ -120,10 +118,7 @@ function forEachField(buf: Uint8Array, start: number, end: number, what: string,
       }
       visit(field, wire, { start: start + span.start, end: start + span.end });
     }
-  } catch (error) {
-    if ((error as { code?: string }).code === 'INVALID_ARGUMENT') throw error;
-    throw invalidArgument(`malformed ${what}: ${(error as Error).message}`);
-  }
+  });
 }
 
 /** Serializes an Example as a tensorflow.Example (what parse_example ops read). */

@@ -144,10 +144,13 @@ export async function predictOn(target: Target, request: Omit<PredictRequest, 'm
       throw invalidArgument(`unknown input '${alias}' for signature '${signature.name}' (its inputs: ${Object.keys(signature.inputs).join(', ')})`);
     }
   }
+  const seen = new Set<string>();
   for (const alias of request.outputFilter ?? []) {
     if (!Object.hasOwn(signature.outputs, alias)) {
       throw invalidArgument(`unknown output '${alias}' for signature '${signature.name}' (its outputs: ${Object.keys(signature.outputs).join(', ')})`);
     }
+    if (seen.has(alias)) throw invalidArgument(`duplicate output tensor alias: ${alias}`);
+    seen.add(alias);
   }
   // Like TF Serving, leave shapes to TF: e.g. x = [2.0] into a [-1,1] signature.
   // An aborted call is answered at once; if its run had not started, it never does.

@@ -162,7 +162,7 @@ export class ModelManager extends EventEmitter {
         this.retire(entry);
         entry = undefined;
       }
-      const resolvedConfig = { ...config, basePath, versionLabels: entry?.config.versionLabels ?? ownLabels({}) };
+      const resolvedConfig = { ...config, basePath, versionLabels: entry?.config.versionLabels ?? {} };
       if (!entry) {
         entry = { config: resolvedConfig, versions: new Map(), scanError: null, scanning: null, rescan: false, removed: false };
         this.models.set(config.name, entry);
@@ -195,7 +195,7 @@ export class ModelManager extends EventEmitter {
     if (this.options.allowVersionLabelsForUnavailableModels) return null;
     for (const [label, version] of Object.entries(labels)) {
       // A label already pointing at this version may stay while it reloads.
-      if (labelVersion(entry.config.versionLabels, label) === version) continue;
+      if (getOwn(entry.config.versionLabels, label) === version) continue;
       if (entry.versions.get(version)?.state !== 'AVAILABLE') {
         return `cannot assign label '${label}' to version ${version} of model '${entry.config.name}': that version is not available (use --allow_version_labels_for_unavailable_models to allow it)`;
       }
@@ -409,16 +409,12 @@ export class ModelManager extends EventEmitter {
  */
 function versionOfSpec(entry: ModelEntry, spec: ServableSpec, listLabels: boolean): number | undefined {
   if (spec.versionLabel === undefined || spec.versionLabel === '') return spec.version;
-  const version = labelVersion(entry.config.versionLabels, spec.versionLabel);
+  // Own keys only: 'constructor' or '__proto__' is a label like any other.
+  const version = getOwn(entry.config.versionLabels, spec.versionLabel);
   if (version !== undefined) return version;
   const known = Object.keys(entry.config.versionLabels);
   const labels = listLabels ? ` (labels: ${known.length ? known.join(', ') : 'none'})` : '';
   throw new TfServeError('INVALID_ARGUMENT', `Unrecognized servable version label: ${spec.versionLabel} for model '${spec.name}'${labels}`);
-}
-
-/** The version a label names, own keys only: 'constructor' or '__proto__' is a label like any other. */
-function labelVersion(labels: Record<string, number>, label: string): number | undefined {
-  return getOwn(labels, label);
 }
 
 /** A copy of labels (own keys, '__proto__' included). */

@@ -194,9 +194,14 @@ function checkPacked(run: Uint8Array, wire: number, where: string): number {
     return run.length / width;
   }
   if (!endsVarints(run)) throw invalidArgument(`malformed ${where}: truncated varint`);
-  let values = 0;
-  for (let i = 0; i < run.length; i++) if (run[i]! < 0x80) values++;
-  return values;
+  return countVarints(run, 0, run.length);
+}
+
+/** The varints in buf[start, end), a run checked with endsVarints(): one per byte without a continuation bit. */
+export function countVarints(buf: Uint8Array, start: number, end: number): number {
+  let count = 0;
+  for (let i = start; i < end; i++) if (buf[i]! < 0x80) count++;
+  return count;
 }
 
 /** A packed varint run ends on a whole varint (its last byte has no continuation bit). */

@@ -12,7 +12,7 @@ import { type DType, type DTypeInfo, INTEGER_RANGES, type NumericArray, dtypeFro
 import { invalidArgument } from '../engine/errors';
 import { type AnyTensor, MAX_RANK, type PackedStrings, type Tensor, checkShapeLimits, formatShape, isPackedStrings, packedAt, packedCount } from '../engine/tensor';
 import { DecodeBudget, tensorCost } from './decode-limits';
-import { Cursor, FIXED32, FIXED64, LEN, VARINT, endsVarints, readSpan, readTag, readingWire } from './proto-wire';
+import { Cursor, FIXED32, FIXED64, LEN, VARINT, countVarints, endsVarints, readSpan, readTag, readingWire } from './proto-wire';
 
 const HALF_BITS_RANGE = [-32768, 65535] as const;
 
@@ -132,12 +132,6 @@ function forEachVarint(buf: Uint8Array, start: number, end: number, visit: (low:
     pos = next;
     visit(Number(big & 0xffffffffn), big);
   }
-}
-
-function countVarints(buf: Uint8Array, start: number, end: number): number {
-  let count = 0;
-  for (let i = start; i < end; i++) if (buf[i]! < 0x80) count++;
-  return count;
 }
 
 function copyAligned(bytes: Uint8Array, array: NonNullable<DTypeInfo['array']>, count: number): NumericArray {

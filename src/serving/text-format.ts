@@ -5,10 +5,9 @@
 // by value name, maps as objects, repeated fields as arrays.
 import protobuf from 'protobufjs';
 
-import { setOwn } from './own';
-
 import { BIGINT_RANGES, type DType } from '../engine/dtypes';
 import { TfServeError } from '../engine/errors';
+import { setOwn } from './own';
 
 export type TextValue = number | bigint | string | boolean | Uint8Array | TextMessage | TextValue[];
 export interface TextMessage {

@@ -131,11 +131,22 @@ async function replay(target: Target, record: Uint8Array, index: number, limits:
   }
 }
 
+export interface WarmupOptions {
+  /** Limits each record decodes under, as a request of its size would (default DEFAULT_DECODE_LIMITS). */
+  decodeLimits?: Readonly<DecodeLimits>;
+  /**
+   * --enable_signature_method_name_check: TF Serving's check is process-wide,
+   * so its warmup replays are held to it like requests are.
+   */
+  methodNameCheck?: boolean;
+}
+
 /**
  * Replays the version's warmup file, if it has one. Any failing record fails
  * the load, as in TF Serving. Returns the number of records replayed.
  */
-export async function runWarmup(servable: Servable, name: string, limits: Readonly<DecodeLimits> = DEFAULT_DECODE_LIMITS): Promise<number> {
+export async function runWarmup(servable: Servable, name: string, options: WarmupOptions = {}): Promise<number> {
+  const limits = options.decodeLimits ?? DEFAULT_DECODE_LIMITS;
   const file = path.join(servable.exportDir, WARMUP_FILE);
   let bytes: Buffer;
   try {
@@ -148,7 +159,7 @@ export async function runWarmup(servable: Servable, name: string, limits: Readon
   if (records.length > MAX_WARMUP_RECORDS) {
     throw new TfServeError('INVALID_ARGUMENT', `${file} has ${records.length} warmup records; at most ${MAX_WARMUP_RECORDS} are allowed`);
   }
-  const target: Target = { servable, name, version: servable.version };
+  const target: Target = { servable, name, version: servable.version, methodNameCheck: options.methodNameCheck ?? false };
   for (let i = 0; i < records.length; i++) {
     try {
       await replay(target, records[i]!, i, limits);

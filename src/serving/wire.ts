@@ -116,14 +116,21 @@ export function readMapEntry(entry: Uint8Array, what = 'map entry'): { key: stri
 
 /** The bytes of a length-delimited field of a serialized message (its last occurrence), or null. */
 export function readBytesField(message: Uint8Array, field: number): Uint8Array | null {
-  const reader = protobuf.Reader.create(message);
-  let found: Uint8Array | null = null;
-  while (reader.pos < reader.len) {
-    const tag = reader.uint32();
-    if (tag === ((field << 3) | 2)) found = reader.bytes();
-    else reader.skipType(tag & 7);
+  // Offsets only while scanning: a message repeating the field millions of times makes no view per occurrence.
+  const cursor = new Cursor(message);
+  let start = -1;
+  let end = -1;
+  while (!cursor.done) {
+    cursor.tag();
+    if (cursor.field === field && cursor.wire === LEN) {
+      cursor.value();
+      start = cursor.start;
+      end = cursor.pos;
+    } else {
+      cursor.skip();
+    }
   }
-  return found;
+  return start < 0 ? null : message.subarray(start, end);
 }
 
 /**
@@ -134,8 +141,8 @@ export function readBytesField(message: Uint8Array, field: number): Uint8Array |
 export function decodePredictRequest(bytes: Uint8Array, budget: DecodeBudget = requestBudget(bytes.length)): DecodedPredictRequest {
   // Occurrences of model_spec merge, as protobuf's do.
   const spec = new MergedField(bytes);
-  // A Set: a filter naming one alias a million times is one alias.
-  const outputFilter = new Set<string>();
+  // Kept as sent (predictOn refuses a repeated alias, as TF Serving does); each name is charged.
+  const outputFilter: string[] = [];
   // Map semantics: the last entry of a key wins. Only the kept ones are decoded.
   const entries = new Map<string, Uint8Array>();
   readingWire('PredictRequest', () => {
@@ -158,7 +165,7 @@ export function decodePredictRequest(bytes: Uint8Array, budget: DecodeBudget = r
       } else if (field === 3) {
         const span = readSpan(reader);
         budget.charge(ENTRY_COST + span.end - span.start, 'PredictRequest.output_filter');
-        outputFilter.add(decodeUtf8(bytes.subarray(span.start, span.end), 'PredictRequest.output_filter'));
+        outputFilter.push(decodeUtf8(bytes.subarray(span.start, span.end), 'PredictRequest.output_filter'));
       } else {
         reader.skipType(wire);
       }
@@ -167,7 +174,7 @@ export function decodePredictRequest(bytes: Uint8Array, budget: DecodeBudget = r
   const modelSpec = decodeModelSpec(spec.bytes, budget);
   const inputs = Object.create(null) as Record<string, DecodedTensor>;
   for (const [key, value] of entries) inputs[key] = decodeTensorProto(value, `input '${key}'`, budget);
-  return { modelSpec, inputs, outputFilter: [...outputFilter] };
+  return { modelSpec, inputs, outputFilter };
 }
 
 /**
