@@ -168,7 +168,8 @@ export function encodePredictResponse(outputs: Record<string, AnyTensor>, format
   }
 }
 
-function buildPredictResponse(entries: Array<[string, AnyTensor]>, format: PredictFormat): string {  const out: string[] = [];
+function buildPredictResponse(entries: Array<[string, AnyTensor]>, format: PredictFormat): string {
+  const out: string[] = [];
   if (format === 'columnar') {
     out.push('{"outputs": ');
     if (entries.length === 1) {
