@@ -35,14 +35,22 @@ async function startServer(extraFlags: string[] = []): Promise<Server> {
   );
   const [grpcPort, restPort] = [await freePort(), await freePort()];
   const cli = spawnCli([`--port=${grpcPort}`, `--rest_api_port=${restPort}`, `--model_config_file=${config}`, ...extraFlags]);
-  await waitForOutput(cli, /(?=[\s\S]*'half_plus_two' version 123: AVAILABLE)(?=[\s\S]*'dtypes' version 1: AVAILABLE)/, 30000);
+  // The REST port listens after the models are loaded: wait for its line too, or the first request may be refused.
+  await waitForOutput(cli, /(?=[\s\S]*'half_plus_two' version 123: AVAILABLE)(?=[\s\S]*'dtypes' version 1: AVAILABLE)(?=[\s\S]*Exporting HTTP\/REST API)/, 30000);
   return { cli, port: restPort };
 }
 
+/**
+ * SIGTERM, and the process must exit 0 promptly: the server's close path
+ * destroys the codec pool, whose workers (some terminated mid-parse) were used.
+ */
 async function stopServer(server: Server | undefined): Promise<void> {
   if (!server) return;
+  const started = performance.now();
   server.cli.child.kill('SIGTERM');
-  await server.cli.exited;
+  const exit = await server.cli.exited;
+  assert.deepEqual(exit, { code: 0, signal: null }, server.cli.output());
+  assert.ok(performance.now() - started < 10_000, `exited ${(performance.now() - started).toFixed(0)} ms after SIGTERM`);
 }
 
 function alive(server: Server): void {
@@ -69,7 +77,6 @@ function errorOf(answer: HttpAnswer): string {
   return (JSON.parse(answer.text) as { error: string }).error;
 }
 
-/** Whether predict() takes PackedStrings for string inputs (the addon learns it in another part of issue 7). */
 describe('REST front door under hostile requests', { skip }, () => {
   let server: Server;
 

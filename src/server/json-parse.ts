@@ -20,7 +20,6 @@ export interface ParseOptions {
   maxParseBytes?: number;
 }
 
-
 export function isJsonObject(value: JsonValue | undefined): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
