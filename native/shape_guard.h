@@ -8,7 +8,7 @@
 //   - the running product of the dimensions, taken in order, never overflows
 //     int64 ("Encountered overflow"), so [2^40, 2^40, 0] aborts although it
 //     holds no element.
-// The guard is stricter on the last point, as src/tensor.ts's
+// The guard is stricter on the last point, as src/engine/tensor.ts's
 // checkShapeLimits: the product of the non-zero dimensions must fit, in any
 // order ([0, 2^40, 2^40] is refused too). It also checks that the byte size
 // (elements x element size) fits, so no caller multiplies unchecked.

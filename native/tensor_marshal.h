@@ -1,6 +1,6 @@
 // Conversion between JS tensors and TF_Tensors, on the JS thread.
 //
-// JS side (src/native.ts NativeTensor): { dtype: <TF_DataType number>,
+// JS side (src/engine/native.ts NativeTensor): { dtype: <TF_DataType number>,
 // shape: number[], data } where data is
 //   - for numeric dtypes, any ArrayBufferView (typed array or DataView, on an
 //     ArrayBuffer or a SharedArrayBuffer) holding the elements in TF's memory
