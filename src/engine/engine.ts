@@ -13,7 +13,7 @@ import type { ResolvedVersion } from './model-dir';
 import type { NativeBatchingStats } from './native';
 import type { Servable } from './servable';
 import type { Signature } from './signatures';
-import { type AnyTensor, type TensorInput, isPackedStrings } from './tensor';
+import { type AnyTensor, type TensorInput, ownedBuffers } from './tensor';
 
 export interface EngineOptions {
   /**
@@ -147,22 +147,8 @@ export class Engine {
  * copied. SharedArrayBuffers are shared with the worker anyway.
  */
 function inputBuffers(inputs: Record<string, TensorInput>): ArrayBuffer[] {
-  const buffers = new Set<ArrayBuffer>();
   if (typeof inputs !== 'object' || inputs === null) return [];
-  const add = (view: unknown) => {
-    if (!ArrayBuffer.isView(view) || !(view.buffer instanceof ArrayBuffer)) return;
-    if (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength) buffers.add(view.buffer);
-  };
-  for (const input of Object.values(inputs)) {
-    const data = input?.data;
-    if (isPackedStrings(data)) {
-      add(data.bytes);
-      add(data.offsets);
-    } else {
-      add(data);
-    }
-  }
-  return [...buffers];
+  return ownedBuffers(Object.values(inputs).map((input) => input?.data));
 }
 
 export interface EnginePredictOptions extends PredictOptions {

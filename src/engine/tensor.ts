@@ -113,3 +113,26 @@ export function packStrings(items: ReadonlyArray<Uint8Array | string>): PackedSt
 export function packedAt(packed: PackedStrings, i: number): Uint8Array {
   return packed.bytes.subarray(packed.offsets[i]!, packed.offsets[i + 1]!);
 }
+
+/**
+ * The ArrayBuffers behind tensors' data (typed arrays, packed strings) that
+ * a view spans whole, each once: those can be transferred to another thread.
+ * A view on part of a buffer (Node's pooled Buffers, a subarray) is left
+ * out, to be copied, since transferring its buffer would detach its neighbours.
+ */
+export function ownedBuffers(datas: Iterable<unknown>): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  const add = (view: unknown) => {
+    if (!ArrayBuffer.isView(view) || !(view.buffer instanceof ArrayBuffer)) return;
+    if (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength) buffers.add(view.buffer);
+  };
+  for (const data of datas) {
+    if (isPackedStrings(data)) {
+      add(data.bytes);
+      add(data.offsets);
+    } else {
+      add(data);
+    }
+  }
+  return [...buffers];
+}

@@ -7,7 +7,7 @@
 import { type StatusCode, TfServeError } from '../../engine/errors';
 import { DecodeBudget, type DecodeLimits } from '../../serving/decode-limits';
 import type { Example } from '../../serving/example';
-import { type AnyTensor, type PackedStrings, type TensorInput, isPackedStrings, packStrings, packedAt, packedCount } from '../../engine/tensor';
+import { type AnyTensor, type PackedStrings, type TensorInput, isPackedStrings, ownedBuffers, packStrings, packedAt, packedCount } from '../../engine/tensor';
 import { type InputSignature, type PredictFormat, decodeExamplesRequest, decodePredictInputs, encodePredictResponse, parseRequestBody, signatureNameOf } from '../rest-json';
 
 export interface PredictJob {
@@ -150,15 +150,5 @@ export function runCodecJob(job: CodecJob): CodecReply {
 /** The buffers of a reply's tensors, which the worker hands over instead of copying. */
 export function transferablesOf(reply: CodecReply): ArrayBuffer[] {
   if (!reply.ok || reply.value.kind !== 'predict') return [];
-  const buffers = new Set<ArrayBuffer>();
-  for (const input of Object.values(reply.value.inputs)) {
-    const data = input.data;
-    if (isPackedStrings(data)) {
-      buffers.add(data.bytes.buffer as ArrayBuffer);
-      buffers.add(data.offsets.buffer as ArrayBuffer);
-    } else if (ArrayBuffer.isView(data)) {
-      buffers.add(data.buffer as ArrayBuffer);
-    }
-  }
-  return [...buffers];
+  return ownedBuffers(Object.values(reply.value.inputs).map((input) => input.data));
 }

@@ -26,7 +26,7 @@ import { TfServeError } from '../../engine/errors';
 import type { DecodeLimits } from '../../serving/decode-limits';
 import { MAX_PARSE_BYTES_PER_CHAR } from '../json-scan';
 import { HttpError } from '../rest-body';
-import { type AnyTensor, isPackedStrings } from '../../engine/tensor';
+import { type AnyTensor, ownedBuffers } from '../../engine/tensor';
 import type { PredictFormat } from '../rest-json';
 import { type CodecJob, type CodecReply, type CodecResult, type EncodeJob, type Encoded, type ExamplesJob, type PredictJob, runCodecJob, toWire } from './decode';
 
@@ -53,27 +53,6 @@ const MiB = 1024 * 1024;
 export function defaultCodecThreads(): number {
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   return Math.max(1, Math.min(4, Math.floor(cores / 2)));
-}
-
-/**
- * The buffers of views that span them whole, each once: only those are
- * transferred. A view on part of a buffer (Node's pooled Buffers) is copied,
- * since transferring its buffer would detach its neighbours.
- */
-function ownedBuffers(views: readonly unknown[]): ArrayBuffer[] {
-  const buffers = new Set<ArrayBuffer>();
-  const add = (view: ArrayBufferView) => {
-    if (view.buffer instanceof ArrayBuffer && view.byteOffset === 0 && view.byteLength === view.buffer.byteLength) buffers.add(view.buffer);
-  };
-  for (const data of views) {
-    if (isPackedStrings(data)) {
-      add(data.bytes);
-      add(data.offsets);
-    } else if (ArrayBuffer.isView(data)) {
-      add(data);
-    }
-  }
-  return [...buffers];
 }
 
 export class RestCodec {
