@@ -27,7 +27,7 @@ import type { DecodeLimits } from '../../serving/decode-limits';
 import { MAX_PARSE_BYTES_PER_CHAR } from '../json-scan';
 import { HttpError } from '../rest-body';
 import { type AnyTensor, ownedBuffers } from '../../engine/tensor';
-import type { PredictFormat } from '../rest-json';
+import { type PredictFormat, encodePredictResponse } from '../rest-json';
 import { type CodecJob, type CodecReply, type CodecResult, type EncodeJob, type Encoded, type ExamplesJob, type PredictJob, runCodecJob, toWire } from './decode';
 
 /** Bodies shorter than this are decoded on the main thread (see docs/SERVING.md for the measurement). */
@@ -98,10 +98,11 @@ export class RestCodec {
    */
   async encodePredict(outputs: Record<string, AnyTensor>, format: PredictFormat, maxResponseBytes: number, signal?: AbortSignal): Promise<string> {
     const elements = Object.values(outputs).reduce((total, tensor) => total + tensor.data.length, 0);
-    const inline = elements < INLINE_ENCODE_ELEMENTS;
+    // Inline, the tensors are written as they are: packing strings is for crossing threads.
+    if (elements < INLINE_ENCODE_ELEMENTS) return encodePredictResponse(outputs, format, maxResponseBytes);
     const wire = toWire(outputs);
     const job: EncodeJob = { kind: 'encode', outputs: wire, format, maxResponseBytes };
-    const result = await this.run(job, inline, inline ? [] : ownedBuffers(Object.values(wire).map((tensor) => tensor.data)), signal);
+    const result = await this.run(job, false, ownedBuffers(Object.values(wire).map((tensor) => tensor.data)), signal);
     return (result as Encoded).text;
   }
 
