@@ -1,6 +1,7 @@
 // The gRPC front door, wire-compatible with TF Serving:
 // tensorflow.serving.PredictionService, tensorflow.serving.ModelService and
-// grpc.health.v1.Health, on @grpc/grpc-js.
+// grpc.health.v1.Health, on @grpc/grpc-js; beside them the Open Inference
+// Protocol v2's inference.GRPCInferenceService (./v2/grpc.ts).
 //
 // Requests arrive as raw bytes and are decoded in the handlers, so that a
 // malformed message is answered INVALID_ARGUMENT with a reason (not grpc-js's
@@ -33,6 +34,7 @@ import {
   writeModelSpec,
 } from '../serving/wire';
 import { DEFAULT_GRPC_MAX_MESSAGE_BYTES } from './flags';
+import { V2_SERVICE, v2StreamMethod, v2UnaryHandlers } from './v2/grpc';
 
 const SIGNATURE_DEF_FIELD = 'signature_def';
 const SIGNATURE_DEF_MAP_TYPE_URL = 'type.googleapis.com/tensorflow.serving.SignatureDefMap';
@@ -220,20 +222,27 @@ function unaryService(
   return { definition, implementation };
 }
 
-// Field numbers from a request down to its ModelSpec, where they are not
-// just [1] (model_spec); [] = no ModelSpec.
-const MODEL_SPEC_FIELDS: Readonly<Record<string, readonly number[]>> = {
-  MultiInference: [1, 1], // tasks[0].model_spec
+// Field numbers from a request down to its model name, where they are not
+// [1, 1] (model_spec.name); [] = no model name.
+const MODEL_NAME_FIELDS: Readonly<Record<string, readonly number[]>> = {
+  MultiInference: [1, 1, 1], // tasks[0].model_spec.name
   HandleReloadConfigRequest: [],
+  // The v2 protocol's requests name the model in their field 1.
+  ModelReady: [1],
+  ModelMetadata: [1],
+  ModelInfer: [1],
+  ServerLive: [],
+  ServerReady: [],
+  ServerMetadata: [],
 };
 
-/** Best-effort model name of a request (ModelSpec.name is field 1), for metrics of failed calls. */
+/** Best-effort model name of a request, for metrics of failed calls. */
 function peekModelName(bytes: Buffer, method: string): string {
-  const fields = MODEL_SPEC_FIELDS[method] ?? [1];
+  const fields = MODEL_NAME_FIELDS[method] ?? [1, 1];
   if (fields.length === 0) return '';
   try {
     let message: Uint8Array | null = bytes;
-    for (const field of [...fields, 1]) {
+    for (const field of fields) {
       message = readBytesField(message, field);
       if (message === null) return '';
     }
@@ -244,7 +253,7 @@ function peekModelName(bytes: Buffer, method: string): string {
 }
 
 const HEALTH = { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 } as const;
-const OWN_SERVICES = ['grpc.health.v1.Health', 'tensorflow.serving.PredictionService', 'tensorflow.serving.ModelService'];
+const OWN_SERVICES = ['grpc.health.v1.Health', 'tensorflow.serving.PredictionService', 'tensorflow.serving.ModelService', V2_SERVICE];
 
 /** SERVING when the server (service "" or one of ours) or the named model can answer. */
 function healthOf(manager: ModelManager, service: string): number | null {
@@ -349,8 +358,12 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   const prediction = unaryService('tensorflow.serving.PredictionService', predictionHandlers(context), options.onRequest);
   const modelService = unaryService('tensorflow.serving.ModelService', modelServiceHandlers(context), options.onRequest);
   const health = healthService(options.manager);
+  // The v2 protocol: unary methods wrapped as ours, plus its bidirectional ModelStreamInfer.
+  const v2 = unaryService(V2_SERVICE, v2UnaryHandlers(context), options.onRequest);
+  const v2Stream = v2StreamMethod(context, options.onRequest);
   server.addService(prediction.definition, prediction.implementation);
   server.addService(modelService.definition, modelService.implementation);
+  server.addService({ ...v2.definition, ModelStreamInfer: v2Stream.definition }, { ...v2.implementation, ModelStreamInfer: v2Stream.handler });
   server.addService(health.definition, health.implementation);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(options.address, grpc.ServerCredentials.createInsecure(), (error, bound) => {

@@ -16,6 +16,7 @@ import { RestCodec } from './rest-codec/pool';
 import { DEFAULT_MAX_RESPONSE_BYTES, type InputSignature, encodeClassifyResponse, encodeError, encodeRegressResponse } from './rest-json';
 import { encodeMetadataResponse, encodeStatusResponse } from './rest-metadata';
 import { type ModelRoute, matchModelRoute } from './rest-routes';
+import { type V2Answer, serveV2 } from './v2/rest';
 
 export const LIVENESS_PATH = '/healthz';
 export const READINESS_PATH = '/readyz';
@@ -77,8 +78,9 @@ function httpStatusOf(code: 'OK' | StatusCode): number {
 interface Answer {
   status: number;
   code: 'OK' | StatusCode;
-  body: string;
+  body: string | Uint8Array;
   contentType?: string;
+  headers?: Record<string, string | number>;
 }
 
 function errorAnswer(error: unknown): Answer {
@@ -165,13 +167,39 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
 
   const send = (res: http.ServerResponse, answer: Answer) => {
     if (res.headersSent || res.destroyed) return;
-    const body = Buffer.from(answer.body, 'utf8');
+    const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
     res.writeHead(answer.status, {
       'Content-Type': answer.contentType ?? 'application/json',
-      'Content-Length': body.length,
+      'Content-Length': body.byteLength,
+      ...answer.headers,
       ...(draining ? { Connection: 'close' } : {}),
     });
     res.end(body);
+  };
+
+  /**
+   * Runs one API request under its deadline (--rest_api_timeout_in_ms) and
+   * its connection: a client that goes away before its answer gives the
+   * request up, so its decoding job (and a run that has not started) stops
+   * instead of holding a codec worker for nobody.
+   */
+  const guarded = async <T>(res: http.ServerResponse, run: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+    const controller = new AbortController();
+    const deadline = options.timeoutMs > 0 ? setTimeout(() => controller.abort(new TfServeError('DEADLINE_EXCEEDED', `Request timed out after ${options.timeoutMs} ms (--rest_api_timeout_in_ms)`)), options.timeoutMs) : null;
+    const timedOut = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+    });
+    timedOut.catch(() => undefined);
+    const gone = () => {
+      if (!res.writableFinished) controller.abort(new TfServeError('CANCELLED', 'The client closed the connection before the answer'));
+    };
+    res.once('close', gone);
+    try {
+      return await Promise.race([run(controller.signal), timedOut]);
+    } finally {
+      if (deadline) clearTimeout(deadline);
+      res.off('close', gone);
+    }
   };
 
   const serveModelApi = async (req: http.IncomingMessage, res: http.ServerResponse, pathname: string): Promise<{ answer: Answer; route?: ModelRoute }> => {
@@ -182,30 +210,49 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
       req.resume();
       return { answer: errorAnswer(error) };
     }
-    const controller = new AbortController();
-    const deadline = options.timeoutMs > 0 ? setTimeout(() => controller.abort(new TfServeError('DEADLINE_EXCEEDED', `Request timed out after ${options.timeoutMs} ms (--rest_api_timeout_in_ms)`)), options.timeoutMs) : null;
-    const timedOut = new Promise<never>((_, reject) => {
-      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
-    });
-    timedOut.catch(() => undefined);
-    // A client that goes away before its answer gives the request up: its
-    // decoding job (and a run that has not started) stops instead of
-    // holding a codec worker for nobody.
-    const gone = () => {
-      if (!res.writableFinished) controller.abort(new TfServeError('CANCELLED', 'The client closed the connection before the answer'));
-    };
-    res.once('close', gone);
     try {
       const body = () => readBody(req, options.maxBodyBytes);
       if (route.method === 'status' || route.method === 'metadata') req.resume();
-      const text = await Promise.race([runModelApi(apiContext, route, body, controller.signal), timedOut]);
+      const text = await guarded(res, (signal) => runModelApi(apiContext, route, body, signal));
       return { answer: ok(text), route };
     } catch (error) {
       return { answer: errorAnswer(error), route };
-    } finally {
-      if (deadline) clearTimeout(deadline);
-      res.off('close', gone);
     }
+  };
+
+  // The Open Inference Protocol v2 (src/server/v2/), on the same port and engine path.
+  const v2Context = {
+    manager,
+    codec,
+    limits,
+    maxResponseBytes: apiContext.maxResponseBytes,
+    ready: () => !draining && manager.isReady(),
+  };
+  const serveV2Api = async (req: http.IncomingMessage, res: http.ServerResponse, pathname: string, started: bigint): Promise<void> => {
+    let answer: Answer;
+    let labels: Pick<V2Answer, 'api' | 'model'> = { api: 'v2', model: '' };
+    let bodyRead = false;
+    try {
+      const v2 = await guarded(res, (signal) =>
+        serveV2(
+          req,
+          pathname,
+          () => {
+            bodyRead = true;
+            return readBody(req, options.maxBodyBytes);
+          },
+          v2Context,
+          signal,
+        ),
+      );
+      labels = v2;
+      answer = { status: v2.status, code: 'OK', body: v2.body, ...(v2.contentType ? { contentType: v2.contentType } : {}), ...(v2.headers ? { headers: v2.headers } : {}) };
+    } catch (error) {
+      answer = errorAnswer(error);
+    }
+    if (!bodyRead) req.resume();
+    send(res, answer);
+    metrics?.recordRequest({ entrypoint: 'REST', api: labels.api, model: labels.model, code: answer.code, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
   };
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
@@ -231,9 +278,10 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
       const text = await metrics.exposition();
       return send(res, { status: 200, code: 'OK', body: text, contentType: metrics.contentType });
     }
+    if (pathname === '/v2' || pathname.startsWith('/v2/')) return serveV2Api(req, res, pathname, started);
     if (!pathname.startsWith('/v1/')) {
       req.resume();
-      return send(res, { status: 404, code: 'NOT_FOUND', body: encodeError(`Not found: ${req.method} ${pathname} (the API is under /v1/models/)`) });
+      return send(res, { status: 404, code: 'NOT_FOUND', body: encodeError(`Not found: ${req.method} ${pathname} (the API is under /v1/models/ and /v2/)`) });
     }
     const { answer, route } = await serveModelApi(req, res, pathname);
     send(res, answer);

@@ -127,7 +127,10 @@ function resolved(target: Target, signatureName: string): ResolvedSpec {
 }
 
 /** Predict on a given servable (warmup replays use this directly). */
-export async function predictOn(target: Target, request: Omit<PredictRequest, 'modelSpec'> & { signatureName?: string }): Promise<PredictResult> {
+export async function predictOn(
+  target: Target,
+  request: Omit<PredictRequest, 'modelSpec'> & { signatureName?: string; /** Hold shapes to the signature's known dims (the v2 protocol does); default false. */ validateShapes?: boolean },
+): Promise<PredictResult> {
   const signature = signatureOf(target, request.signatureName);
   if (target.methodNameCheck && ![PREDICT_METHOD, CLASSIFY_METHOD, REGRESS_METHOD].includes(signature.methodName)) {
     throw invalidArgument(
@@ -152,12 +155,12 @@ export async function predictOn(target: Target, request: Omit<PredictRequest, 'm
     if (seen.has(alias)) throw invalidArgument(`duplicate output tensor alias: ${alias}`);
     seen.add(alias);
   }
-  // Like TF Serving, leave shapes to TF: e.g. x = [2.0] into a [-1,1] signature.
+  // Like TF Serving, leave shapes to TF by default: e.g. x = [2.0] into a [-1,1] signature.
   // An aborted call is answered at once; if its run had not started, it never does.
   const outputs = await target.servable.predict(request.inputs, {
     signature: signature.name,
     outputs: request.outputFilter,
-    validateShapes: false,
+    validateShapes: request.validateShapes ?? false,
     signal: request.signal,
   });
   return { modelSpec: resolved(target, signature.name), outputs };

@@ -8,6 +8,8 @@ import { type StatusCode, TfServeError } from '../../engine/errors';
 import { DecodeBudget, type DecodeLimits } from '../../serving/decode-limits';
 import type { Example } from '../../serving/example';
 import { type AnyTensor, type PackedStrings, type TensorInput, isPackedStrings, ownedBuffers, packStrings, packedAt, packedCount } from '../../engine/tensor';
+import type { V2InferRequest } from '../../serving/v2/infer';
+import { decodeInferBody } from '../v2/rest-json';
 import { type InputSignature, type PredictFormat, decodeExamplesRequest, decodePredictInputs, encodePredictResponse, parseRequestBody, signatureNameOf } from '../rest-json';
 
 export interface PredictJob {
@@ -41,7 +43,16 @@ export interface EncodeJob {
 /** A tensor as an EncodeJob carries it: strings packed, the rest as they are. */
 export type WireTensor = AnyTensor | { dtype: 'string'; shape: number[]; data: PackedStrings };
 
-export type CodecJob = PredictJob | ExamplesJob | EncodeJob;
+/** A v2 infer body (src/server/v2/rest-json.ts): JSON, then binary tensor data after `headerLength` bytes. */
+export interface V2InferJob {
+  kind: 'v2infer';
+  body: Uint8Array;
+  /** Inference-Header-Content-Length; null: the whole body is JSON. */
+  headerLength: number | null;
+  limits: DecodeLimits;
+}
+
+export type CodecJob = PredictJob | ExamplesJob | EncodeJob | V2InferJob;
 
 export interface PredictDecoded {
   kind: 'predict';
@@ -62,7 +73,12 @@ export interface Encoded {
   text: string;
 }
 
-export type CodecResult = PredictDecoded | ExamplesDecoded | Encoded;
+export interface V2InferDecoded {
+  kind: 'v2infer';
+  request: V2InferRequest;
+}
+
+export type CodecResult = PredictDecoded | ExamplesDecoded | Encoded | V2InferDecoded;
 
 /** A job's answer as it crosses threads: an error travels as its status code and message. */
 export type CodecReply = { ok: true; value: CodecResult } | { ok: false; code: StatusCode; message: string };
@@ -137,6 +153,7 @@ function fromWire(outputs: Record<string, WireTensor>): Record<string, AnyTensor
 export function runCodecJob(job: CodecJob): CodecReply {
   try {
     if (job.kind === 'encode') return { ok: true, value: { kind: 'encoded', text: encodePredictResponse(fromWire(job.outputs), job.format, job.maxResponseBytes) } };
+    if (job.kind === 'v2infer') return { ok: true, value: { kind: 'v2infer', request: decodeInferBody(job.body, job.headerLength, job.limits) } };
     const budget = new DecodeBudget(job.body.byteLength, job.limits);
     const text = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength).toString('utf8');
     const value = job.kind === 'predict' ? decodePredict(job, text, budget) : decodeExamples(job, text, budget);
@@ -149,6 +166,8 @@ export function runCodecJob(job: CodecJob): CodecReply {
 
 /** The buffers of a reply's tensors, which the worker hands over instead of copying. */
 export function transferablesOf(reply: CodecReply): ArrayBuffer[] {
-  if (!reply.ok || reply.value.kind !== 'predict') return [];
+  if (!reply.ok) return [];
+  if (reply.value.kind === 'v2infer') return ownedBuffers(reply.value.request.inputs.map((input) => input.tensor.data));
+  if (reply.value.kind !== 'predict') return [];
   return ownedBuffers(Object.values(reply.value.inputs).map((input) => input.data));
 }

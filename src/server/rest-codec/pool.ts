@@ -28,7 +28,7 @@ import { MAX_PARSE_BYTES_PER_CHAR } from '../json-scan';
 import { HttpError } from '../rest-body';
 import { type AnyTensor, ownedBuffers } from '../../engine/tensor';
 import { type PredictFormat, encodePredictResponse } from '../rest-json';
-import { type CodecJob, type CodecReply, type CodecResult, type EncodeJob, type Encoded, type ExamplesJob, type PredictJob, runCodecJob, toWire } from './decode';
+import { type CodecJob, type CodecReply, type CodecResult, type EncodeJob, type Encoded, type ExamplesJob, type PredictJob, type V2InferJob, runCodecJob, toWire } from './decode';
 
 /** Bodies shorter than this are decoded on the main thread (see docs/SERVING.md for the measurement). */
 export const INLINE_BODY_BYTES = 64 * 1024;
@@ -85,7 +85,7 @@ export class RestCodec {
    * (the caller must not use it afterwards). `signal` gives up on the job:
    * its worker is terminated and the promise rejects with the signal's reason.
    */
-  async decode(job: PredictJob | ExamplesJob, signal?: AbortSignal): Promise<CodecResult> {
+  async decode(job: PredictJob | ExamplesJob | V2InferJob, signal?: AbortSignal): Promise<CodecResult> {
     const inline = job.body.byteLength < INLINE_BODY_BYTES;
     return this.run(job, inline, inline ? [] : ownedBuffers([job.body]), signal);
   }

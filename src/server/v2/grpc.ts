@@ -1,0 +1,142 @@
+// inference.GRPCInferenceService (the Open Inference Protocol v2 over gRPC),
+// registered by grpc.ts on the same grpc-js server as TF Serving's
+// services. Requests arrive as raw bytes: ModelInferRequest is decoded by
+// hand under the request's DecodeBudget (serving/v2/grpc-wire.ts), the
+// small messages are checked before protobufjs decodes them, so hostile
+// input is INVALID_ARGUMENT, never a crash. ModelStreamInfer answers each
+// request of the stream in order, errors in error_message as v2 gives them.
+import type * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+
+import { type StatusCode, TfServeError } from '../../engine/errors';
+import type { DecodeLimits } from '../../serving/decode-limits';
+import type { ModelManager } from '../../serving/model-manager';
+import { readingWire } from '../../serving/proto-wire';
+import { decodeInferRequest, decodeSmall, encodeInferResponse, encodeSmall, inferResponseSize } from '../../serving/v2/grpc-wire';
+import { infer, modelMetadata, modelReady, serverMetadata } from '../../serving/v2/infer';
+import { requestBudget } from '../../serving/wire';
+import { serverVersion } from './version';
+
+export const V2_SERVICE = 'inference.GRPCInferenceService';
+
+export interface V2GrpcContext {
+  manager: ModelManager;
+  decodeLimits: Readonly<DecodeLimits>;
+  /** The largest response grpc-js will send. */
+  maxResponseBytes: number;
+}
+
+/** As grpc.ts's unary handlers: the request's bytes in, the model's name (for metrics) and the response's bytes out. */
+export type V2Handler = (request: Buffer, call: grpc.ServerUnaryCall<Buffer, Uint8Array>, signal: AbortSignal) => Promise<{ model: string; response: Uint8Array }>;
+
+interface ModelRef {
+  name?: string;
+  version?: string;
+}
+
+/** One ModelInfer: decode, run on the engine path, size the answer before building it. */
+async function modelInfer(context: V2GrpcContext, bytes: Uint8Array, signal: AbortSignal): Promise<{ model: string; response: Uint8Array }> {
+  const request = readingWire('ModelInferRequest', () => decodeInferRequest(bytes, requestBudget(bytes.length, context.decodeLimits)));
+  const result = await infer(context.manager, { name: request.modelName, version: request.modelVersion }, request, signal);
+  const size = inferResponseSize(result);
+  if (size > context.maxResponseBytes) {
+    throw new TfServeError(
+      'RESOURCE_EXHAUSTED',
+      `the ModelInferResponse would be about ${size} bytes, more than the ${context.maxResponseBytes} a gRPC message may have (--grpc_max_message_bytes): request fewer outputs`,
+    );
+  }
+  return { model: request.modelName, response: encodeInferResponse(result) };
+}
+
+/** The service's unary methods; grpc.ts wraps them (metrics, cancellation, status mapping) as its own. */
+export function v2UnaryHandlers(context: V2GrpcContext): Record<string, V2Handler> {
+  const { manager, decodeLimits } = context;
+  const small = <T>(type: string, bytes: Buffer) => decodeSmall<T>(type, bytes, requestBudget(bytes.length, decodeLimits));
+  return {
+    ServerLive: async (bytes) => {
+      small('ServerLiveRequest', bytes);
+      return { model: '', response: encodeSmall('ServerLiveResponse', { live: true }) };
+    },
+    ServerReady: async (bytes) => {
+      small('ServerReadyRequest', bytes);
+      return { model: '', response: encodeSmall('ServerReadyResponse', { ready: manager.isReady() }) };
+    },
+    ModelReady: async (bytes) => {
+      const { name = '', version = '' } = small<ModelRef>('ModelReadyRequest', bytes);
+      return { model: name, response: encodeSmall('ModelReadyResponse', { ready: modelReady(manager, name, version) }) };
+    },
+    ServerMetadata: async (bytes) => {
+      small('ServerMetadataRequest', bytes);
+      return { model: '', response: encodeSmall('ServerMetadataResponse', serverMetadata(serverVersion())) };
+    },
+    ModelMetadata: async (bytes) => {
+      const { name = '', version = '' } = small<ModelRef>('ModelMetadataRequest', bytes);
+      return { model: name, response: encodeSmall('ModelMetadataResponse', { ...modelMetadata(manager, name, version) }) };
+    },
+    ModelInfer: (bytes, _call, signal) => modelInfer(context, bytes, signal),
+  };
+}
+
+function identity(buffer: Buffer): Buffer {
+  return buffer;
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** ModelStreamInferResponse: error_message (1) or infer_response (2). */
+function streamResponse(error: string | null, response: Uint8Array | null): Uint8Array {
+  const writer = protobuf.Writer.create();
+  if (error !== null) writer.uint32((1 << 3) | 2).string(error);
+  if (response !== null) writer.uint32((2 << 3) | 2).bytes(response);
+  return writer.finish();
+}
+
+/** ModelStreamInfer's definition and implementation; `onRequest` sees one record per request of the stream. */
+export function v2StreamMethod(
+  context: V2GrpcContext,
+  onRequest?: (info: { service: string; method: string; model: string; code: 'OK' | StatusCode; seconds: number }) => void,
+): { definition: grpc.MethodDefinition<Buffer, Uint8Array>; handler: (call: grpc.ServerDuplexStream<Buffer, Uint8Array>) => void } {
+  const definition: grpc.MethodDefinition<Buffer, Uint8Array> = {
+    path: `/${V2_SERVICE}/ModelStreamInfer`,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: toBuffer,
+    responseDeserialize: identity,
+  };
+  const handler = (call: grpc.ServerDuplexStream<Buffer, Uint8Array>) => {
+    const controller = new AbortController();
+    let ended = false;
+    call.on('cancelled', () => ended || controller.abort(new TfServeError('CANCELLED', 'the client cancelled the stream')));
+    // Answers go out in the order the requests came.
+    let chain: Promise<void> = Promise.resolve();
+    call.on('data', (bytes: Buffer) => {
+      const started = process.hrtime.bigint();
+      chain = chain.then(async () => {
+        let model = '';
+        let code: 'OK' | StatusCode = 'OK';
+        try {
+          const result = await modelInfer(context, bytes, controller.signal);
+          model = result.model;
+          if (!controller.signal.aborted) call.write(streamResponse(null, result.response));
+        } catch (error) {
+          const failure = TfServeError.from(error);
+          code = failure.code;
+          if (!controller.signal.aborted) call.write(streamResponse(failure.message, null));
+        }
+        onRequest?.({ service: V2_SERVICE, method: 'ModelStreamInfer', model, code, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+      });
+    });
+    call.on('end', () => {
+      void chain.then(() => {
+        ended = true;
+        if (!controller.signal.aborted) call.end();
+      });
+    });
+    call.on('error', () => controller.abort(new TfServeError('CANCELLED', 'the stream failed')));
+  };
+  return { definition, handler };
+}
