@@ -15,6 +15,7 @@ import { goodGrpcPredict, grpcCase, predictOutputs } from './grpc-cases.mjs';
 import { FIXTURE_NAMES, fuzzModels } from './models.mjs';
 import { goodRestPredict, restCase } from './rest-cases.mjs';
 import { Rng } from './rng.mjs';
+import { v2GrpcCase, v2RestCase } from './v2-cases.mjs';
 import { FuzzServer } from './server.mjs';
 
 const { values: opts } = parseArgs({
@@ -62,6 +63,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function requestAt(models, index) {
   if (GOOD_EVERY > 0 && index % GOOD_EVERY === 0) return (index / GOOD_EVERY) % 2 ? goodGrpcPredict() : goodRestPredict();
   const rng = Rng.forRequest(SEED, index);
+  // One request in five speaks the Open Inference Protocol v2.
+  if (rng.chance(0.2)) return rng.chance(0.5) ? v2GrpcCase(rng, models) : v2RestCase(rng, models);
   return rng.chance(0.5) ? grpcCase(rng, models) : restCase(rng, models);
 }
 

@@ -1,9 +1,9 @@
 // The Open Inference Protocol v2 over HTTP, beside TF Serving's /v1 on the
 // same port (rest.ts hands it every path under /v2):
 //   GET  /v2                                        server metadata
-//   GET  /v2/health/live, /v2/health/ready          200, or 400 when not ready
+//   GET  /v2/health/live, /v2/health/ready          200 {"live"|"ready": true}, or 400 when not ready
 //   GET  /v2/models/{name}[/versions/{v}]           model metadata
-//   GET  /v2/models/{name}[/versions/{v}]/ready     200, or 400 when not ready
+//   GET  /v2/models/{name}[/versions/{v}]/ready     200 {"ready": true}, or 400 when not ready
 //   POST /v2/models/{name}[/versions/{v}]/infer     inference (JSON, binary-data extension)
 // Errors are {"error": "..."} with TF Serving's status mapping (400 bad
 // input, 404 unknown model or version, 503 still loading, ...).
@@ -87,15 +87,15 @@ export async function serveV2(req: http.IncomingMessage, pathname: string, body:
       return json('v2_server_metadata', '', `{"name": ${jsonString(meta.name)}, "version": ${jsonString(meta.version)}, "extensions": ${JSON.stringify(meta.extensions)}}`);
     }
     case 'live':
-      return json('v2_live', '', '');
+      return json('v2_live', '', '{"live": true}');
     case 'server_ready':
       if (!context.ready()) throw invalidArgument('the server is not ready: not every configured model has an AVAILABLE version, or it is shutting down');
-      return json('v2_ready', '', '');
+      return json('v2_ready', '', '{"ready": true}');
     case 'model_ready':
       if (!modelReady(manager, route.name, route.version)) {
         throw invalidArgument(`model '${route.name}'${route.version ? ` version ${route.version}` : ''} is not ready`);
       }
-      return json('v2_model_ready', route.name, '');
+      return json('v2_model_ready', route.name, '{"ready": true}');
     case 'model_metadata': {
       const signature = new URL(req.url ?? '/', 'http://localhost').searchParams.get('signature_name') ?? undefined;
       const meta = modelMetadata(manager, route.name, route.version, signature);
