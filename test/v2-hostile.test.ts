@@ -204,7 +204,23 @@ describe('v2 REST: hostile infer bodies', { skip }, () => {
   });
 });
 
-describe('v2 REST: bodies past 64 KiB are decoded by the REST codec\'s workers', { skip }, () => {
+describe('v2 REST: large bodies and answers go through the REST codec\'s workers', { skip }, () => {
+  test('answers of 16Ki elements or more are written by a worker: JSON, binary, and BYTES', async () => {
+    const rows = 6000;
+    const values = Array.from({ length: rows * 3 }, (_, i) => i - 9000);
+    const request = (outputs: unknown[]) => JSON.stringify({ parameters: { signature_name: 'int32' }, inputs: [{ name: 'x', datatype: 'INT32', shape: [rows, 3], data: values }], outputs });
+    const json = await post(rest.port, '/v2/models/dtypes/infer', request([{ name: 'doubled' }, { name: 'y' }]));
+    assert.equal(json.status, 200, json.text.slice(0, 300));
+    const answer = JSON.parse(json.text) as { outputs: Array<{ name: string; shape: number[]; data: number[] }> };
+    assert.deepEqual(answer.outputs.map((o) => [o.name, o.shape]), [['doubled', [rows, 3]], ['y', [rows, 3]]]);
+    assert.deepEqual(answer.outputs[0]!.data, values.map((v) => 2 * v));
+    assert.deepEqual(answer.outputs[1]!.data, values);
+    const words = Array.from({ length: rows * 3 }, (_, i) => `w${i}`);
+    const strings = await post(rest.port, '/v2/models/dtypes/infer', JSON.stringify({ parameters: { signature_name: 'string' }, inputs: [{ name: 'x', datatype: 'BYTES', shape: [rows, 3], data: words }], outputs: [{ name: 'upper' }] }));
+    assert.equal(strings.status, 200, strings.text.slice(0, 300));
+    assert.deepEqual((JSON.parse(strings.text) as { outputs: Array<{ data: string[] }> }).outputs[0]!.data, words.map((w) => w.toUpperCase()));
+  });
+
   test('64 CNN images as JSON (~400 KB) and as binary data give TF\'s reference outputs', async () => {
     const ref = readJson<{ images: number[][]; prediction: number[]; softmax: number[][] }>(path.join(fixture('gaofei_cnn'), 'reference.json'));
     const shape = [ref.images.length, 28, 28];

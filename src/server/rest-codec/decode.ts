@@ -8,8 +8,8 @@ import { type StatusCode, TfServeError } from '../../engine/errors';
 import { DecodeBudget, type DecodeLimits } from '../../serving/decode-limits';
 import type { Example } from '../../serving/example';
 import { type AnyTensor, type PackedStrings, type TensorInput, isPackedStrings, ownedBuffers, packStrings, packedAt, packedCount } from '../../engine/tensor';
-import type { V2InferRequest } from '../../serving/v2/infer';
-import { decodeInferBody } from '../v2/rest-json';
+import type { V2InferRequest, V2InferResult, V2OutputTensor, V2Parameters } from '../../serving/v2/infer';
+import { decodeInferBody, encodeInferAnswer } from '../v2/rest-json';
 import { type InputSignature, type PredictFormat, decodeExamplesRequest, decodePredictInputs, encodePredictResponse, parseRequestBody, signatureNameOf } from '../rest-json';
 
 export interface PredictJob {
@@ -52,7 +52,16 @@ export interface V2InferJob {
   limits: DecodeLimits;
 }
 
-export type CodecJob = PredictJob | ExamplesJob | EncodeJob | V2InferJob;
+/** A v2 infer answer to write (src/server/v2/rest-json.ts), its tensors as an EncodeJob carries them. */
+export interface V2EncodeJob {
+  kind: 'v2encode';
+  result: Omit<V2InferResult, 'outputs'> & { outputs: Array<Omit<V2OutputTensor, 'tensor'> & { tensor: WireTensor }> };
+  /** The request's parameters (binary_data_output). */
+  parameters: V2Parameters;
+  maxResponseBytes: number;
+}
+
+export type CodecJob = PredictJob | ExamplesJob | EncodeJob | V2InferJob | V2EncodeJob;
 
 export interface PredictDecoded {
   kind: 'predict';
@@ -78,7 +87,14 @@ export interface V2InferDecoded {
   request: V2InferRequest;
 }
 
-export type CodecResult = PredictDecoded | ExamplesDecoded | Encoded | V2InferDecoded;
+/** A written v2 answer: the JSON, and the binary outputs that follow it. */
+export interface V2Encoded {
+  kind: 'v2encoded';
+  json: string;
+  binary: Uint8Array[];
+}
+
+export type CodecResult = PredictDecoded | ExamplesDecoded | Encoded | V2InferDecoded | V2Encoded;
 
 /** A job's answer as it crosses threads: an error travels as its status code and message. */
 export type CodecReply = { ok: true; value: CodecResult } | { ok: false; code: StatusCode; message: string };
@@ -154,6 +170,11 @@ export function runCodecJob(job: CodecJob): CodecReply {
   try {
     if (job.kind === 'encode') return { ok: true, value: { kind: 'encoded', text: encodePredictResponse(fromWire(job.outputs), job.format, job.maxResponseBytes) } };
     if (job.kind === 'v2infer') return { ok: true, value: { kind: 'v2infer', request: decodeInferBody(job.body, job.headerLength, job.limits) } };
+    if (job.kind === 'v2encode') {
+      const tensors = fromWire(Object.fromEntries(job.result.outputs.map((output, i) => [String(i), output.tensor])));
+      const result: V2InferResult = { ...job.result, outputs: job.result.outputs.map((output, i) => ({ ...output, tensor: tensors[String(i)]! })) };
+      return { ok: true, value: { kind: 'v2encoded', ...encodeInferAnswer(result, job.parameters, job.maxResponseBytes) } };
+    }
     const budget = new DecodeBudget(job.body.byteLength, job.limits);
     const text = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength).toString('utf8');
     const value = job.kind === 'predict' ? decodePredict(job, text, budget) : decodeExamples(job, text, budget);
@@ -168,6 +189,7 @@ export function runCodecJob(job: CodecJob): CodecReply {
 export function transferablesOf(reply: CodecReply): ArrayBuffer[] {
   if (!reply.ok) return [];
   if (reply.value.kind === 'v2infer') return ownedBuffers(reply.value.request.inputs.map((input) => input.tensor.data));
+  if (reply.value.kind === 'v2encoded') return ownedBuffers(reply.value.binary);
   if (reply.value.kind !== 'predict') return [];
   return ownedBuffers(Object.values(reply.value.inputs).map((input) => input.data));
 }

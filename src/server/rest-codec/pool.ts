@@ -28,7 +28,9 @@ import { MAX_PARSE_BYTES_PER_CHAR } from '../json-scan';
 import { HttpError } from '../rest-body';
 import { type AnyTensor, ownedBuffers } from '../../engine/tensor';
 import { type PredictFormat, encodePredictResponse } from '../rest-json';
-import { type CodecJob, type CodecReply, type CodecResult, type EncodeJob, type Encoded, type ExamplesJob, type PredictJob, type V2InferJob, runCodecJob, toWire } from './decode';
+import type { V2InferResult, V2Parameters } from '../../serving/v2/infer';
+import { type InferAnswer, encodeInferAnswer } from '../v2/rest-json';
+import { type CodecJob, type CodecReply, type CodecResult, type EncodeJob, type Encoded, type ExamplesJob, type PredictJob, type V2EncodeJob, type V2Encoded, type V2InferJob, runCodecJob, toWire } from './decode';
 
 /** Bodies shorter than this are decoded on the main thread (see docs/SERVING.md for the measurement). */
 export const INLINE_BODY_BYTES = 64 * 1024;
@@ -104,6 +106,21 @@ export class RestCodec {
     const job: EncodeJob = { kind: 'encode', outputs: wire, format, maxResponseBytes };
     const result = await this.run(job, false, ownedBuffers(Object.values(wire).map((tensor) => tensor.data)), signal);
     return (result as Encoded).text;
+  }
+
+  /**
+   * A v2 infer answer (v2/rest-json.ts's encodeInferAnswer), written off the
+   * event loop from INLINE_ENCODE_ELEMENTS elements on, as encodePredict's;
+   * the outputs' whole buffers are transferred (the caller must not use them afterwards).
+   */
+  async encodeV2(result: V2InferResult, parameters: V2Parameters, maxResponseBytes: number, signal?: AbortSignal): Promise<InferAnswer> {
+    const elements = result.outputs.reduce((total, output) => total + output.tensor.data.length, 0);
+    if (elements < INLINE_ENCODE_ELEMENTS) return encodeInferAnswer(result, parameters, maxResponseBytes);
+    const wire = toWire(Object.fromEntries(result.outputs.map((output, i) => [String(i), output.tensor])));
+    const outputs = result.outputs.map((output, i) => ({ ...output, tensor: wire[String(i)]! }));
+    const job: V2EncodeJob = { kind: 'v2encode', result: { ...result, outputs }, parameters, maxResponseBytes };
+    const encoded = (await this.run(job, false, ownedBuffers(outputs.map((output) => output.tensor.data)), signal)) as V2Encoded;
+    return { json: encoded.json, binary: encoded.binary };
   }
 
   private async run(job: CodecJob, inline: boolean, transferList: ArrayBuffer[], signal: AbortSignal | undefined): Promise<CodecResult> {

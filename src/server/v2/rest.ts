@@ -15,7 +15,7 @@ import type { ModelManager } from '../../serving/model-manager';
 import { type V2InferRequest, inferOn, leaseModel, modelMetadata, modelReady, serverMetadata } from '../../serving/v2/infer';
 import { jsonString } from '../json-write';
 import type { RestCodec } from '../rest-codec/pool';
-import { HEADER_LENGTH_HEADER, encodeInferAnswer, headerLength } from './rest-json';
+import { HEADER_LENGTH_HEADER, headerLength } from './rest-json';
 import { serverVersion } from './version';
 
 export interface V2RestContext {
@@ -109,7 +109,8 @@ export async function serveV2(req: http.IncomingMessage, pathname: string, body:
       try {
         const request = (await context.codec.decode({ kind: 'v2infer', body: bytes, headerLength: jsonLength, limits: context.limits }, signal)) as { kind: 'v2infer'; request: V2InferRequest };
         const result = await inferOn(lease, request.request, signal);
-        const answer = encodeInferAnswer(result, request.request.parameters, context.maxResponseBytes);
+        // Large answers are written by a codec worker, as /v1's are.
+        const answer = await context.codec.encodeV2(result, request.request.parameters, context.maxResponseBytes, signal);
         if (answer.binary.length === 0) return json('v2_infer', route.name, answer.json);
         const header = Buffer.from(answer.json, 'utf8');
         return {
