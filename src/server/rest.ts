@@ -16,7 +16,7 @@ import { RestCodec } from './rest-codec/pool';
 import { DEFAULT_MAX_RESPONSE_BYTES, type InputSignature, encodeClassifyResponse, encodeError, encodeRegressResponse } from './rest-json';
 import { encodeMetadataResponse, encodeStatusResponse } from './rest-metadata';
 import { type ModelRoute, matchModelRoute } from './rest-routes';
-import { type V2Answer, serveV2 } from './v2/rest';
+import { serveV2, v2Labels } from './v2/rest';
 
 export const LIVENESS_PATH = '/healthz';
 export const READINESS_PATH = '/readyz';
@@ -230,7 +230,7 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
   };
   const serveV2Api = async (req: http.IncomingMessage, res: http.ServerResponse, pathname: string, started: bigint): Promise<void> => {
     let answer: Answer;
-    let labels: Pick<V2Answer, 'api' | 'model'> = { api: 'v2', model: '' };
+    let labels = v2Labels(req.method ?? '', pathname);
     let bodyRead = false;
     try {
       const v2 = await guarded(res, (signal) =>
@@ -245,7 +245,6 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
           signal,
         ),
       );
-      labels = v2;
       answer = { status: v2.status, code: 'OK', body: v2.body, ...(v2.contentType ? { contentType: v2.contentType } : {}), ...(v2.headers ? { headers: v2.headers } : {}) };
     } catch (error) {
       answer = errorAnswer(error);

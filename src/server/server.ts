@@ -141,7 +141,7 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
   if (prometheusPath && flags.restApiPort === 0) {
     throw new TfServeError('INVALID_ARGUMENT', `${flags.monitoringConfigFile} enables Prometheus, which is served on the REST port: set --rest_api_port`);
   }
-  if (prometheusPath && (prometheusPath === LIVENESS_PATH || prometheusPath === READINESS_PATH || prometheusPath.startsWith('/v1/'))) {
+  if (prometheusPath && (prometheusPath === LIVENESS_PATH || prometheusPath === READINESS_PATH || prometheusPath.startsWith('/v1/') || prometheusPath === '/v2' || prometheusPath.startsWith('/v2/'))) {
     throw new TfServeError('INVALID_ARGUMENT', `${flags.monitoringConfigFile}: prometheus_config.path '${prometheusPath}' collides with another endpoint`);
   }
   // Checked before any model loads: a bad argument fails the start at once, not after the loads.

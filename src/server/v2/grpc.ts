@@ -85,6 +85,9 @@ function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** Requests of one stream received and not yet answered, past which the stream stops reading. */
+const MAX_QUEUED = 32;
+
 /** ModelStreamInferResponse: error_message (1) or infer_response (2). */
 function streamResponse(error: string | null, response: Uint8Array | null): Uint8Array {
   const writer = protobuf.Writer.create();
@@ -111,10 +114,14 @@ export function v2StreamMethod(
     const controller = new AbortController();
     let ended = false;
     call.on('cancelled', () => ended || controller.abort(new TfServeError('CANCELLED', 'the client cancelled the stream')));
-    // Answers go out in the order the requests came.
+    // Answers go out in the order the requests came, one inference at a
+    // time per stream; past MAX_QUEUED requests waiting, the stream stops
+    // reading (HTTP/2 flow control then holds the client back).
     let chain: Promise<void> = Promise.resolve();
+    let queued = 0;
     call.on('data', (bytes: Buffer) => {
       const started = process.hrtime.bigint();
+      if (++queued >= MAX_QUEUED) call.pause();
       chain = chain.then(async () => {
         let model = '';
         let code: 'OK' | StatusCode = 'OK';
@@ -128,6 +135,7 @@ export function v2StreamMethod(
           if (!controller.signal.aborted) call.write(streamResponse(failure.message, null));
         }
         onRequest?.({ service: V2_SERVICE, method: 'ModelStreamInfer', model, code, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+        if (queued-- === MAX_QUEUED) call.resume();
       });
     });
     call.on('end', () => {

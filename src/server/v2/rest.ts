@@ -27,14 +27,12 @@ export interface V2RestContext {
   ready(): boolean;
 }
 
-/** What rest.ts sends: status, body, extra headers; `api` and `model` label the request's metrics. */
+/** What rest.ts sends: status, body, extra headers (metrics labels come from v2Labels). */
 export interface V2Answer {
   status: number;
   body: string | Uint8Array;
   contentType?: string;
   headers?: Record<string, string | number>;
-  api: string;
-  model: string;
 }
 
 type V2Route =
@@ -68,8 +66,19 @@ export function matchV2Route(method: string, pathname: string): V2Route | null {
   return want({ kind: verb === 'ready' ? 'model_ready' : 'model_metadata', ...model }, 'GET');
 }
 
-function json(api: string, model: string, body: string, status = 200): V2Answer {
-  return { status, body, api, model };
+/** The metrics labels of a /v2 request, best effort (a malformed one is just 'v2'). */
+export function v2Labels(method: string, pathname: string): { api: string; model: string } {
+  try {
+    const route = matchV2Route(method, pathname);
+    if (!route) return { api: 'v2', model: '' };
+    return { api: `v2_${route.kind}`, model: 'name' in route ? route.name : '' };
+  } catch {
+    return { api: 'v2', model: '' };
+  }
+}
+
+function json(body: string): V2Answer {
+  return { status: 200, body };
 }
 
 /**
@@ -84,22 +93,22 @@ export async function serveV2(req: http.IncomingMessage, pathname: string, body:
   switch (route.kind) {
     case 'server_metadata': {
       const meta = serverMetadata(serverVersion());
-      return json('v2_server_metadata', '', `{"name": ${jsonString(meta.name)}, "version": ${jsonString(meta.version)}, "extensions": ${JSON.stringify(meta.extensions)}}`);
+      return json(`{"name": ${jsonString(meta.name)}, "version": ${jsonString(meta.version)}, "extensions": ${JSON.stringify(meta.extensions)}}`);
     }
     case 'live':
-      return json('v2_live', '', '{"live": true}');
+      return json('{"live": true}');
     case 'server_ready':
       if (!context.ready()) throw invalidArgument('the server is not ready: not every configured model has an AVAILABLE version, or it is shutting down');
-      return json('v2_ready', '', '{"ready": true}');
+      return json('{"ready": true}');
     case 'model_ready':
       if (!modelReady(manager, route.name, route.version)) {
         throw invalidArgument(`model '${route.name}'${route.version ? ` version ${route.version}` : ''} is not ready`);
       }
-      return json('v2_model_ready', route.name, '{"ready": true}');
+      return json('{"ready": true}');
     case 'model_metadata': {
       const signature = new URL(req.url ?? '/', 'http://localhost').searchParams.get('signature_name') ?? undefined;
       const meta = modelMetadata(manager, route.name, route.version, signature);
-      return json('v2_model_metadata', route.name, JSON.stringify(meta));
+      return json(JSON.stringify(meta));
     }
     case 'infer': {
       const bytes = await body();
@@ -111,15 +120,13 @@ export async function serveV2(req: http.IncomingMessage, pathname: string, body:
         const result = await inferOn(lease, request.request, signal);
         // Large answers are written by a codec worker, as /v1's are.
         const answer = await context.codec.encodeV2(result, request.request.parameters, context.maxResponseBytes, signal);
-        if (answer.binary.length === 0) return json('v2_infer', route.name, answer.json);
+        if (answer.binary.length === 0) return json(answer.json);
         const header = Buffer.from(answer.json, 'utf8');
         return {
           status: 200,
           body: Buffer.concat([header, ...answer.binary]),
           contentType: 'application/octet-stream',
           headers: { 'Inference-Header-Content-Length': header.byteLength },
-          api: 'v2_infer',
-          model: route.name,
         };
       } finally {
         lease.release();
