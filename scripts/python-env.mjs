@@ -159,7 +159,8 @@ export async function ensurePythonEnv() {
 
 /**
  * The fixtures venv plus scripts/requirements-clients.txt (the TF Serving
- * Python client for the gRPC tests), installed with --no-deps under its own
+ * Python client for the gRPC tests, Triton's tritonclient for the v2
+ * protocol tests), installed with --no-deps under its own
  * stamp so that the fixture cache key stays untouched.
  * @returns {Promise<string>} absolute path of the venv's python executable
  */
