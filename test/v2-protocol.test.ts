@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 
 import { type GrpcServer, startGrpcServer } from '../src/server/grpc';
+import { ServerMetrics } from '../src/server/metrics';
 import { type RestServer, startRestServer } from '../src/server/rest';
 import type { ModelManager } from '../src/serving/model-manager';
 import { v2Type } from '../src/serving/v2/grpc-wire';
@@ -24,13 +25,14 @@ let manager: ModelManager;
 let grpcServer: GrpcServer;
 let rest: RestServer;
 let client: grpc.Client;
+const metrics = new ServerMetrics({ processMetrics: false });
 
 before(async () => {
   if (skip) return;
   manager = testManager();
   await manager.setConfig([modelConfig('half_plus_two', tfServingModel('saved_model_half_plus_two_cpu')), modelConfig('dtypes', fixture('dtypes'))]);
-  grpcServer = await startGrpcServer({ manager, address: '127.0.0.1:0' });
-  rest = await startRestServer({ manager, host: '127.0.0.1', port: 0, timeoutMs: 0, maxBodyBytes: 1 << 20 });
+  grpcServer = await startGrpcServer({ manager, address: '127.0.0.1:0', onRequest: metrics.grpcRecorder() });
+  rest = await startRestServer({ manager, host: '127.0.0.1', port: 0, timeoutMs: 0, maxBodyBytes: 1 << 20, metrics });
   client = new grpc.Client(`127.0.0.1:${grpcServer.port}`, grpc.credentials.createInsecure());
 });
 
@@ -187,4 +189,14 @@ describe('v2 REST: data layouts, outputs, metadata', { skip }, () => {
     assert.equal(wrongMethod.status, 400);
     assert.match(JSON.parse(wrongMethod.text).error, /this endpoint takes GET/);
   });
+});
+
+test('v2 requests are counted in the Prometheus metrics like TF Serving\'s, failures too', { skip }, async () => {
+  await post(rest.port, '/v2/models/half_plus_two/infer', JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 1], data: [1] }] }));
+  await post(rest.port, '/v2/models/half_plus_two/infer', JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP64', shape: [1, 1], data: [1] }] }));
+  await call('ModelInfer', encode('ModelInferRequest', { modelName: 'half_plus_two', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 1] }], rawInputContents: [new Uint8Array(new Float32Array([1]).buffer)] }));
+  const text = await metrics.exposition();
+  assert.match(text, /:tensorflow:serving:request_latency_count\{model_name="half_plus_two",API="v2_infer",entrypoint="REST"\} 2/);
+  assert.match(text, /:tensorflow:serving:request_latency_count\{model_name="half_plus_two",API="model_infer",entrypoint="GRPC"\} [1-9]/);
+  assert.match(text, /:tensorflow:serving:request_count\{model_name="half_plus_two",status="INVALID_ARGUMENT"\} [1-9]/);
 });
