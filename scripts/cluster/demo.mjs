@@ -146,7 +146,9 @@ async function main() {
   fs.writeFileSync(configFile, haproxyConfig({ socket, restPort: front.rest, grpcPort: front.grpc, replicas, l7Retries: !opts['no-l7-retries'] }));
   const haproxyLogFile = path.join(work, 'haproxy.log');
   const haproxyLog = fs.openSync(haproxyLogFile, 'a');
-  const haproxy = track(spawn(binary, ['-db', '-f', configFile], { stdio: ['ignore', haproxyLog, haproxyLog] }), 'haproxy');
+  // The balancer is not under test: under npm run test:asan it runs without the sanitizer preload the replicas get.
+  const { LD_PRELOAD: _preload, ...haproxyEnv } = process.env;
+  const haproxy = track(spawn(binary, ['-db', '-f', configFile], { stdio: ['ignore', haproxyLog, haproxyLog], env: haproxyEnv }), 'haproxy');
   fs.closeSync(haproxyLog);
   await waitFor('HAProxy\'s stats socket', () => fs.existsSync(socket), 10_000);
   await waitFor('every replica UP in HAProxy', async () => {
@@ -226,6 +228,7 @@ async function main() {
     retriedAfterKill,
     // Failed calls that were not in flight on the victim at the kill (should be none).
     failedOthers: failures.filter((f) => !onVictim.includes(f.id)).length,
+    failedSentAfterKill: failures.filter((f) => f.startedAt >= killedAt).length,
     downAfterMs,
     failureMessages: [...new Set(failures.map((f) => f.message))].slice(0, 4),
     failureDetail: failures.slice(0, 10).map((f) => ({ id: f.id, startedMs: f.startedAt - killedAt, failedMs: f.at - killedAt, inFlightAtKill: inFlightAtKill.has(f.id), server: served.get(f.id)?.server ?? null })),
@@ -246,10 +249,13 @@ function check(results) {
   const problems = [];
   const total = results.spread.perReplica.reduce((s, p) => s + p.metrics, 0);
   for (const p of results.spread.perReplica) if (p.metrics < total / 6) problems.push(`${p.name} served ${p.metrics} of ${total}`);
+  if (results.kill.failedBeforeKill > 0) problems.push(`${results.kill.failedBeforeKill} requests failed before the kill`);
   if (results.restart.failed > 0) problems.push(`${results.restart.failed} requests failed during the rolling restart`);
   if (results.rollout.failed > 0) problems.push(`${results.rollout.failed} requests failed during the version rollout`);
   if (Object.keys(results.rollout.versionsAfter).join() !== String(Number(NEW_VERSION))) problems.push(`after the rollout, versions ${JSON.stringify(results.rollout.versionsAfter)} answered`);
-  if (results.kill.failedBeforeKill > 0) problems.push(`${results.kill.failedBeforeKill} requests failed before the kill`);
+  // Without L7 retries, calls sent to the dying replica in the moments before
+  // the kernel has torn its sockets down fail too: the run only reports them.
+  if (!results.l7Retries) return problems;
   if (results.kill.failedAtKill > results.kill.inFlightOnVictim) problems.push(`${results.kill.failedAtKill} failed at the kill, more than the ${results.kill.inFlightOnVictim} in flight on the killed replica`);
   if (results.kill.failedOthers > 0) problems.push(`${results.kill.failedOthers} failed requests were not in flight on the killed replica`);
   return problems;
@@ -273,7 +279,7 @@ function report(r) {
     ['3. version rollout', r.rollout.seconds, `${r.rollout.requests} (${r.rollout.okRest}/${r.rollout.okGrpc})`, r.rollout.failed,
       `gRPC answers by version: ${versions(r.rollout.versions)}; last second: ${versions(r.rollout.versionsAfter)}`],
     ['4. SIGKILL r3', r.kill.seconds, `${r.kill.requests} (${r.kill.okRest}/${r.kill.okGrpc})`, r.kill.failed,
-      `in flight at the kill: ${r.kill.inFlightOnVictim} on r3 (${r.kill.inFlightAtKill} in all; ${r.kill.retriedOfThem} retried elsewhere); sent to the dying r3 after it and retried: ${r.kill.retriedAfterKill}; failed that were not on r3 at the kill: ${r.kill.failedOthers}; r3 DOWN in HAProxy after ${r.kill.downAfterMs} ms`],
+      `in flight at the kill: ${r.kill.inFlightOnVictim} on r3 (${r.kill.inFlightAtKill} in all; ${r.kill.retriedOfThem} retried elsewhere); sent to the dying r3 after it and retried: ${r.kill.retriedAfterKill}; failed that were not on r3 at the kill: ${r.kill.failedOthers} (${r.kill.failedSentAfterKill} sent after it); r3 DOWN in HAProxy after ${r.kill.downAfterMs} ms`],
   ]));
   console.log('\nper-replica counts in phase 1: each replica\'s :tensorflow:serving:request_count (HAProxy\'s own count: '
     + `${r.spread.perReplica.map((p) => `${p.name} ${p.haproxy}`).join(', ')})`);
@@ -290,6 +296,14 @@ limit.unref();
 
 function cleanup() {
   for (const child of children) child.kill('SIGKILL');
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    log(`${signal}: stopping the replicas and HAProxy`);
+    cleanup();
+    process.exit(130);
+  });
 }
 
 main().then(
