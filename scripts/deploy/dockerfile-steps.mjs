@@ -168,8 +168,9 @@ function runStage(stage, { root, contextDir, stageRoots, env }) {
           note('ran', `line ${step.line}: RUN ${kept.join(' && ').slice(0, 110)}`, `in ${seconds(started)}`);
         }
         if (skipped.length > 0) {
-          const installs = skipped.join(' ').match(/install\s+(?:-\S+\s+)*([\w.+\- ]+)/);
-          const standIns = installs ? `; the host's tools stand in: ${hostTools(installs[1].trim().split(/\s+/))}` : '';
+          const installs = skipped.filter((p) => /^apt-get install\b/.test(p))
+            .flatMap((p) => p.split(/\s+/).slice(2).filter((t) => !t.startsWith('-')));
+          const standIns = installs.length > 0 ? `; the host's tools stand in: ${hostTools(installs)}` : '';
           note('not run', `line ${step.line}: ${skipped.join(' && ').slice(0, 110)}`, `would change this machine${standIns}${/useradd/.test(skipped.join()) ? '; the server runs as USER\'s uid:gid instead' : ''}`);
         }
         break;
@@ -339,8 +340,11 @@ async function main() {
   const extra = packages.filter((p) => !SLIM_PACKAGES.has(p));
   if (extra.length > 0) throw new Error(`the addon needs ${extra.join(', ')}, which the slim runtime image lacks`);
   note('checked', 'shared libraries of the addon', `libtensorflow from /app, the rest from ${packages.join(', ')} (all in the slim base)`);
-  const devDeps = ['typescript', 'kubernetes-models', 'fast-check'].filter((d) => fs.existsSync(path.join(runtimeRoot, 'app', 'node_modules', d)));
-  if (devDeps.length > 0) throw new Error(`dev dependencies in the runtime tree: ${devDeps.join(', ')}`);
+  // Neither dev dependencies nor those only the install script needs.
+  const notNeeded = ['typescript', 'kubernetes-models', 'fast-check', 'cmake-js', 'node-addon-api'].filter((d) => fs.existsSync(path.join(runtimeRoot, 'app', 'node_modules', d)));
+  if (notNeeded.length > 0) throw new Error(`packages the server does not load are in the runtime tree: ${notNeeded.join(', ')}`);
+  const installed = fs.readdirSync(path.join(runtimeRoot, 'app', 'node_modules')).flatMap((d) => (d.startsWith('@') ? fs.readdirSync(path.join(runtimeRoot, 'app', 'node_modules', d)).map((n) => `${d}/${n}`) : [d]));
+  note('checked', '/app/node_modules', `${installed.length} packages, no dev or build-only dependency`);
 
   const modelBasePath = path.join(work, 'models');
   fs.cpSync(path.join(TF_SERVING_TESTDATA, 'saved_model_half_plus_two_cpu'), path.join(modelBasePath, 'half_plus_two'), { recursive: true });
