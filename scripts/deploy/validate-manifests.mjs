@@ -15,6 +15,7 @@
 // Exit code 0 when every document is valid, 1 otherwise; --json prints
 // [{file, index, kind, name, errors}] for the tests.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +34,10 @@ export const KSERVE_REQUIREMENT = fs.readFileSync(path.join(REPO_ROOT, 'scripts'
 function kserveModels() {
   const dir = path.join(cacheDir(), 'deploy');
   const version = KSERVE_REQUIREMENT.split('==')[1];
-  const tables = path.join(dir, `kserve-${version}-models.json`);
+  const extractor = path.join(REPO_ROOT, 'scripts', 'deploy', 'kserve-models.py');
+  // Keyed by the extractor's own text too, so that a change to it is not hidden by the cache.
+  const digest = createHash('sha256').update(fs.readFileSync(extractor)).digest('hex').slice(0, 12);
+  const tables = path.join(dir, `kserve-${version}-models-${digest}.json`);
   if (fs.existsSync(tables)) return JSON.parse(fs.readFileSync(tables, 'utf8'));
   fs.mkdirSync(dir, { recursive: true });
   const findWheel = () => fs.readdirSync(dir).find((f) => f.startsWith(`kserve-${version}-`) && f.endsWith('.whl'));
@@ -42,7 +46,7 @@ function kserveModels() {
     const pip = spawnSync(python(), ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--disable-pip-version-check', '-d', dir, KSERVE_REQUIREMENT], { stdio: ['ignore', 'ignore', 'inherit'] });
     if (pip.status !== 0 || !findWheel()) throw new Error(`'${python()} -m pip download ${KSERVE_REQUIREMENT}' failed: KServe's manifests cannot be checked`);
   }
-  const extract = spawnSync(python(), [path.join(REPO_ROOT, 'scripts', 'deploy', 'kserve-models.py'), path.join(dir, findWheel())], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const extract = spawnSync(python(), [extractor, path.join(dir, findWheel())], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (extract.status !== 0) throw new Error(`reading KServe's models from the wheel failed: ${extract.stderr}`);
   fs.writeFileSync(tables, extract.stdout);
   return JSON.parse(extract.stdout);
