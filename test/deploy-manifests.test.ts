@@ -99,13 +99,16 @@ test('the validator refuses broken manifests, naming the field', () => {
   assert.match(errors[3]!, /unknown apiVersion\/kind autoscaling\/v3 HorizontalPodAutoscaler/);
 });
 
-test('the Dockerfile passes dockerfile-utils and hadolint', () => {
+test('the Dockerfile passes dockerfile-utils and hadolint, its entrypoint shellcheck', () => {
   const run = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'deploy', 'lint-dockerfile.mjs'), '--json'], { encoding: 'utf8', timeout: 300_000 });
   assert.ok(run.stdout.trim(), `the linter printed nothing: ${run.stderr}`);
-  const result = JSON.parse(run.stdout.trim()) as { dockerfileUtils: unknown[]; hadolint: { version: string; findings: unknown[] } };
+  const result = JSON.parse(run.stdout.trim()) as { dockerfileUtils: unknown[]; hadolint: { version: string; findings: unknown[] }; shellcheck: { version: string; findings: unknown[] } };
   assert.deepEqual(result.dockerfileUtils, []);
   assert.deepEqual(result.hadolint.findings, []);
   assert.match(result.hadolint.version, /Haskell Dockerfile Linter \d/);
+  // The entrypoint script, with shellcheck.
+  assert.deepEqual(result.shellcheck.findings, []);
+  assert.match(result.shellcheck.version, /^\d+\.\d+/);
   assert.equal(run.status, 0);
 });
 
