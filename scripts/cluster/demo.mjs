@@ -30,6 +30,7 @@ import { Load } from './load.mjs';
 const { values: opts } = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false }, 'no-l7-retries': { type: 'boolean', default: false } } });
 const WINDOW = opts.quick ? { spread: 3, afterKill: 2, limit: 150 } : { spread: 8, afterKill: 4, limit: 175 };
 const MODEL = 'half_plus_two';
+const MIN_SPREAD = 300;
 const MODEL_SOURCE = path.join(TF_SERVING_TESTDATA, 'saved_model_half_plus_two_2_versions');
 const [OLD_VERSION, NEW_VERSION] = ['00000123', '00000124'];
 const BACKENDS = ['tfserve_rest', 'tfserve_grpc'];
@@ -158,11 +159,18 @@ async function main() {
   results.startSeconds = (Date.now() - started) / 1000;
   log(`3 replicas ready behind HAProxy (REST :${front.rest}, gRPC :${front.grpc}) in ${results.startSeconds.toFixed(1)} s`);
 
-  // 1. Spread.
+  // Warm-up (first connections, first runs of each replica) outside the measured windows.
+  let load = new Load({ tag: 'warmup', restPort: front.rest, grpcPort: front.grpc }).start();
+  await waitFor('the warm-up calls', () => load.ok.rest + load.ok.grpc >= 60, 30_000).catch(() => undefined);
+  const warmup = await load.stop();
+  if (warmup.failed > 0) throw new Error(`${warmup.failed} warm-up calls failed: ${warmup.failures[0].message}`);
+
+  // 1. Spread: the window, and at least MIN_SPREAD calls (bounded), so that shares mean something.
   const before = await Promise.all(replicas.map(requestCount));
   const statsBefore = await haproxyStats(socket);
-  let load = new Load({ tag: 'spread', restPort: front.rest, grpcPort: front.grpc }).start();
+  load = new Load({ tag: 'spread', restPort: front.rest, grpcPort: front.grpc }).start();
   await sleep(WINDOW.spread * 1000);
+  await waitFor('enough calls for the spread', () => load.ok.rest + load.ok.grpc >= MIN_SPREAD, 20_000).catch(() => undefined);
   const spread = await load.stop();
   const after = await Promise.all(replicas.map(requestCount));
   const statsAfter = await haproxyStats(socket);
