@@ -28,7 +28,7 @@ import { ensureHaproxy, haproxyCommand, haproxyConfig, haproxyStats, haproxyVers
 import { Load } from './load.mjs';
 
 const { values: opts } = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false }, 'no-l7-retries': { type: 'boolean', default: false } } });
-const WINDOW = opts.quick ? { spread: 3, afterKill: 2, limit: 150 } : { spread: 8, afterKill: 4, limit: 175 };
+const WINDOW = opts.quick ? { spread: 3, afterKill: 2, limit: 170 } : { spread: 8, afterKill: 4, limit: 175 };
 const MODEL = 'half_plus_two';
 const MIN_SPREAD = 300;
 const MODEL_SOURCE = path.join(TF_SERVING_TESTDATA, 'saved_model_half_plus_two_2_versions');
