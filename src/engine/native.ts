@@ -3,6 +3,7 @@ import path from 'node:path';
 
 import type { BatchingOptions } from './batching-options';
 import type { PackedStrings } from './tensor';
+import type { NativeTfliteSignature } from './tflite/signatures';
 
 /**
  * A tensor as the addon takes it; dtype is the TF_DataType enum. Numeric
@@ -69,6 +70,16 @@ export interface NativeModel {
   release(): Promise<void>;
 }
 
+/** A TFLite model as the addon holds it (native/tflite_wrap.h); indices are into LiteRT's first signature. */
+export interface NativeTfliteModel {
+  run(
+    signature: number,
+    feeds: Array<{ index: number; elementType: number; shape: number[]; data: ArrayBufferView }>,
+    outputs: number[],
+  ): Promise<Array<{ elementType: number; shape: number[]; data: ArrayBuffer }>>;
+  release(): Promise<void>;
+}
+
 export interface NativeAddon {
   loadSavedModel(exportDir: string, tags: string[], configProto: Uint8Array): Promise<{ model: NativeModel; metaGraphDef: Buffer }>;
   tfVersion(): string;
@@ -76,6 +87,10 @@ export interface NativeAddon {
   queueBucketBounds(): number[];
   /** Sessions alive in this process, across all threads. */
   liveSessions(): number;
+  /** Opens libraryPath (LiteRT, once per process) and loads a .tflite file. */
+  loadTfliteModel(libraryPath: string, modelPath: string): Promise<{ model: NativeTfliteModel; signatures: NativeTfliteSignature[]; signatureDefsMetadata: Buffer | null }>;
+  /** TFLite models alive in this process. */
+  liveTfliteModels(): number;
 }
 
 // TF logs every INFO line to stderr unless told otherwise.

@@ -78,6 +78,13 @@ function toSpecs(map: Record<string, DecodedTensorInfo>): Record<string, TensorS
   return specs;
 }
 
+/** A decoded tensorflow.SignatureDef as a Signature (TFLite models carry them in their metadata). */
+export function signatureFromDef(key: string, bytes: Uint8Array): Signature {
+  const SignatureDef = protoType('tensorflow.SignatureDef');
+  const def = SignatureDef.toObject(SignatureDef.decode(bytes), { enums: String, longs: Number, defaults: true, oneofs: false }) as DecodedMetaGraph['signatureDef'][string];
+  return { name: key, methodName: def.methodName, inputs: toSpecs(def.inputs), outputs: toSpecs(def.outputs) };
+}
+
 /** Reads tags and serving signatures out of a serialized MetaGraphDef. */
 export function parseMetaGraph(bytes: Uint8Array): MetaGraphInfo {
   const MetaGraphDef = protoType('tensorflow.MetaGraphDef');
