@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 
 import * as grpc from '@grpc/grpc-js';
 
+import { readFlexStringMap } from '../src/engine/tflite/flexbuffer';
 import { TfliteModel } from '../src/engine/tflite/model';
 import { DEFAULT_FLAGS } from '../src/server/flags';
 import { type ServingServer, startServer } from '../src/server/server';
@@ -192,4 +193,25 @@ describe('TFLite load errors', { skip }, () => {
     // TF Serving's parse_example_tflite needs its ParseExample custom op.
     await rejectsWithCode(TfliteModel.open('pe', 123, path.join(model('parse_example_tflite'), '00000123')), 'INTERNAL', /cannot prepare signature/);
   });
+});
+
+test('FlexBuffer maps of strings (TF Serving\'s signature_defs_metadata) are read with every offset checked', () => {
+  // {"k": "v"}: key, string, keys vector, map (keys offset, keys width, size, value, type), root (offset, type, width).
+  const valid = Uint8Array.from([0x6b, 0, 1, 0x76, 0, 1, 6, 1, 1, 1, 7, 0x14, 2, 0x24, 1]);
+  assert.deepEqual([...readFlexStringMap(valid)].map(([k, v]) => [k, Buffer.from(v).toString()]), [['k', 'v']]);
+  // Every truncation and every single-byte corruption either parses or throws our error, never anything else.
+  for (let end = 0; end < valid.length; end++) {
+    assert.throws(() => readFlexStringMap(valid.subarray(0, end)), /malformed FlexBuffer/, `first ${end} bytes`);
+  }
+  for (let i = 0; i < valid.length; i++) {
+    for (const value of [0, 1, 0x7f, 0xff]) {
+      const bad = Uint8Array.from(valid);
+      bad[i] = value;
+      try {
+        readFlexStringMap(bad);
+      } catch (error) {
+        assert.match((error as Error).message, /^malformed FlexBuffer/, `byte ${i} = ${value}`);
+      }
+    }
+  }
 });

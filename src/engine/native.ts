@@ -3,7 +3,6 @@ import path from 'node:path';
 
 import type { BatchingOptions } from './batching-options';
 import type { PackedStrings } from './tensor';
-import type { NativeTfliteSignature } from './tflite/signatures';
 
 /**
  * A tensor as the addon takes it; dtype is the TF_DataType enum. Numeric
@@ -68,6 +67,24 @@ export interface NativeModel {
   setBatching(params: BatchingOptions | null): void;
   batchingStats(): NativeBatchingStats[];
   release(): Promise<void>;
+}
+
+/** A tensor of a TFLite model as the addon describes it (native/tflite_model.h). */
+export interface NativeTfliteTensor {
+  /** The signature's name for it. */
+  name: string;
+  tensorName: string;
+  /** LiteRtElementType (TFLite's type numbers). */
+  elementType: number;
+  /** null when unranked. */
+  shape: number[] | null;
+}
+
+/** One of LiteRT's signatures of the model (a placeholder one when the model has none). */
+export interface NativeTfliteSignature {
+  key: string;
+  inputs: NativeTfliteTensor[];
+  outputs: NativeTfliteTensor[];
 }
 
 /** A TFLite model as the addon holds it (native/tflite_wrap.h); indices are into LiteRT's first signature. */

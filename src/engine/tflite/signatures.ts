@@ -14,22 +14,8 @@ import { type DType, dtypeInfo } from '../dtypes';
 import { TfServeError } from '../errors';
 import { protoType } from '../proto';
 import { type Signature, type TensorSpec, nameMap, signatureFromDef } from '../signatures';
+import type { NativeTfliteSignature, NativeTfliteTensor } from '../native';
 import { readFlexStringMap } from './flexbuffer';
-
-/** A tensor of the model as the addon describes it. */
-export interface NativeTfliteTensor {
-  name: string;
-  tensorName: string;
-  /** LiteRtElementType (TFLite's type numbers). */
-  elementType: number;
-  shape: number[] | null;
-}
-
-export interface NativeTfliteSignature {
-  key: string;
-  inputs: NativeTfliteTensor[];
-  outputs: NativeTfliteTensor[];
-}
 
 /** TFLite element types TF Serving maps to TF dtypes (TfLiteTypeToTfType), by number. */
 const ELEMENT_TYPES: ReadonlyMap<number, DType> = new Map<number, DType>([
