@@ -14,7 +14,8 @@
       "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-fvisibility=hidden"],
       "libraries": [
         "<!@(node scripts/libtensorflow.mjs --print libs)",
-        "-Wl,-rpath,'$$ORIGIN/../../deps/libtensorflow/lib'"
+        "-Wl,-rpath,'$$ORIGIN/../../deps/libtensorflow/lib'",
+        "-ldl"
       ]
     }
   ]

@@ -1,4 +1,4 @@
-// Module entry: loadSavedModel(), tfVersion(), liveSessions().
+// Module entry: loadSavedModel(), tfVersion(), liveSessions(), loadTfliteModel(), liveTfliteModels().
 #include <napi.h>
 
 #include <exception>
@@ -14,6 +14,7 @@
 #include "model_wrap.h"
 #include "promise_worker.h"
 #include "run_pool.h"
+#include "tflite_wrap.h"
 
 namespace tfserve {
 
@@ -97,11 +98,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   MarkServingThread();
   auto data = std::make_unique<AddonData>(env);
   data->model_constructor = Napi::Persistent(ModelWrap::Define(env));
+  data->tflite_constructor = Napi::Persistent(TfliteWrap::Define(env));
   env.SetInstanceData<AddonData>(data.release());  // freed by node-addon-api at env teardown
   exports.Set("loadSavedModel", Napi::Function::New<LoadSavedModel>(env, "loadSavedModel"));
   exports.Set("tfVersion", Napi::Function::New<TfVersion>(env, "tfVersion"));
   exports.Set("queueBucketBounds", Napi::Function::New<QueueBucketBoundsJs>(env, "queueBucketBounds"));
   exports.Set("liveSessions", Napi::Function::New<LiveSessions>(env, "liveSessions"));
+  exports.Set("loadTfliteModel", Napi::Function::New<LoadTfliteModel>(env, "loadTfliteModel"));
+  exports.Set("liveTfliteModels", Napi::Function::New<LiveTfliteModels>(env, "liveTfliteModels"));
   return exports;
 }
 

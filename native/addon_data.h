@@ -32,6 +32,7 @@ struct AddonData {
   explicit AddonData(Napi::Env env);
 
   Napi::FunctionReference model_constructor;
+  Napi::FunctionReference tflite_constructor;  // NativeTfliteModel
   std::shared_ptr<DeliveryGate> gate;
   // Runs in flight from this env; the delivery handle keeps the event loop
   // alive only while there are some (JS thread only).

@@ -1,4 +1,4 @@
-// `npm install`: provision libtensorflow, build the native addon, compile the
+// `npm install`: provision libtensorflow (and, optionally, LiteRT), build the native addon, compile the
 // TypeScript. `--skip-provision` reuses deps/libtensorflow as it is;
 // `--ts-only` only compiles the TypeScript.
 import { spawnSync } from 'node:child_process';
@@ -8,6 +8,7 @@ import path from 'node:path';
 
 import { buildNative } from './build-native.mjs';
 import { provisionLibtensorflow } from './libtensorflow.mjs';
+import { tryProvisionLitert } from './litert.mjs';
 import { log, seconds } from './log.mjs';
 import { REPO_ROOT } from './paths.mjs';
 
@@ -29,7 +30,10 @@ function compileTypeScript() {
 try {
   const started = Date.now();
   const tsOnly = process.argv.includes('--ts-only');
-  if (!tsOnly && !process.argv.includes('--skip-provision')) provisionLibtensorflow();
+  if (!tsOnly && !process.argv.includes('--skip-provision')) {
+    provisionLibtensorflow();
+    tryProvisionLitert(); // optional: TFLite models only
+  }
   if (!tsOnly) buildNative(process.env.TFSERVE_BUILDER || 'cmake-js');
   compileTypeScript();
   log(`ready (${seconds(started)})`);

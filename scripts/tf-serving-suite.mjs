@@ -19,6 +19,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs
 import os from 'node:os';
 import path from 'node:path';
 
+import { tryProvisionLitert } from './litert.mjs';
 import { log } from './log.mjs';
 import { REPO_ROOT, SHARED_DIR } from './paths.mjs';
 import { ensurePythonSuite } from './python-env.mjs';
@@ -31,8 +32,6 @@ const SUITE_TIMEOUT_MS = 30 * 60_000;
 /** Tests expected to fail, each with why. Any other failure fails the run. */
 const KNOWN_GAPS = new Map([
   ['test_profiler_service_with_valid_trace_request', "TF Serving's profiler service (tensorflow.ProfilerService) is not part of tfserve"],
-  ['testPredictOnTfLite', 'TFLite models (--prefer_tflite_model): see docs/SERVING.md, "TFLite"'],
-  ['testPredictWithSignatureDefOnTfLite', 'TFLite models (--prefer_tflite_model): see docs/SERVING.md, "TFLite"'],
   ['test_tf_text', 'TF Text ops are not loaded yet (issue 9: TF runtime)'],
 ]);
 
@@ -129,6 +128,8 @@ async function main() {
   }
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm install (or npm run build:ts) first`);
   const python = await ensurePythonSuite();
+  // The TFLite tests need LiteRT (cached after the first time).
+  tryProvisionLitert();
   const root = await mkdtemp(path.join(os.tmpdir(), 'tfserve-suite-'));
   try {
     const testFile = await layOut(root, python);

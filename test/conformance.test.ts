@@ -38,14 +38,16 @@ const TF_SERVING_FLAGS = [
 ];
 
 test("every tensorflow_model_server flag is accepted; the ignored ones say why", () => {
-  const parsed = parseCommandLine(['--model_base_path=/m', '--prefer_tflite_model=true', '--grpc_max_threads=8', '--saved_model_tags=serve,gpu']);
+  const parsed = parseCommandLine(['--model_base_path=/m', '--prefer_tflite_model=true', '--num_tflite_pools=2', '--grpc_max_threads=8', '--saved_model_tags=serve,gpu']);
   assert.equal(parsed.help, false);
   if (parsed.help) return;
   assert.equal(parsed.flags.preferTfliteModel, true);
   assert.equal(parsed.flags.savedModelTags, 'serve,gpu');
   const notices = inertFlagNotices(parsed.given);
   assert.equal(notices.length, 2);
-  assert.match(notices.join('\n'), /--prefer_tflite_model has no effect in tfserve: .*TensorFlow Lite/);
+  // --prefer_tflite_model takes effect (LiteRT); the pool sizes do not.
+  assert.doesNotMatch(notices.join('\n'), /--prefer_tflite_model/);
+  assert.match(notices.join('\n'), /--num_tflite_pools has no effect in tfserve: .*LiteRT compiled model/);
   assert.match(notices.join('\n'), /--grpc_max_threads has no effect in tfserve/);
   // Each flag parses given with a value of its kind.
   const specs = new Map(FLAG_SPECS.map((spec) => [spec.name, spec]));

@@ -143,6 +143,28 @@ describe('REST front door under hostile requests', { skip }, () => {
     await goodRequest(server);
   });
 
+  test('integers: a literal with a fraction or an exponent is refused for integer inputs, as rapidjson (TF Serving) reads it as a double', async () => {
+    const dtypes = '/v1/models/dtypes:predict';
+    for (const [signature, body, shown] of [
+      ['int32', '{"signature_name": "int32", "instances": [[1.0, 2, 3]]}', '1.0'],
+      ['int64', '{"signature_name": "int64", "inputs": {"x": [[1, 2, 3e0]]}}', '3.0'],
+      ['uint8', '{"signature_name": "uint8", "instances": [[1, 2, -0.0]]}', '-0.0'],
+    ] as const) {
+      const answer = await post(server.port, dtypes, body);
+      assert.equal(answer.status, 400, answer.text);
+      assert.match(errorOf(answer), new RegExp(`JSON Value: ${shown.replace('.', '\\.')} Type: Number is not of expected type: ${signature}`), body);
+    }
+    // Integer literals pass, in a body that has fraction literals elsewhere too.
+    const ints = await post(server.port, dtypes, '{"signature_name": "int32", "instances": [[1, -2, 3]], "note": 0.5}');
+    assert.equal(ints.status, 200, ints.text);
+    assert.match(ints.text, /"y": \[1, -2, 3\]/);
+    // Float inputs take integer literals, whichever way the body was parsed.
+    const floats = await post(server.port, dtypes, '{"signature_name": "float32", "instances": [[1, 2.5, 12345678901234567]]}');
+    assert.equal(floats.status, 200, floats.text);
+    assert.match(floats.text, /"y": \[1\.0, 2\.5, 1\.23456784e\+16\]/);
+    await goodRequest(server);
+  });
+
   test('22 MB of empty strings for a float input: 400 naming the input and the element, in under 5 s', async () => {
     const body = `{"instances": [${new Array(7_400_000).fill('""').join(',')}]}`;
     assert.ok(body.length > 22_000_000);

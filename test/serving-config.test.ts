@@ -104,9 +104,19 @@ describe('config files', () => {
     throwsWithCode(() => parseModelConfigText('model_config_list { config { base_path: "/x" } }', 'c'), 'INVALID_ARGUMENT', /config\[0\]: model config has no name/);
     throwsWithCode(() => parseModelConfigText('model_config_list { config { name: "a" } }', 'c'), 'INVALID_ARGUMENT', /model 'a' has no base_path/);
     throwsWithCode(() => parseModelConfigText('model_config_list { config { name: "a" base_path: "/x" model_platform: "pytorch" } }', 'c'), 'INVALID_ARGUMENT', /model_platform 'pytorch'/);
-    throwsWithCode(() => parseModelConfigText('model_config_list { config { name: "a" base_path: "/x" } config { name: "a" base_path: "/y" } }', 'c'), 'INVALID_ARGUMENT', /'a' appears more than once/);
-    throwsWithCode(() => parseModelConfigText('model_config_list { config { name: "a" base_path: "/x" model_version_policy { specific {} } } }', 'c'), 'INVALID_ARGUMENT', /'specific' version policy without versions/);
+    throwsWithCode(() => parseModelConfigText('model_config_list { config { name: "a" base_path: "/x" model_platform: "tensorflow" } config { name: "a" base_path: "/y" model_platform: "tensorflow" } }', 'c'), 'INVALID_ARGUMENT', /'a' appears more than once/);
+    throwsWithCode(() => parseModelConfigText('model_config_list { config { name: "a" base_path: "/x" model_platform: "tensorflow" model_version_policy { specific {} } } }', 'c'), 'INVALID_ARGUMENT', /'specific' version policy without versions/);
     throwsWithCode(() => parseModelConfigText('model_config_list { config { name: "a" base_path: "/x" model_version_policy { latest {} all {} } } }', 'c'), 'INVALID_ARGUMENT', /c:1:89: field 'all' and field 'latest' are both set, but only one of oneof 'policy_choice'/);
+  });
+
+  test("model_platform as TF Serving's ServerCore reads it: required, or the deprecated model_type TENSORFLOW, not both", () => {
+    const one = (fields: string) => parseModelConfigText(`model_config_list { config { name: "a" base_path: "/x" ${fields} } }`, 'c');
+    throwsWithCode(() => one(''), 'INVALID_ARGUMENT', /^c: model_config_list.config\[0\]: Illegal setting neither ModelServerConfig::model_type \(deprecated\) nor ModelServerConfig::model_platform, model name is a$/);
+    throwsWithCode(() => one('model_platform: ""'), 'INVALID_ARGUMENT', /Illegal setting neither .* model name is a/);
+    throwsWithCode(() => one('model_type: TENSORFLOW model_platform: "tensorflow"'), 'INVALID_ARGUMENT', /Illegal setting both ModelServerConfig::model_type \(deprecated\) and ModelServerConfig::model_platform, model name is a/);
+    throwsWithCode(() => one('model_type: OTHER'), 'INVALID_ARGUMENT', /ModelServerConfig::model_type choice OTHER not supported\./);
+    assert.equal(one('model_type: TENSORFLOW')[0]!.modelPlatform, 'tensorflow');
+    assert.equal(one('model_platform: "tensorflow"')[0]!.modelPlatform, 'tensorflow');
   });
 
   test('batching parameters: wrapper values, allowed sizes, flags', () => {

@@ -17,7 +17,7 @@ const NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty'];
 describe('own names', () => {
   test('config text: version labels named like Object.prototype properties are kept as labels', () => {
     const labels = NAMES.map((name, i) => `version_labels { key: "${name}" value: ${i + 1} }`).join(' ');
-    const [config] = parseModelConfigText(`model_config_list { config { name: "m" base_path: "/x" ${labels} } }`, 'c');
+    const [config] = parseModelConfigText(`model_config_list { config { name: "m" base_path: "/x" model_platform: "tensorflow" ${labels} } }`, 'c');
     assert.deepEqual(Object.keys(config!.versionLabels).sort(), [...NAMES].sort());
     assert.equal(Object.getPrototypeOf(config!.versionLabels), Object.prototype);
     NAMES.forEach((name, i) => assert.equal(Object.getOwnPropertyDescriptor(config!.versionLabels, name)?.value, i + 1));
@@ -32,7 +32,7 @@ describe('own names', () => {
   test('ReloadConfigRequest: labels named __proto__ and constructor survive protobufjs decoding', () => {
     const ReloadConfigRequest = servingType('tensorflow.serving.ReloadConfigRequest');
     const bytes = ReloadConfigRequest.encode(
-      ReloadConfigRequest.fromObject({ config: { modelConfigList: { config: [{ name: 'm', basePath: '/x', versionLabels: { ['__proto__']: 1, constructor: 2 } }] } } }),
+      ReloadConfigRequest.fromObject({ config: { modelConfigList: { config: [{ name: 'm', basePath: '/x', modelPlatform: 'tensorflow', versionLabels: { ['__proto__']: 1, constructor: 2 } }] } } }),
     ).finish();
     const request = decodeMessage<{ config: Record<string, unknown> }>('tensorflow.serving.ReloadConfigRequest', bytes);
     const [config] = modelConfigsFromServerConfig(request.config, 'r');

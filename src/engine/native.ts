@@ -69,6 +69,34 @@ export interface NativeModel {
   release(): Promise<void>;
 }
 
+/** A tensor of a TFLite model as the addon describes it (native/tflite_model.h). */
+export interface NativeTfliteTensor {
+  /** The signature's name for it. */
+  name: string;
+  tensorName: string;
+  /** LiteRtElementType (TFLite's type numbers). */
+  elementType: number;
+  /** null when unranked. */
+  shape: number[] | null;
+}
+
+/** One of LiteRT's signatures of the model (a placeholder one when the model has none). */
+export interface NativeTfliteSignature {
+  key: string;
+  inputs: NativeTfliteTensor[];
+  outputs: NativeTfliteTensor[];
+}
+
+/** A TFLite model as the addon holds it (native/tflite_wrap.h); indices are into LiteRT's first signature. */
+export interface NativeTfliteModel {
+  run(
+    signature: number,
+    feeds: Array<{ index: number; elementType: number; shape: number[]; data: ArrayBufferView }>,
+    outputs: number[],
+  ): Promise<Array<{ elementType: number; shape: number[]; data: ArrayBuffer }>>;
+  release(): Promise<void>;
+}
+
 export interface NativeAddon {
   loadSavedModel(exportDir: string, tags: string[], configProto: Uint8Array): Promise<{ model: NativeModel; metaGraphDef: Buffer }>;
   tfVersion(): string;
@@ -76,6 +104,10 @@ export interface NativeAddon {
   queueBucketBounds(): number[];
   /** Sessions alive in this process, across all threads. */
   liveSessions(): number;
+  /** Opens libraryPath (LiteRT, once per process) and loads a .tflite file. */
+  loadTfliteModel(libraryPath: string, modelPath: string): Promise<{ model: NativeTfliteModel; signatures: NativeTfliteSignature[]; signatureDefsMetadata: Buffer | null }>;
+  /** TFLite models alive in this process. */
+  liveTfliteModels(): number;
 }
 
 // TF logs every INFO line to stderr unless told otherwise.

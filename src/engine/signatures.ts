@@ -24,6 +24,12 @@ export interface Signature {
   /** By alias; a null-prototype object (see nameMap), so any key lookup is safe. */
   inputs: Record<string, TensorSpec>;
   outputs: Record<string, TensorSpec>;
+  /**
+   * SignatureDef.defaults: a serialized tensorflow.TensorProto by input
+   * alias, fed when a Predict leaves that input out (TF Serving's
+   * predict_util). Null-prototype; absent when the signature has none.
+   */
+  defaults?: Record<string, Uint8Array>;
 }
 
 export interface MetaGraphInfo {
@@ -40,6 +46,25 @@ interface DecodedTensorInfo {
   compositeTensor?: object;
   dtype: string;
   tensorShape?: { dim: Array<{ size: number }>; unknownRank: boolean };
+}
+
+/** The defaults of a decoded (not toObject'ed) SignatureDef message, re-encoded per alias. */
+function defaultsOf(def: protobuf.Message | undefined): Record<string, Uint8Array> | undefined {
+  const defaults = (def as unknown as { defaults?: Record<string, protobuf.Message> } | undefined)?.defaults;
+  const aliases = defaults ? Object.keys(defaults) : [];
+  if (aliases.length === 0) return undefined;
+  const TensorProto = protoType('tensorflow.TensorProto');
+  const result = nameMap<Uint8Array>();
+  for (const alias of aliases.sort()) result[alias] = TensorProto.encode(defaults![alias]!).finish();
+  return result;
+}
+
+/** A Signature, with `defaults` only when there are some. */
+function makeSignature(key: string, def: { methodName: string; inputs: Record<string, DecodedTensorInfo>; outputs: Record<string, DecodedTensorInfo> }, message: protobuf.Message | undefined): Signature {
+  const signature: Signature = { name: key, methodName: def.methodName, inputs: toSpecs(def.inputs), outputs: toSpecs(def.outputs) };
+  const defaults = defaultsOf(message);
+  if (defaults) signature.defaults = defaults;
+  return signature;
 }
 
 interface DecodedMetaGraph {
@@ -78,10 +103,20 @@ function toSpecs(map: Record<string, DecodedTensorInfo>): Record<string, TensorS
   return specs;
 }
 
+/** A decoded tensorflow.SignatureDef as a Signature (TFLite models carry them in their metadata). */
+export function signatureFromDef(key: string, bytes: Uint8Array): Signature {
+  const SignatureDef = protoType('tensorflow.SignatureDef');
+  const message = SignatureDef.decode(bytes);
+  const def = SignatureDef.toObject(message, { enums: String, longs: Number, defaults: true, oneofs: false }) as DecodedMetaGraph['signatureDef'][string];
+  return makeSignature(key, def, message);
+}
+
 /** Reads tags and serving signatures out of a serialized MetaGraphDef. */
 export function parseMetaGraph(bytes: Uint8Array): MetaGraphInfo {
   const MetaGraphDef = protoType('tensorflow.MetaGraphDef');
-  const decoded = MetaGraphDef.toObject(MetaGraphDef.decode(bytes), {
+  const message = MetaGraphDef.decode(bytes);
+  const messages = (message as unknown as { signatureDef: Record<string, protobuf.Message> }).signatureDef;
+  const decoded = MetaGraphDef.toObject(message, {
     enums: String,
     longs: Number,
     defaults: true,
@@ -91,7 +126,7 @@ export function parseMetaGraph(bytes: Uint8Array): MetaGraphInfo {
   for (const key of Object.keys(decoded.signatureDef).sort()) {
     if (isInternalSignature(key)) continue;
     const def = decoded.signatureDef[key]!;
-    signatures[key] = { name: key, methodName: def.methodName, inputs: toSpecs(def.inputs), outputs: toSpecs(def.outputs) };
+    signatures[key] = makeSignature(key, def, messages[key]);
   }
   return {
     tags: decoded.metaInfoDef?.tags ?? [],

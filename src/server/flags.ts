@@ -31,6 +31,7 @@ export interface ServerFlags {
   savedModelTags: string;
   enableSignatureMethodNameCheck: boolean;
   version: boolean;
+  preferTfliteModel: boolean;
   // tensorflow_model_server's, accepted with no effect (see FlagSpec.inert)
   enableGrpcHealthcheckService: boolean;
   enablePerModelBatchingParameters: boolean;
@@ -45,7 +46,6 @@ export interface ServerFlags {
   numTfliteInterpretersPerPool: number;
   numTflitePools: number;
   platformConfigFile: string;
-  preferTfliteModel: boolean;
   removeUnusedFieldsFromBundleMetagraph: boolean;
   restApiEnableCorsSupport: boolean;
   restApiNumThreads: number;
@@ -153,7 +153,7 @@ export const DEFAULT_FLAGS: Readonly<ServerFlags> = Object.freeze({
 const PORT = { min: 0, max: 65535 };
 const COUNT = { min: 0, max: 2 ** 31 - 1 };
 const NO_THREADS = 'Node.js serves every connection from one event loop, and TensorFlow runs on tfserve\'s own run and batch threads';
-const NO_TFLITE = 'tfserve serves SavedModels only: no TensorFlow Lite runtime is provisioned (docs/SERVING.md, "TFLite")';
+const NO_TFLITE = 'each TFLite model version has one LiteRT compiled model, whose runs tfserve takes one at a time (docs/SERVING.md, "TFLite")';
 
 /** tensorflow_model_server's flags that tfserve accepts and ignores, each with why. */
 const INERT_SPECS: readonly FlagSpec[] = [
@@ -170,7 +170,7 @@ const INERT_SPECS: readonly FlagSpec[] = [
   { name: 'num_tflite_interpreters_per_pool', key: 'numTfliteInterpretersPerPool', kind: 'int', ...COUNT, help: 'TFLite interpreters per pool', inert: NO_TFLITE },
   { name: 'num_tflite_pools', key: 'numTflitePools', kind: 'int', ...COUNT, help: 'TFLite interpreter pools', inert: NO_TFLITE },
   { name: 'platform_config_file', key: 'platformConfigFile', kind: 'string', help: 'PlatformConfigMap text-format file', inert: 'tfserve serves the tensorflow platform only, configured by the other flags' },
-  { name: 'prefer_tflite_model', key: 'preferTfliteModel', kind: 'bool', help: 'serve model.tflite instead of the SavedModel when both exist', inert: NO_TFLITE },
+  { name: 'prefer_tflite_model', key: 'preferTfliteModel', kind: 'bool', help: 'serve model.tflite (through LiteRT) instead of the SavedModel where a version has one' },
   { name: 'remove_unused_fields_from_bundle_metagraph', key: 'removeUnusedFieldsFromBundleMetagraph', kind: 'bool', help: "drop the MetaGraphDef's unused fields after loading", inert: 'tfserve keeps only the signatures of the MetaGraphDef anyway' },
   { name: 'rest_api_enable_cors_support', key: 'restApiEnableCorsSupport', kind: 'bool', help: 'send CORS headers in REST responses', inert: 'tfserve sends no CORS headers yet' },
   { name: 'rest_api_num_threads', key: 'restApiNumThreads', kind: 'int', ...COUNT, help: 'threads handling REST requests', inert: NO_THREADS },

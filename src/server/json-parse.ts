@@ -14,8 +14,13 @@ export interface JsonObject {
 }
 
 export interface ParseOptions {
-  /** Every integer literal as a bigint, so that `2` and `2.0` stay apart (tf.Example features). */
-  exactIntegers?: boolean;
+  /**
+   * Every integer literal as a bigint, so that `2` and `2.0` stay apart
+   * (tf.Example features); 'whenFractions': only if the text has a literal
+   * with a fraction or an exponent (else JSON.parse's numbers tell nothing
+   * apart that needs it). parseJsonDetailed says which was done.
+   */
+  exactIntegers?: boolean | 'whenFractions';
   /** Refuse, before parsing, a document whose parse could take more heap than this (JsonScan.parseBytes). */
   maxParseBytes?: number;
 }
@@ -29,19 +34,25 @@ export function isJsonObject(value: JsonValue | undefined): value is JsonObject 
  * neither parser can overflow its stack or read a number as Infinity.
  */
 export function parseJson(text: string, options: ParseOptions = {}): JsonValue {
+  return parseJsonDetailed(text, options).value;
+}
+
+/** parseJson, and whether integer literals came back as bigints (then every `number` had a fraction, an exponent, or was NaN/Infinity). */
+export function parseJsonDetailed(text: string, options: ParseOptions = {}): { value: JsonValue; exactIntegers: boolean } {
   if (text.trim() === '') throw invalidArgument('JSON Parse error: The document is empty');
   const scan = scanJson(text);
   if (options.maxParseBytes !== undefined && scan.parseBytes > options.maxParseBytes) {
     throw invalidArgument(`JSON Parse error: parsing this body could take ${scan.parseBytes} bytes of memory, over its limit of ${options.maxParseBytes} (twice its decode limit)`);
   }
-  if (!options.exactIntegers && !scan.longIntegers) {
+  const exactIntegers = options.exactIntegers === 'whenFractions' ? scan.fractions : options.exactIntegers ?? false;
+  if (!exactIntegers && !scan.longIntegers) {
     try {
-      return JSON.parse(text) as JsonValue;
+      return { value: JSON.parse(text) as JsonValue, exactIntegers };
     } catch {
       // NaN/Infinity tokens, or a syntax error: the full parser says which, with its offset.
     }
   }
-  return new Parser(text, options.exactIntegers ?? false).document();
+  return { value: new Parser(text, exactIntegers).document(), exactIntegers };
 }
 
 const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;

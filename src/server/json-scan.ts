@@ -26,6 +26,8 @@ export const MAX_PARSE_BYTES_PER_CHAR = 38;
 export interface JsonScan {
   /** An integer literal of 16 or more digits: it may be past 2^53, which JSON.parse would round. */
   longIntegers: boolean;
+  /** A number literal with a fraction or an exponent (`1.0`, `1e2`): rapidjson reads it as a double, which no integer dtype takes. */
+  fractions: boolean;
   /**
    * An upper bound of the JS heap the parsed document takes, text included:
    * 2 bytes per character (a two-byte string holds the text and every string
@@ -57,6 +59,7 @@ export function scanJson(text: string): JsonScan {
   const n = text.length;
   let depth = 0;
   let longIntegers = false;
+  let fractions = false;
   // Every value (keys too) is the first in the text or follows a ',', ':', '[' or '{'.
   let values = 1;
   let containers = 0;
@@ -117,6 +120,7 @@ export function scanJson(text: string): JsonScan {
       const length = i - start;
       if (length > MAX_NUMBER_CHARS) parseError(`Number literal of ${length} characters is longer than the limit of ${MAX_NUMBER_CHARS}`, start);
       if (isInteger && intDigits >= 16) longIntegers = true;
+      if (!isInteger) fractions = true;
       // Past 10^308 a literal may not fit a double: rapidjson refuses it
       // (kParseErrorNumberTooBig) rather than reading Infinity; so do we.
       const leadingZero = intDigits === 1 && text.charCodeAt(intStart) === ZERO;
@@ -127,5 +131,5 @@ export function scanJson(text: string): JsonScan {
       i++;
     }
   }
-  return { longIntegers, parseBytes: 2 * n + 24 * values + 48 * containers };
+  return { longIntegers, fractions, parseBytes: 2 * n + 24 * values + 48 * containers };
 }

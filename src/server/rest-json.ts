@@ -6,7 +6,7 @@ import { TfServeError, invalidArgument } from '../engine/errors';
 import { DecodeBudget } from '../serving/decode-limits';
 import type { Example, Feature } from '../serving/example';
 import type { AnyTensor, TensorInput } from '../engine/tensor';
-import { type JsonObject, type JsonValue, type ParseOptions, isJsonObject, parseJson } from './json-parse';
+import { type JsonObject, type JsonValue, type ParseOptions, isJsonObject, parseJsonDetailed } from './json-parse';
 import { JsonOut, formatFloat32, jsonString } from './json-write';
 import { type DecodeTarget, batchFromJson, decodeBase64, estimateTensorJson, isBase64Object, jsonTypeName, renderJson, rowWriters, tensorFromJson, writeTensor } from './rest-tensor';
 
@@ -26,9 +26,14 @@ export type PredictFormat = 'row' | 'columnar';
 
 /** Parses a request body, which must be a JSON object. */
 export function parseRequestBody(text: string, options: ParseOptions = {}): JsonObject {
-  const doc = parseJson(text, options);
-  if (!isJsonObject(doc)) throw invalidArgument(`JSON Value: ${renderJson(doc)} Is not object`);
-  return doc;
+  return parseRequestBodyDetailed(text, options).doc;
+}
+
+/** parseRequestBody, and whether integer literals came back as bigints (json-parse's parseJsonDetailed). */
+export function parseRequestBodyDetailed(text: string, options: ParseOptions = {}): { doc: JsonObject; exactIntegers: boolean } {
+  const { value, exactIntegers } = parseJsonDetailed(text, options);
+  if (!isJsonObject(value)) throw invalidArgument(`JSON Value: ${renderJson(value)} Is not object`);
+  return { doc: value, exactIntegers };
 }
 
 /** The optional "signature_name" member. */
@@ -51,8 +56,8 @@ function checkInputName(signature: InputSignature, name: string, where: string):
   }
 }
 
-function inputTarget(budget: DecodeBudget, alias: string): DecodeTarget {
-  return { budget, what: `input '${alias}'` };
+function inputTarget(budget: DecodeBudget, alias: string, exactIntegers: boolean): DecodeTarget {
+  return { budget, what: `input '${alias}'`, exactIntegers };
 }
 
 /** Inputs by alias, with no prototype: an alias such as "__proto__" is just a key. */
@@ -60,7 +65,7 @@ function inputRecord(): Record<string, TensorInput> {
   return Object.create(null) as Record<string, TensorInput>;
 }
 
-function fromInstances(instances: JsonValue[], signature: InputSignature, budget: DecodeBudget): Record<string, TensorInput> {
+function fromInstances(instances: JsonValue[], signature: InputSignature, budget: DecodeBudget, exactIntegers: boolean): Record<string, TensorInput> {
   const names = Object.keys(signature.inputs);
   const first = instances[0]!;
   const named = isJsonObject(first) && !isBase64Object(first);
@@ -73,7 +78,7 @@ function fromInstances(instances: JsonValue[], signature: InputSignature, budget
     });
     const alias = names[0]!;
     const inputs = inputRecord();
-    inputs[alias] = batchFromJson(instances, inputDtype(signature, alias), (i) => `Failed to process element: ${i} key: ${alias} of 'instances' list`, inputTarget(budget, alias));
+    inputs[alias] = batchFromJson(instances, inputDtype(signature, alias), (i) => `Failed to process element: ${i} key: ${alias} of 'instances' list`, inputTarget(budget, alias, exactIntegers));
     return inputs;
   }
   const keys = Object.keys(first);
@@ -89,17 +94,17 @@ function fromInstances(instances: JsonValue[], signature: InputSignature, budget
   });
   const inputs = inputRecord();
   for (const [alias, values] of columns) {
-    inputs[alias] = batchFromJson(values, inputDtype(signature, alias), (i) => `Failed to process element: ${i} key: ${alias} of 'instances' list`, inputTarget(budget, alias));
+    inputs[alias] = batchFromJson(values, inputDtype(signature, alias), (i) => `Failed to process element: ${i} key: ${alias} of 'instances' list`, inputTarget(budget, alias, exactIntegers));
   }
   return inputs;
 }
 
-function fromInputs(value: JsonValue, signature: InputSignature, budget: DecodeBudget): Record<string, TensorInput> {
+function fromInputs(value: JsonValue, signature: InputSignature, budget: DecodeBudget, exactIntegers: boolean): Record<string, TensorInput> {
   const names = Object.keys(signature.inputs);
   const inputs = inputRecord();
   const decode = (alias: string, item: JsonValue) => {
     try {
-      inputs[alias] = tensorFromJson(item, inputDtype(signature, alias), inputTarget(budget, alias));
+      inputs[alias] = tensorFromJson(item, inputDtype(signature, alias), inputTarget(budget, alias, exactIntegers));
     } catch (error) {
       const wrapped = TfServeError.from(error);
       throw new TfServeError(wrapped.code, `input '${alias}' of 'inputs': ${wrapped.message}`);
@@ -121,9 +126,11 @@ function fromInputs(value: JsonValue, signature: InputSignature, budget: DecodeB
 
 /**
  * The tensors of a :predict body, typed by the signature's inputs; every
- * tensor is charged to `budget` before it is allocated.
+ * tensor is charged to `budget` before it is allocated. `exactIntegers`:
+ * the body was parsed with integer literals as bigints, so that integer
+ * inputs refuse `1.0` as TF Serving does (parseRequestBodyDetailed).
  */
-export function decodePredictInputs(doc: JsonObject, signature: InputSignature, budget = new DecodeBudget(0)): { format: PredictFormat; inputs: Record<string, TensorInput> } {
+export function decodePredictInputs(doc: JsonObject, signature: InputSignature, budget = new DecodeBudget(0), exactIntegers = false): { format: PredictFormat; inputs: Record<string, TensorInput> } {
   if (Object.keys(signature.inputs).length === 0) throw invalidArgument(`Failed to get input map for signature: ${signature.name}`);
   const hasInstances = Object.hasOwn(doc, 'instances');
   const hasInputs = Object.hasOwn(doc, 'inputs');
@@ -132,9 +139,9 @@ export function decodePredictInputs(doc: JsonObject, signature: InputSignature, 
     const instances = doc.instances!;
     if (!Array.isArray(instances)) throw invalidArgument(`Expecting 'instances' to be an list/array, got ${jsonTypeName(instances)}`);
     if (instances.length === 0) throw invalidArgument("No values in 'instances' array");
-    return { format: 'row', inputs: fromInstances(instances, signature, budget) };
+    return { format: 'row', inputs: fromInstances(instances, signature, budget, exactIntegers) };
   }
-  if (hasInputs) return { format: 'columnar', inputs: fromInputs(doc.inputs!, signature, budget) };
+  if (hasInputs) return { format: 'columnar', inputs: fromInputs(doc.inputs!, signature, budget, exactIntegers) };
   throw invalidArgument("Missing 'inputs' or 'instances' key");
 }
 

@@ -15,6 +15,12 @@ import { JsonOut, formatFloat32, formatFloat64, jsonString } from './json-write'
 export interface DecodeTarget {
   budget: DecodeBudget;
   what: string;
+  /**
+   * The body was parsed with integer literals as bigints (json-parse's
+   * exactIntegers), so a `number` had a fraction or an exponent: rapidjson
+   * reads `1.0` as a double, and TF Serving refuses it for integer dtypes.
+   */
+  exactIntegers?: boolean;
 }
 
 /** TensorFlow's DataTypeString name (DT_HALF -> "half"), used in TF Serving's messages. */
@@ -122,10 +128,15 @@ const JSON_INTEGER_KIND: Partial<Record<DType, DType>> = {
   uint64: 'uint64',
 };
 
-function integerValue(value: JsonValue, dtype: DType): bigint {
+/** Whether a JSON value for `dtype` must be an integer literal (rapidjson's IsInt & co.). */
+export function takesIntegers(dtype: DType): boolean {
+  return JSON_INTEGER_KIND[dtype] !== undefined;
+}
+
+function integerValue(value: JsonValue, dtype: DType, exactIntegers: boolean): bigint {
   let big: bigint;
   if (typeof value === 'bigint') big = value;
-  else if (typeof value === 'number' && Number.isInteger(value)) big = BigInt(value);
+  else if (typeof value === 'number' && Number.isInteger(value) && !exactIntegers) big = BigInt(value);
   else throw typeError(value, dtype);
   const [kindMin, kindMax] = BIGINT_RANGES[JSON_INTEGER_KIND[dtype]!]!;
   if (big < kindMin || big > kindMax) throw typeError(value, dtype);
@@ -208,13 +219,15 @@ function allocate(dtype: DType, count: number, target: DecodeTarget): Storage {
     case 'uint32': {
       const data = new info.array!(count) as Int32Array;
       const [min, max] = INTEGER_RANGES[dtype]!;
-      // In-range numbers skip the bigint round trip.
-      return done(data, (v, i) => (data[i] = typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : Number(integerValue(v, dtype))));
+      const exact = target.exactIntegers ?? false;
+      // In-range numbers skip the bigint round trip (numbers are integer literals unless exact).
+      return done(data, (v, i) => (data[i] = !exact && typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : Number(integerValue(v, dtype, exact))));
     }
     case 'int64':
     case 'uint64': {
       const data = dtype === 'int64' ? new BigInt64Array(count) : new BigUint64Array(count);
-      return done(data, (v, i) => (data[i] = integerValue(v, dtype)));
+      const exact = target.exactIntegers ?? false;
+      return done(data, (v, i) => (data[i] = integerValue(v, dtype, exact)));
     }
     case 'bool': {
       const data = new Uint8Array(count);

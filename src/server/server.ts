@@ -8,6 +8,7 @@ import { Engine } from '../engine/engine';
 import type { LoadOptions } from '../engine/model';
 import type { ServableLoader } from '../engine/servable';
 import type { SessionOptions } from '../engine/session-options';
+import { preferTflite } from '../engine/tflite/model';
 import type { DecodeLimits } from '../serving/decode-limits';
 import { parseBatchingParametersFile, parseModelConfigText, parseMonitoringConfigFile, readModelConfigFile } from '../serving/config';
 import { type LoadEvent, type ModelConfig, ModelManager } from '../serving/model-manager';
@@ -154,7 +155,8 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
 
   const metrics = new ServerMetrics();
   const engine = options.loader ? null : await Engine.create({ workers: flags.engineWorkers });
-  const loader: ServableLoader = options.loader ?? ((basePath, load) => engine!.load(basePath, load));
+  const savedModelLoader: ServableLoader = options.loader ?? ((basePath, load) => engine!.load(basePath, load));
+  const loader = flags.preferTfliteModel ? preferTflite(savedModelLoader) : savedModelLoader;
   const decodeLimits: DecodeLimits = { factor: flags.requestDecodeFactor, floorBytes: flags.requestDecodeFloorBytes, maxBytes: flags.requestDecodeMaxBytes };
   const manager = new ModelManager({
     loader: metrics.instrumentLoader(loader),

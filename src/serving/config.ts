@@ -31,6 +31,29 @@ function asNumber(value: unknown, what: string): number {
 }
 
 /**
+ * The platform of a model config, as TF Serving's ServerCore reads it
+ * (GetPlatform in server_core.cc): model_platform, or the deprecated
+ * model_type TENSORFLOW; both set, neither set, or another model_type is
+ * INVALID_ARGUMENT with TF Serving's words. (Its --model_name /
+ * --model_base_path config says "tensorflow" itself, as tfserve's does.)
+ */
+function platformOf(decoded: Record<string, unknown>, name: string, where: string): string {
+  const platform = String(decoded.modelPlatform ?? '');
+  const type = decoded.modelType ?? 'MODEL_TYPE_UNSPECIFIED';
+  if (type !== 'MODEL_TYPE_UNSPECIFIED' && type !== 0) {
+    if (platform !== '') {
+      throw invalidArgument(`${where}: Illegal setting both ModelServerConfig::model_type (deprecated) and ModelServerConfig::model_platform, model name is ${name}`);
+    }
+    if (type !== 'TENSORFLOW' && type !== 1) throw invalidArgument(`${where}: ModelServerConfig::model_type choice ${String(type)} not supported.`);
+    return 'tensorflow';
+  }
+  if (platform === '') {
+    throw invalidArgument(`${where}: Illegal setting neither ModelServerConfig::model_type (deprecated) nor ModelServerConfig::model_platform, model name is ${name}`);
+  }
+  return platform;
+}
+
+/**
  * One ModelConfig from a decoded tensorflow.serving.ModelConfig, whether it
  * came from a text file or from a HandleReloadConfigRequest (protobufjs
  * object with camelCase keys). `where` prefixes error messages.
@@ -40,7 +63,7 @@ function toModelConfig(decoded: Record<string, unknown>, where: string): ModelCo
   if (name === '') throw invalidArgument(`${where}: model config has no name`);
   const basePath = String(decoded.basePath ?? '');
   if (basePath === '') throw invalidArgument(`${where}: model '${name}' has no base_path`);
-  const platform = String(decoded.modelPlatform ?? '') || 'tensorflow';
+  const platform = platformOf(decoded, name, where);
   if (platform !== 'tensorflow') {
     throw invalidArgument(`${where}: model '${name}' has model_platform '${platform}'; tfserve serves only 'tensorflow' SavedModels`);
   }

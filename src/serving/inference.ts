@@ -9,6 +9,7 @@ import type { Signature } from '../engine/signatures';
 import { type AnyTensor, type PackedStrings, type TensorInput, packedCount } from '../engine/tensor';
 import { type Example, type SerializedExamples, encodeExample, isSerializedExamples, withContext } from './example';
 import type { ModelManager, VersionStatus } from './model-manager';
+import { decodeTensorProto } from './tensor-proto';
 
 export interface ModelSpecInput {
   name: string;
@@ -126,6 +127,25 @@ function resolved(target: Target, signatureName: string): ResolvedSpec {
   return { name: target.name, version: target.version, signatureName };
 }
 
+/**
+ * The request's inputs plus, for each input it leaves out that the
+ * SignatureDef has a default for, that default (decoded afresh each time:
+ * the engine may transfer input buffers away). TF Serving's predict_util
+ * does the same (tensorflow/cc/saved_model/util.cc, GetInputValues); inputs
+ * missing without a default are left for the engine to report.
+ */
+function withDefaults(signature: Signature, inputs: Record<string, TensorInput>): Record<string, TensorInput> {
+  const defaults = signature.defaults;
+  if (!defaults) return inputs;
+  let filled: Record<string, TensorInput> | null = null;
+  for (const alias of Object.keys(signature.inputs)) {
+    if (Object.hasOwn(inputs, alias) || !Object.hasOwn(defaults, alias)) continue;
+    filled ??= Object.assign(Object.create(null) as Record<string, TensorInput>, inputs);
+    filled[alias] = decodeTensorProto(defaults[alias]!, `the default of input '${alias}' of signature '${signature.name}'`);
+  }
+  return filled ?? inputs;
+}
+
 /** Predict on a given servable (warmup replays use this directly). */
 export async function predictOn(
   target: Target,
@@ -157,7 +177,7 @@ export async function predictOn(
   }
   // Like TF Serving, leave shapes to TF by default: e.g. x = [2.0] into a [-1,1] signature.
   // An aborted call is answered at once; if its run had not started, it never does.
-  const outputs = await target.servable.predict(request.inputs, {
+  const outputs = await target.servable.predict(withDefaults(signature, request.inputs), {
     signature: signature.name,
     outputs: request.outputFilter,
     validateShapes: request.validateShapes ?? false,

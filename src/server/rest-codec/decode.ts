@@ -10,7 +10,8 @@ import type { Example } from '../../serving/example';
 import { type AnyTensor, type PackedStrings, type TensorInput, isPackedStrings, ownedBuffers, packStrings, packedAt, packedCount } from '../../engine/tensor';
 import type { V2InferRequest, V2InferResult, V2OutputTensor, V2Parameters } from '../../serving/v2/infer';
 import { decodeInferBody, encodeInferAnswer } from '../v2/rest-json';
-import { type InputSignature, type PredictFormat, decodeExamplesRequest, decodePredictInputs, encodePredictResponse, parseRequestBody, signatureNameOf } from '../rest-json';
+import { type InputSignature, type PredictFormat, decodeExamplesRequest, decodePredictInputs, encodePredictResponse, parseRequestBody, parseRequestBodyDetailed, signatureNameOf } from '../rest-json';
+import { takesIntegers } from '../rest-tensor';
 
 export interface PredictJob {
   kind: 'predict';
@@ -108,7 +109,11 @@ function parseLimit(budget: DecodeBudget): number {
 }
 
 function decodePredict(job: PredictJob, text: string, budget: DecodeBudget): PredictDecoded {
-  const doc = parseRequestBody(text, { maxParseBytes: parseLimit(budget) });
+  // Integer inputs refuse `1.0` (rapidjson reads it as a double): when some
+  // signature has one and the body has such a literal, integer literals are
+  // parsed as bigints to keep them apart; else JSON.parse's numbers do.
+  const integers = job.signatures.some((s) => Object.values(s.inputs).some((input) => input.dtype !== null && takesIntegers(input.dtype)));
+  const { doc, exactIntegers } = parseRequestBodyDetailed(text, { maxParseBytes: parseLimit(budget), exactIntegers: integers ? 'whenFractions' : false });
   const signatureName = signatureNameOf(doc) || job.defaultSignature;
   // A list, not an object keyed by name: "__proto__" or "constructor" is just a name that is not there.
   const signature = job.signatures.find((s) => s.name === signatureName);
@@ -116,7 +121,7 @@ function decodePredict(job: PredictJob, text: string, budget: DecodeBudget): Pre
     const known = job.signatures.map((s) => s.name).join(', ') || 'none';
     throw new TfServeError('FAILED_PRECONDITION', `Serving signature key "${signatureName}" not found in model '${job.model.name}' version ${job.model.version} (signatures: ${known})`);
   }
-  const { format, inputs } = decodePredictInputs(doc, signature, budget);
+  const { format, inputs } = decodePredictInputs(doc, signature, budget, exactIntegers);
   return { kind: 'predict', signatureName, format, inputs };
 }
 
