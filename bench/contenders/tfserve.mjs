@@ -9,6 +9,8 @@
 //   prepare(batch)     builds one request of `batch` examples, outside the timing
 //   runner(scenario)   the call to measure in that scenario: request → Promise,
 //                      resolved once the outputs are JS arrays
+//   outputs(request)   the outputs by alias as plain number arrays, to compare
+//                      contenders' answers
 //   close()
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -85,6 +87,10 @@ export async function open(model) {
     },
     runner(scenario) {
       return scenario === 'sweep' ? batchedRun : plainRun;
+    },
+    async outputs(request) {
+      const out = await plain.predict(request);
+      return Object.fromEntries(Object.entries(out).map(([alias, t]) => [alias, Array.from(t.data, Number)]));
     },
     close() {
       return engine.close();

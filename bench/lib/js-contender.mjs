@@ -41,7 +41,7 @@ export class JsContender {
       this.pending = null;
       clearTimeout(pending.timer);
       if (message.type === 'fatal') pending.reject(new Error(message.error));
-      else pending.resolve(message.type === 'ready' ? message.runtime : message.cell);
+      else pending.resolve(message.type === 'ready' ? message.runtime : message.type === 'outputs' ? message.outputs : message.cell);
     });
     this.child.on('exit', (code, signal) => {
       this.child = null;
@@ -74,6 +74,18 @@ export class JsContender {
       return await answer;
     } catch (error) {
       return { ...spec, error: error.message };
+    }
+  }
+
+  /** The outputs by alias for a request of `batch` examples (lib/models.mjs makeInputData), or { error }. */
+  async outputs(batch) {
+    if (!this.child) return { error: `${this.name} is not running` };
+    const answer = this.wait();
+    this.child.send({ type: 'outputs', batch });
+    try {
+      return await answer;
+    } catch (error) {
+      return { error: error.message };
     }
   }
 

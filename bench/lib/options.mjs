@@ -1,7 +1,7 @@
 // Command line of `npm run bench` (node bench/run.mjs [options]).
 import { parseArgs } from 'node:util';
 
-export const ALL_CONTENDERS = ['tfserve', 'tfjs-node', 'native'];
+export const ALL_CONTENDERS = ['tfserve', 'onnxruntime-node', 'tf-python', 'tfjs-node', 'native'];
 export const ALL_SCENARIOS = ['latency', 'sweep', 'batch'];
 export const FULL_CONCURRENCY = [1, 4, 16, 64, 256];
 

@@ -1,5 +1,6 @@
 // Result tables, as { title, headers, rows } that the terminal and the docs render.
 import { fmtMs, fmtRate, fmtUs } from './format.mjs';
+import { AGREEMENT_BATCH } from './agreement.mjs';
 import { ALL_CONTENDERS } from './options.mjs';
 
 export function cellsOf(results, modelId, scenario) {
@@ -13,6 +14,17 @@ const errorRow = (cell, leading, width) => [...leading, `error: ${cell.error}`, 
 
 export function modelTables(results, model) {
   const tables = [];
+  const agreement = (results.agreement ?? []).filter((a) => a.model === model.id);
+  if (agreement.length) {
+    tables.push({
+      title: `Outputs against tfserve's (same ${AGREEMENT_BATCH}-example input), max abs diff`,
+      headers: ['contender', 'max abs diff'],
+      rows: agreement.map((a) => [
+        a.contender,
+        a.error ? `error: ${a.error}` : Object.entries(a.maxAbsDiff).map(([alias, v]) => `${alias} ${typeof v === 'number' ? v.toExponential(1) : v}`).join(', '),
+      ]),
+    });
+  }
   const latency = cellsOf(results, model.id, 'latency');
   if (latency.length) {
     const headers = ['contender', 'p50', 'p99', 'mean', 'calls/s'];
