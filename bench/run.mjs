@@ -150,7 +150,7 @@ function printReport(results, models) {
   }
   const targets = computeTargets(results);
   if (targets.length) {
-    out.push('', '== Targets (issue 3)');
+    out.push('', '== Targets (issues 3 and 10)');
     out.push(textTable(['measure', 'target', 'this run', 'met'], targets.map((t) => [t.name, t.target, t.display, t.met ? 'yes' : 'NO'])));
   }
   process.stdout.write(`${out.join('\n')}\n`);

@@ -95,6 +95,7 @@ export class TfPythonContender {
         calls: report.calls,
         seconds: Math.round(report.seconds * 1000) / 1000,
         examplesPerSecond: round(report.examplesPerSecond),
+        cpuUsPerExample: round(report.cpuUsPerExample),
         latencyUs: Object.fromEntries(Object.entries(report.latencyUs).map(([k, v]) => [k, round(v)])),
       };
     } catch (error) {

@@ -28,16 +28,17 @@ export const name = 'tfserve';
  * Batching for the sweep, in TF Serving's terms. Batches of up to 64 rows (the
  * batch size the issue compares against); no waiting for a batch to fill,
  * since under load requests pile up while the previous batch runs; a queue deep
- * enough that 256 closed-loop callers never see UNAVAILABLE.
+ * enough that 256 closed-loop callers never see UNAVAILABLE. One batch thread:
+ * while it runs a batch with all of TF's intra-op threads, the next batch
+ * fills, so batches are larger (CNN, 64 callers: ~34 rows against ~19 with a
+ * batch thread per core and one intra-op thread each) and an example costs
+ * ~10-15% less CPU (process CPU per example, measured side by side on the
+ * shared 2-core machine; see docs/benchmarks.md).
  */
-export const SWEEP_BATCHING = { maxBatchSize: 64, batchTimeoutMicros: 0, maxEnqueuedBatches: 64 };
+export const SWEEP_BATCHING = { maxBatchSize: 64, batchTimeoutMicros: 0, maxEnqueuedBatches: 64, numBatchThreads: 1 };
 
-/**
- * The throughput-oriented session for the sweep: one intra-op thread per
- * batch thread (the batcher runs as many batches at once as there are
- * cores), so concurrent batches do not fight over the cores.
- */
-export const SWEEP_SESSION = { intraOpThreads: 1 };
+/** The sweep's session: TF's default intra-op pool (one thread per core), which the one batch thread uses whole. */
+export const SWEEP_SESSION = {};
 
 function loadPackage() {
   if (!fs.existsSync(PACKAGE)) throw new Error(`${PACKAGE} is missing: build tfserve first (npm run build)`);

@@ -60,7 +60,7 @@ export function writeDocs(results, models) {
     '',
     ...ALL_CONTENDERS.map((c) => runtimeLine(results, c)).filter(Boolean),
     '',
-    '## Targets (issue 3)',
+    '## Targets (issues 3 and 10)',
     '',
   ];
   const targets = computeTargets(results);

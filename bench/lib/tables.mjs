@@ -10,6 +10,9 @@ export function cellsOf(results, modelId, scenario) {
     .flatMap((r) => r.cells.filter((c) => c.scenario === scenario).map((c) => ({ contender: r.contender, ...c })));
 }
 
+// Process CPU time per example over the cell (not measured in the C++ loop).
+const cpuCell = (c) => (typeof c.cpuUsPerExample === 'number' ? fmtRate(c.cpuUsPerExample) : 'n/a');
+
 const errorRow = (cell, leading, width) => [...leading, `error: ${cell.error}`, ...Array(width - leading.length - 1).fill('')];
 
 export function modelTables(results, model) {
@@ -40,27 +43,27 @@ export function modelTables(results, model) {
   }
   const sweep = cellsOf(results, model.id, 'sweep').sort((a, b) => a.concurrency - b.concurrency);
   if (sweep.length) {
-    const headers = ['callers', 'contender', 'examples/s', 'p50', 'p99', 'event-loop max lag'];
+    const headers = ['callers', 'contender', 'examples/s', 'CPU µs/example', 'p50', 'p99', 'event-loop max lag'];
     tables.push({
       title: 'Closed-loop concurrency sweep, single-example requests',
       headers,
       rows: sweep.map((c) =>
         c.error
           ? errorRow(c, [String(c.concurrency), c.contender], headers.length)
-          : [String(c.concurrency), c.contender, fmtRate(c.examplesPerSecond), fmtUs(c.latencyUs.p50), fmtUs(c.latencyUs.p99), c.eventLoopLagMs ? fmtMs(c.eventLoopLagMs.max) : 'n/a (C++)'],
+          : [String(c.concurrency), c.contender, fmtRate(c.examplesPerSecond), cpuCell(c), fmtUs(c.latencyUs.p50), fmtUs(c.latencyUs.p99), c.eventLoopLagMs ? fmtMs(c.eventLoopLagMs.max) : 'n/a (C++)'],
       ),
     });
   }
   const batch = cellsOf(results, model.id, 'batch').sort((a, b) => a.batch - b.batch);
   if (batch.length) {
-    const headers = ['batch', 'contender', 'examples/s', 'p50 per call', 'calls'];
+    const headers = ['batch', 'contender', 'examples/s', 'CPU µs/example', 'p50 per call', 'calls'];
     tables.push({
       title: 'Large-batch throughput, one caller',
       headers,
       rows: batch.map((c) =>
         c.error
           ? errorRow(c, [String(c.batch), c.contender], headers.length)
-          : [String(c.batch), c.contender, fmtRate(c.examplesPerSecond), fmtUs(c.latencyUs.p50), String(c.calls)],
+          : [String(c.batch), c.contender, fmtRate(c.examplesPerSecond), cpuCell(c), fmtUs(c.latencyUs.p50), String(c.calls)],
       ),
     });
   }

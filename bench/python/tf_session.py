@@ -57,6 +57,7 @@ def cell(run, example_shape, batch, seconds, warmup, min_calls):
     while time.perf_counter() < until:
         run(x)
     latencies = []
+    cpu_started = time.process_time()
     started = time.perf_counter()
     end = started + seconds
     while time.perf_counter() < end or len(latencies) < min_calls:
@@ -64,7 +65,9 @@ def cell(run, example_shape, batch, seconds, warmup, min_calls):
         run(x)
         latencies.append(time.perf_counter() - t)
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     return {
+        "cpuUsPerExample": cpu * 1e6 / (len(latencies) * batch),
         "calls": len(latencies),
         "seconds": elapsed,
         "examplesPerSecond": len(latencies) * batch / elapsed,
