@@ -8,6 +8,7 @@ import path from 'node:path';
 import { configFile, readConfig } from '../scripts/libtensorflow.mjs';
 import { makeFixtures } from '../scripts/make-fixtures.mjs';
 import { NativeContender } from './contenders/native.mjs';
+import { LATENCY_SESSION } from './contenders/tfserve.mjs';
 import { TfPythonContender } from './contenders/tf-python.mjs';
 import { compareOutputs } from './lib/agreement.mjs';
 import { writeDocs } from './lib/docs.mjs';
@@ -104,6 +105,8 @@ async function measure(options, runnable, contenders, signatures, results) {
     seconds: options.seconds,
     warmupSeconds: options.warmupSeconds,
     tfserveWorkers: options.tfserveWorkers,
+    tfserveSession: options.tfserveSession ?? null,
+    latencySession: options.tfserveSession ?? LATENCY_SESSION,
   };
   for (const model of runnable) {
     const sessions = [];

@@ -1,7 +1,7 @@
 // tfserve's embedded API, from the compiled package (dist/src): an Engine
-// (piscina worker pool), the model loaded twice through it: without batching
-// for the sequential and large-batch cells, with micro-batching for the
-// concurrency sweep.
+// (piscina worker pool), the model loaded three times through it: with
+// LATENCY_SESSION for the sequential cells, with TF's default session for the
+// large-batch cells, with micro-batching for the concurrency sweep.
 //
 // Every JS contender exports the same adapter: `open(model)` loads the model
 // and returns a session with
@@ -37,6 +37,15 @@ export const name = 'tfserve';
  */
 export const SWEEP_BATCHING = { maxBatchSize: 64, batchTimeoutMicros: 0, maxEnqueuedBatches: 64, numBatchThreads: 1 };
 
+/**
+ * The session for sequential batch-1 calls: one intra-op thread. A batch-1
+ * CNN run is too small to gain from splitting its matmul across cores, and
+ * handing half of it to a pool thread costs a wake-up and a spin (CNN p50
+ * 1.03-1.38x onnxruntime-node's with it, 1.8-1.96x without, side by side on
+ * the shared 2-core machine; docs/benchmarks.md). `--tfserve-session` replaces it.
+ */
+export const LATENCY_SESSION = { intraOpThreads: 1 };
+
 /** The sweep's session: TF's default intra-op pool (one thread per core), which the one batch thread uses whole. */
 export const SWEEP_SESSION = {};
 
@@ -68,8 +77,11 @@ export async function describe(model) {
 export async function open(model) {
   const tfserve = loadPackage();
   const engine = await tfserve.Engine.create({ workers: workerCount() });
+  const latencySession = process.env.TFSERVE_BENCH_SESSION ? JSON.parse(process.env.TFSERVE_BENCH_SESSION) : LATENCY_SESSION;
+  const single = await engine.load(model.basePath, { version: model.version, session: latencySession });
   const plain = await engine.load(model.basePath, { version: model.version });
   const batched = await engine.load(model.basePath, { version: model.version, session: SWEEP_SESSION, batching: SWEEP_BATCHING });
+  const singleRun = (request) => single.predict(request);
   const plainRun = (request) => plain.predict(request);
   const batchedRun = (request) => batched.predict(request);
   return {
@@ -79,6 +91,7 @@ export async function open(model) {
       workers: engine.workers,
       sweepBatching: SWEEP_BATCHING,
       sweepSession: SWEEP_SESSION,
+      latencySession,
       uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
     },
     prepare(batch) {
@@ -87,7 +100,7 @@ export async function open(model) {
       };
     },
     runner(scenario) {
-      return scenario === 'sweep' ? batchedRun : plainRun;
+      return scenario === 'sweep' ? batchedRun : scenario === 'latency' ? singleRun : plainRun;
     },
     async outputs(request) {
       const out = await plain.predict(request);

@@ -30,6 +30,7 @@ export class JsContender {
         ...process.env,
         TF_CPP_MIN_LOG_LEVEL: this.name === 'tfjs-node' ? '3' : '2',
         ...(plan.tfserveWorkers === null ? {} : { TFSERVE_BENCH_WORKERS: String(plan.tfserveWorkers) }),
+        ...(plan.tfserveSession ? { TFSERVE_BENCH_SESSION: JSON.stringify(plan.tfserveSession) } : {}),
       },
     });
     this.child.stderr.on('data', (chunk) => {
