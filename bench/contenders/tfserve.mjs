@@ -31,7 +31,7 @@ export const name = 'tfserve';
  * enough that 256 closed-loop callers never see UNAVAILABLE. One batch thread:
  * while it runs a batch with all of TF's intra-op threads, the next batch
  * fills, so batches are larger (CNN, 64 callers: ~34 rows against ~19 with a
- * batch thread per core and one intra-op thread each) and an example costs
+ * batch thread per core) and an example costs
  * ~10-15% less CPU (process CPU per example, measured side by side on the
  * shared 2-core machine; see docs/benchmarks.md).
  */

@@ -31,6 +31,11 @@ export class JsContender {
         TF_CPP_MIN_LOG_LEVEL: this.name === 'tfjs-node' ? '3' : '2',
         ...(plan.tfserveWorkers === null ? {} : { TFSERVE_BENCH_WORKERS: String(plan.tfserveWorkers) }),
         ...(plan.tfserveSession ? { TFSERVE_BENCH_SESSION: JSON.stringify(plan.tfserveSession) } : {}),
+        // TF sizes its intra-op pool once per process, from the first session
+        // created, and every later session shares it; tfserve loads each model
+        // three times with different intraOpThreads, so each gets a pool of
+        // its own (README: session.intraOpThreads).
+        ...(this.name === 'tfserve' ? { TF_OVERRIDE_GLOBAL_THREADPOOL: process.env.TF_OVERRIDE_GLOBAL_THREADPOOL ?? '1' } : {}),
       },
     });
     this.child.stderr.on('data', (chunk) => {

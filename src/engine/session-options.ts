@@ -2,7 +2,13 @@ import { protoType } from './proto';
 
 /** How TensorFlow runs a loaded model; serialized into a tensorflow.ConfigProto. */
 export interface SessionOptions {
-  /** Threads for one op's inner parallelism; 0 lets TF choose. */
+  /**
+   * Threads for one op's inner parallelism; 0 lets TF choose. TF keeps one
+   * intra-op pool per process, sized by the first session it creates: later
+   * models share it whatever they ask for, unless the environment has
+   * TF_OVERRIDE_GLOBAL_THREADPOOL=1 before the first model loads, which gives
+   * every session a pool of its own, sized as it asks.
+   */
   intraOpThreads?: number;
   /**
    * Threads for running independent ops of one run in parallel; 0 lets TF
@@ -25,9 +31,10 @@ export interface SessionOptions {
    */
   xla?: boolean;
   /**
-   * Give this model's session thread pools of its own instead of the
-   * process-wide ones every session shares (ConfigProto
-   * use_per_session_threads). Default false.
+   * Give this model's session an inter-op pool of its own instead of the
+   * process-wide one every session shares (ConfigProto
+   * use_per_session_threads); the intra-op pool stays shared (see
+   * intraOpThreads). Default false.
    */
   usePerSessionThreads?: boolean;
   /** Run Grappler, TF's graph optimizer, when the session first runs a graph (default true; false sets disable_meta_optimizer). */
