@@ -60,7 +60,9 @@ export function computeTargets(results) {
       display:
         `${(value * 100).toFixed(1)}% (${Math.round(ours.examplesPerSecond)} vs ${Math.round(ceiling.examplesPerSecond)} ex/s)` +
         (cpu ? `; by CPU per example, tfserve batch-${TARGET_BATCH} ÷ ${TARGET_CONCURRENCY} callers: ${(cpu * 100).toFixed(1)}% (${Math.round(ownBatch.cpuUsPerExample)} vs ${Math.round(ours.cpuUsPerExample)} µs)` : ''),
-      met: value >= 0.95,
+      // Throughput alone swings by tens of percent when other work shares the
+      // machine; the CPU ratio is the steadier witness, so both must pass.
+      met: value >= 0.95 && (cpu === null || cpu >= 0.95),
     });
   }
   const ourLatency = cell(results, 'cnn', 'tfserve', 'latency');
