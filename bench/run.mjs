@@ -8,10 +8,14 @@ import path from 'node:path';
 import { configFile, readConfig } from '../scripts/libtensorflow.mjs';
 import { makeFixtures } from '../scripts/make-fixtures.mjs';
 import { NativeContender } from './contenders/native.mjs';
+import { LATENCY_SESSION } from './contenders/tfserve.mjs';
+import { TfPythonContender } from './contenders/tf-python.mjs';
+import { compareOutputs } from './lib/agreement.mjs';
 import { writeDocs } from './lib/docs.mjs';
 import { fmtMs, fmtRate, fmtUs, textTable } from './lib/format.mjs';
 import { JsContender } from './lib/js-contender.mjs';
 import { describeMachine } from './lib/machine.mjs';
+import { ensureOrtNode } from './lib/ort-setup.mjs';
 import { selectModels, whyMissing } from './lib/models.mjs';
 import { buildNativeLoop } from './lib/native-loop.mjs';
 import { USAGE, parseOptions } from './lib/options.mjs';
@@ -41,6 +45,7 @@ function cellSummary(cell) {
 async function setUp(options, models, results) {
   const started = Date.now();
   const fixtures = models.map((m) => m.fixture).filter(Boolean);
+  if (options.contenders.includes('onnxruntime-node') && models.some((m) => m.onnx)) fixtures.push('onnx_models');
   if (fixtures.length) await makeFixtures({ only: fixtures });
   const runnable = [];
   for (const model of models) {
@@ -67,6 +72,15 @@ async function setUp(options, models, results) {
       contenders.splice(contenders.indexOf('tfjs-node'), 1);
     }
   }
+  if (contenders.includes('onnxruntime-node')) {
+    try {
+      results.setup.onnxruntimeNode = ensureOrtNode();
+    } catch (error) {
+      progress(`onnxruntime-node is not available, measuring without it: ${error.message}`);
+      results.setup.onnxruntimeNode = { error: error.message };
+      contenders.splice(contenders.indexOf('onnxruntime-node'), 1);
+    }
+  }
   const signatures = runnable.length ? describeSignatures(runnable) : {};
   results.setup.seconds = Math.round((Date.now() - started) / 100) / 10;
   progress(`set up in ${results.setup.seconds} s`);
@@ -91,16 +105,21 @@ async function measure(options, runnable, contenders, signatures, results) {
     seconds: options.seconds,
     warmupSeconds: options.warmupSeconds,
     tfserveWorkers: options.tfserveWorkers,
+    tfserveSession: options.tfserveSession ?? null,
+    latencySession: options.tfserveSession ?? LATENCY_SESSION,
   };
   for (const model of runnable) {
     const sessions = [];
     for (const name of contenders) {
+      if (name === 'onnxruntime-node' && !model.onnx) continue;
       const run = { model: model.id, contender: name, runtime: null, cells: [] };
       results.runs.push(run);
       const session =
         name === 'native'
           ? new NativeContender(model, signatures[model.id], plan, results.setup.native.tensorflow)
-          : new JsContender(name, model, plan);
+          : name === 'tf-python'
+            ? new TfPythonContender(model, plan)
+            : new JsContender(name, model, plan);
       progress(`${model.id} · ${name}: loading`);
       try {
         run.runtime = await session.start();
@@ -110,10 +129,12 @@ async function measure(options, runnable, contenders, signatures, results) {
         progress(`  ${model.id} · ${name} failed to start: ${error.message}`);
       }
     }
+    results.agreement.push(...(await compareOutputs(model, sessions)));
     const specs = cellSpecs(options, model);
     for (const [i, spec] of specs.entries()) {
       for (let k = 0; k < sessions.length; k++) {
         const { run, session } = sessions[(i + k) % sessions.length];
+        if (session.supports && !session.supports(spec)) continue;
         const cell = await session.runCell(spec);
         run.cells.push(cell);
         progress(`  ${model.id} · ${run.contender} · ${cellSummary(cell)}`);
@@ -132,7 +153,7 @@ function printReport(results, models) {
   }
   const targets = computeTargets(results);
   if (targets.length) {
-    out.push('', '== Targets (issue 3)');
+    out.push('', '== Targets (issues 3 and 10)');
     out.push(textTable(['measure', 'target', 'this run', 'met'], targets.map((t) => [t.name, t.target, t.display, t.met ? 'yes' : 'NO'])));
   }
   process.stdout.write(`${out.join('\n')}\n`);
@@ -158,7 +179,7 @@ async function main() {
   const machine = describeMachine();
   progress(`${machine.cores} cores, ${machine.cpuModel}, Node.js ${machine.node}`);
   const models = selectModels(options.models);
-  const results = { startedAt: started.toISOString(), options, machine, setup: {}, runs: [], skipped: [] };
+  const results = { startedAt: started.toISOString(), options, machine, setup: {}, runs: [], skipped: [], agreement: [] };
 
   const { runnable, contenders, signatures } = await setUp(options, models, results);
   await measure(options, runnable, contenders, signatures, results);

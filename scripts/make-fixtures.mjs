@@ -20,13 +20,18 @@ import { fileURLToPath } from 'node:url';
 
 import { log, seconds } from './log.mjs';
 import { FIXTURES_DIR, REPO_ROOT } from './paths.mjs';
-import { ensurePythonEnv, REQUIREMENTS_FILE } from './python-env.mjs';
+import { ensurePythonEnv, ensurePythonOnnx, ONNX_REQUIREMENTS_FILE, REQUIREMENTS_FILE } from './python-env.mjs';
 
 const GENERATORS_DIR = path.join(REPO_ROOT, 'scripts', 'fixtures');
 const SHARED_MODULES = ['common.py'];
 const STAMP_NAME = '.stamp';
 // Used by no test, and slow to make: only made when named.
-const BENCH_ONLY = ['mobilenet_v2'];
+const BENCH_ONLY = ['mobilenet_v2', 'onnx_models'];
+// Generators that read other fixtures: those are made first, and their stamps
+// are part of the dependent's cache key. Extra requirements files join the key
+// and are installed (by `ensure`) before the generator runs.
+const DEPENDS = { onnx_models: ['gaofei_cnn', 'mobilenet_v2'] };
+const EXTRA_REQUIREMENTS = { onnx_models: { file: ONNX_REQUIREMENTS_FILE, ensure: ensurePythonOnnx } };
 
 /** Names of the generators, e.g. ['counter', 'dtypes', ...]. */
 async function listGenerators() {
@@ -43,11 +48,15 @@ async function cacheKey(name) {
     path.join(GENERATORS_DIR, `${name}.py`),
     ...SHARED_MODULES.map((m) => path.join(GENERATORS_DIR, m)),
     REQUIREMENTS_FILE,
+    ...(EXTRA_REQUIREMENTS[name] ? [EXTRA_REQUIREMENTS[name].file] : []),
   ];
   for (const file of inputs) {
     hash.update(`${path.relative(REPO_ROOT, file)}\0`);
     hash.update(await readFile(file));
     hash.update('\0');
+  }
+  for (const dependency of DEPENDS[name] ?? []) {
+    hash.update(`${dependency}\0${await readFile(path.join(FIXTURES_DIR, dependency, STAMP_NAME), 'utf8').catch(() => '')}\0`);
   }
   return hash.digest('hex');
 }
@@ -141,26 +150,24 @@ export async function makeFixtures({ only, force = false } = {}) {
   const all = await listGenerators();
   const unknown = (only ?? []).filter((n) => !all.includes(n));
   if (unknown.length) throw new Error(`unknown fixture(s): ${unknown.join(', ')} (have: ${all.join(', ')})`);
-  const names = only?.length ? only : all.filter((name) => !BENCH_ONLY.includes(name));
+  const asked = only?.length ? only : all.filter((name) => !BENCH_ONLY.includes(name));
+  // Dependencies first (one level deep: no dependency has dependencies of its own).
+  const names = [...new Set(asked.flatMap((name) => [...(DEPENDS[name] ?? []), name]))];
 
-  const stale = [];
-  const fresh = [];
-  const keys = {};
-  for (const name of names) {
-    keys[name] = await cacheKey(name);
-    if (!force && (await isFresh(name, keys[name]))) fresh.push(name);
-    else stale.push(name);
-  }
   await removeLeftovers();
-  const result = { generated: [], fresh };
-  if (stale.length === 0) return result;
-
-  const python = await ensurePythonEnv();
-  await mkdir(FIXTURES_DIR, { recursive: true });
-  for (const name of stale) {
+  const result = { generated: [], fresh: [] };
+  // In order, so that a dependent's key sees its dependencies' new stamps.
+  for (const name of names) {
+    const key = await cacheKey(name);
+    if (!(force && asked.includes(name)) && (await isFresh(name, key))) {
+      result.fresh.push(name);
+      continue;
+    }
+    const python = await (EXTRA_REQUIREMENTS[name]?.ensure ?? ensurePythonEnv)();
+    await mkdir(FIXTURES_DIR, { recursive: true });
     log(`generating fixture ${name}...`);
     const started = Date.now();
-    await generate(python, name, keys[name]);
+    await generate(python, name, key);
     result.generated.push(name);
     log(`fixture ${name} done (${seconds(started)})`);
   }

@@ -21,10 +21,12 @@ export const REQUIREMENTS_FILE = path.join(REPO_ROOT, 'scripts', 'requirements-f
 
 export const CLIENT_REQUIREMENTS_FILE = path.join(REPO_ROOT, 'scripts', 'requirements-clients.txt');
 export const SUITE_REQUIREMENTS_FILE = path.join(REPO_ROOT, 'scripts', 'requirements-suite.txt');
+export const ONNX_REQUIREMENTS_FILE = path.join(REPO_ROOT, 'scripts', 'requirements-onnx.txt');
 
 const STAMP_FILE = path.join(VENV_DIR, '.tfserve-requirements.sha256');
 const CLIENT_STAMP_FILE = path.join(VENV_DIR, '.tfserve-client-requirements.sha256');
 const SUITE_STAMP_FILE = path.join(VENV_DIR, '.tfserve-suite-requirements.sha256');
+const ONNX_STAMP_FILE = path.join(VENV_DIR, '.tfserve-onnx-requirements.sha256');
 const PIP_LOG = path.join(VENV_DIR, 'pip-install.log');
 
 // tensorflow-cpu 2.15.1 publishes wheels for CPython 3.9 to 3.11 only.
@@ -178,6 +180,18 @@ export async function ensurePythonClients() {
 export async function ensurePythonSuite() {
   const python = await ensurePythonClients();
   await installRequirements(SUITE_REQUIREMENTS_FILE, SUITE_STAMP_FILE, ['--no-deps']);
+  return python;
+}
+
+/**
+ * The fixtures venv plus scripts/requirements-onnx.txt (tf2onnx, for the
+ * bench's ONNX models), under its own stamp so the fixture cache key of the
+ * other fixtures stays untouched.
+ * @returns {Promise<string>} absolute path of the venv's python executable
+ */
+export async function ensurePythonOnnx() {
+  const python = await ensurePythonEnv();
+  await installRequirements(ONNX_REQUIREMENTS_FILE, ONNX_STAMP_FILE, ['--no-deps']);
   return python;
 }
 

@@ -32,6 +32,8 @@ export class NativeContender {
         seconds: this.plan.seconds,
         warmupSeconds: scenario === 'batch' ? 0 : this.plan.warmupSeconds,
         minCalls: scenario === 'batch' ? 2 : 3,
+        // Sequential cells: the intra-op threads tfserve's sequential cells use.
+        intraOp: scenario === 'latency' ? this.plan.latencySession?.intraOpThreads : undefined,
       });
       return {
         ...spec,

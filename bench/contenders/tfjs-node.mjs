@@ -26,6 +26,16 @@ export async function open(model) {
     runner() {
       return run;
     },
+    async outputs(request) {
+      const input = tf.tensor(request.data, request.shape, 'float32');
+      const out = loaded.predict({ [model.input]: input });
+      const entries = out instanceof tf.Tensor ? [['output', out]] : Object.entries(out);
+      try {
+        return Object.fromEntries(await Promise.all(entries.map(async ([alias, t]) => [alias, Array.from(await t.data(), Number)])));
+      } finally {
+        tf.dispose([input, ...entries.map(([, t]) => t)]);
+      }
+    },
     async close() {
       loaded.dispose();
     },

@@ -1,7 +1,7 @@
 // tfserve's embedded API, from the compiled package (dist/src): an Engine
-// (piscina worker pool), the model loaded twice through it: without batching
-// for the sequential and large-batch cells, with micro-batching for the
-// concurrency sweep.
+// (piscina worker pool), the model loaded three times through it: with
+// LATENCY_SESSION for the sequential cells, with TF's default session for the
+// large-batch cells, with micro-batching for the concurrency sweep.
 //
 // Every JS contender exports the same adapter: `open(model)` loads the model
 // and returns a session with
@@ -9,6 +9,8 @@
 //   prepare(batch)     builds one request of `batch` examples, outside the timing
 //   runner(scenario)   the call to measure in that scenario: request → Promise,
 //                      resolved once the outputs are JS arrays
+//   outputs(request)   the outputs by alias as plain number arrays, to compare
+//                      contenders' answers
 //   close()
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -26,16 +28,26 @@ export const name = 'tfserve';
  * Batching for the sweep, in TF Serving's terms. Batches of up to 64 rows (the
  * batch size the issue compares against); no waiting for a batch to fill,
  * since under load requests pile up while the previous batch runs; a queue deep
- * enough that 256 closed-loop callers never see UNAVAILABLE.
+ * enough that 256 closed-loop callers never see UNAVAILABLE. One batch thread:
+ * while it runs a batch with all of TF's intra-op threads, the next batch
+ * fills, so batches are larger (CNN, 64 callers: ~34 rows against ~19 with a
+ * batch thread per core) and an example costs
+ * ~10-15% less CPU (process CPU per example, measured side by side on the
+ * shared 2-core machine; see docs/benchmarks.md).
  */
-export const SWEEP_BATCHING = { maxBatchSize: 64, batchTimeoutMicros: 0, maxEnqueuedBatches: 64 };
+export const SWEEP_BATCHING = { maxBatchSize: 64, batchTimeoutMicros: 0, maxEnqueuedBatches: 64, numBatchThreads: 1 };
 
 /**
- * The throughput-oriented session for the sweep: one intra-op thread per
- * batch thread (the batcher runs as many batches at once as there are
- * cores), so concurrent batches do not fight over the cores.
+ * The session for sequential batch-1 calls: one intra-op thread. A batch-1
+ * CNN run is too small to gain from splitting its matmul across cores, and
+ * handing half of it to a pool thread costs a wake-up and a spin (CNN p50
+ * 1.03-1.38x onnxruntime-node's with it, 1.8-1.96x without, side by side on
+ * the shared 2-core machine; docs/benchmarks.md). `--tfserve-session` replaces it.
  */
-export const SWEEP_SESSION = { intraOpThreads: 1 };
+export const LATENCY_SESSION = { intraOpThreads: 1 };
+
+/** The sweep's session: TF's default intra-op pool (one thread per core), which the one batch thread uses whole. */
+export const SWEEP_SESSION = {};
 
 function loadPackage() {
   if (!fs.existsSync(PACKAGE)) throw new Error(`${PACKAGE} is missing: build tfserve first (npm run build)`);
@@ -65,8 +77,11 @@ export async function describe(model) {
 export async function open(model) {
   const tfserve = loadPackage();
   const engine = await tfserve.Engine.create({ workers: workerCount() });
+  const latencySession = process.env.TFSERVE_BENCH_SESSION ? JSON.parse(process.env.TFSERVE_BENCH_SESSION) : LATENCY_SESSION;
+  const single = await engine.load(model.basePath, { version: model.version, session: latencySession });
   const plain = await engine.load(model.basePath, { version: model.version });
   const batched = await engine.load(model.basePath, { version: model.version, session: SWEEP_SESSION, batching: SWEEP_BATCHING });
+  const singleRun = (request) => single.predict(request);
   const plainRun = (request) => plain.predict(request);
   const batchedRun = (request) => batched.predict(request);
   return {
@@ -76,6 +91,7 @@ export async function open(model) {
       workers: engine.workers,
       sweepBatching: SWEEP_BATCHING,
       sweepSession: SWEEP_SESSION,
+      latencySession,
       uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
     },
     prepare(batch) {
@@ -84,7 +100,11 @@ export async function open(model) {
       };
     },
     runner(scenario) {
-      return scenario === 'sweep' ? batchedRun : plainRun;
+      return scenario === 'sweep' ? batchedRun : scenario === 'latency' ? singleRun : plainRun;
+    },
+    async outputs(request) {
+      const out = await plain.predict(request);
+      return Object.fromEntries(Object.entries(out).map(([alias, t]) => [alias, Array.from(t.data, Number)]));
     },
     close() {
       return engine.close();

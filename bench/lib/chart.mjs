@@ -2,7 +2,7 @@
 // one line per contender, TF's own large-batch throughput as a dashed line.
 import { cellsOf } from './tables.mjs';
 
-const COLORS = { tfserve: '#d9480f', 'tfjs-node': '#1971c2', native: '#2f9e44' };
+const COLORS = { tfserve: '#d9480f', 'onnxruntime-node': '#7048e8', 'tfjs-node': '#1971c2', native: '#2f9e44' };
 const PANEL_W = 360;
 const PANEL_H = 260;
 const MARGIN = { left: 64, right: 16, top: 36, bottom: 44 };

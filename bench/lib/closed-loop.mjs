@@ -27,6 +27,10 @@ export async function closedLoop({ concurrency, batch, seconds, warmupSeconds, m
   const stopAt = measureFrom + seconds * 1000;
   let lastFinish = measureFrom;
   let lagReset = false;
+  // CPU time of the whole process (every thread: JS, workers, TF's pools)
+  // over the measured window, per example: unlike throughput, barely moved by
+  // other load on a shared machine.
+  let cpuFrom = null;
 
   async function caller() {
     for (;;) {
@@ -34,6 +38,7 @@ export async function closedLoop({ concurrency, batch, seconds, warmupSeconds, m
       if (!lagReset && began >= measureFrom) {
         lag.reset();
         lagReset = true;
+        cpuFrom = process.cpuUsage();
       }
       if (began >= stopAt && latencies.length >= minCalls) return;
       await call();
@@ -54,6 +59,7 @@ export async function closedLoop({ concurrency, batch, seconds, warmupSeconds, m
     lag.disable();
     clearInterval(turns);
   }
+  const cpu = process.cpuUsage(cpuFrom ?? undefined);
   const window = (lastFinish - measureFrom) / 1000;
   const monitored = lag.count > 0 ? lag.max / 1e6 : 0;
   return {
@@ -63,6 +69,7 @@ export async function closedLoop({ concurrency, batch, seconds, warmupSeconds, m
     seconds: round(window, 3),
     examplesPerSecond: round((latencies.length * batch) / window, 1),
     latencyUs: latencySummaryUs(latencies),
+    cpuUsPerExample: cpuFrom ? round((cpu.user + cpu.system) / (latencies.length * batch), 1) : null,
     eventLoopLagMs: {
       max: round(Math.max(monitored, openStretchMs), 2),
       p99: lag.count > 0 ? round(lag.percentile(99) / 1e6, 2) : null,

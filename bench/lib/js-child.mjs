@@ -3,6 +3,7 @@
 // (tfjs-node and tfserve may carry different TensorFlow builds) and each
 // event loop is measured alone. Driven over IPC by lib/js-contender.mjs:
 //   → { type: 'cell', scenario, batch, concurrency }   ← { type: 'cell', cell }
+//   → { type: 'outputs', batch }                         ← { type: 'outputs', outputs }
 //   → { type: 'close' }                                  (closes and exits)
 // and announces { type: 'ready', runtime } or { type: 'fatal', error } first.
 //
@@ -60,6 +61,16 @@ async function main() {
     if (message.type === 'close') {
       await session.close();
       process.disconnect();
+      return;
+    }
+    if (message.type === 'outputs') {
+      let outputs;
+      try {
+        outputs = await session.outputs(session.prepare(message.batch));
+      } catch (error) {
+        outputs = { error: messageOf(error) };
+      }
+      await send({ type: 'outputs', outputs });
       return;
     }
     const spec = { scenario: message.scenario, batch: message.batch, concurrency: message.concurrency };

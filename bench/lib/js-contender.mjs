@@ -30,6 +30,12 @@ export class JsContender {
         ...process.env,
         TF_CPP_MIN_LOG_LEVEL: this.name === 'tfjs-node' ? '3' : '2',
         ...(plan.tfserveWorkers === null ? {} : { TFSERVE_BENCH_WORKERS: String(plan.tfserveWorkers) }),
+        ...(plan.tfserveSession ? { TFSERVE_BENCH_SESSION: JSON.stringify(plan.tfserveSession) } : {}),
+        // TF sizes its intra-op pool once per process, from the first session
+        // created, and every later session shares it; tfserve loads each model
+        // three times with different intraOpThreads, so each gets a pool of
+        // its own (README: session.intraOpThreads).
+        ...(this.name === 'tfserve' ? { TF_OVERRIDE_GLOBAL_THREADPOOL: process.env.TF_OVERRIDE_GLOBAL_THREADPOOL ?? '1' } : {}),
       },
     });
     this.child.stderr.on('data', (chunk) => {
@@ -41,7 +47,7 @@ export class JsContender {
       this.pending = null;
       clearTimeout(pending.timer);
       if (message.type === 'fatal') pending.reject(new Error(message.error));
-      else pending.resolve(message.type === 'ready' ? message.runtime : message.cell);
+      else pending.resolve(message.type === 'ready' ? message.runtime : message.type === 'outputs' ? message.outputs : message.cell);
     });
     this.child.on('exit', (code, signal) => {
       this.child = null;
@@ -74,6 +80,18 @@ export class JsContender {
       return await answer;
     } catch (error) {
       return { ...spec, error: error.message };
+    }
+  }
+
+  /** The outputs by alias for a request of `batch` examples (lib/models.mjs makeInputData), or { error }. */
+  async outputs(batch) {
+    if (!this.child) return { error: `${this.name} is not running` };
+    const answer = this.wait();
+    this.child.send({ type: 'outputs', batch });
+    try {
+      return await answer;
+    } catch (error) {
+      return { error: error.message };
     }
   }
 

@@ -26,6 +26,8 @@ export const MODELS = [
     versionDir: '0',
     input: 'image',
     exampleShape: [28, 28],
+    // Its ONNX copy in .fixtures/onnx_models (scripts/fixtures/onnx_models.py).
+    onnx: 'cnn',
     batchSizes: [64, 256],
   },
   {
@@ -37,6 +39,7 @@ export const MODELS = [
     versionDir: '1',
     input: 'images',
     exampleShape: [224, 224, 3],
+    onnx: 'mobilenet',
     batchSizes: [64],
   },
 ];

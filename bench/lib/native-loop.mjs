@@ -46,7 +46,7 @@ export function buildNativeLoop() {
  * One cell: `threads` threads each calling TF_SessionRun on `batch` examples in a loop.
  * @returns {Promise<object>} tf_loop's JSON report
  */
-export function runNativeLoop({ exportDir, inputTensor, exampleShape, outputTensors, batch, threads, seconds, warmupSeconds, minCalls }) {
+export function runNativeLoop({ exportDir, inputTensor, exampleShape, outputTensors, batch, threads, seconds, warmupSeconds, minCalls, intraOp }) {
   const args = [
     '--model', exportDir,
     '--input', inputTensor,
@@ -59,6 +59,7 @@ export function runNativeLoop({ exportDir, inputTensor, exampleShape, outputTens
     '--min-calls', String(minCalls),
     // tfserve's default session config: ops run on the calling thread.
     '--inter-op', '-1',
+    ...(intraOp === undefined ? [] : ['--intra-op', String(intraOp)]),
   ];
   return new Promise((resolve, reject) => {
     const child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });

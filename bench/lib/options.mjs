@@ -1,7 +1,7 @@
 // Command line of `npm run bench` (node bench/run.mjs [options]).
 import { parseArgs } from 'node:util';
 
-export const ALL_CONTENDERS = ['tfserve', 'tfjs-node', 'native'];
+export const ALL_CONTENDERS = ['tfserve', 'onnxruntime-node', 'tf-python', 'tfjs-node', 'native'];
 export const ALL_SCENARIOS = ['latency', 'sweep', 'batch'];
 export const FULL_CONCURRENCY = [1, 4, 16, 64, 256];
 
@@ -19,6 +19,11 @@ export const USAGE = `usage: npm run bench -- [options]
                        against the libtensorflow tfserve uses
   --tfserve-workers N  tfserve Engine worker threads (default: the Engine's
                        own default; 0 = decode/encode on the main thread)
+  --tfserve-session JSON
+                       tfserve's SessionOptions for the sequential batch-1
+                       cells, e.g. '{}' (TF's defaults) or '{"xla":true}'
+                       (default: {"intraOpThreads":1}); the native loop's
+                       sequential cells take its intraOpThreads too
   --report FILE        measure nothing: print the tables of a results file
                        (bench/results/*.json) and, with --docs, rewrite the docs
   --docs / --no-docs   rewrite docs/benchmarks.md and its chart (default: only
@@ -44,6 +49,7 @@ export function parseOptions(argv) {
       quick: { type: 'boolean', default: false },
       'tfjs-libtensorflow': { type: 'string', default: 'pinned' },
       'tfserve-workers': { type: 'string' },
+      'tfserve-session': { type: 'string' },
       report: { type: 'string' },
       docs: { type: 'boolean' },
       'no-docs': { type: 'boolean' },
@@ -62,6 +68,15 @@ export function parseOptions(argv) {
   if (!['pinned', 'tfserve'].includes(tfjsLibtensorflow)) throw new Error("--tfjs-libtensorflow is 'pinned' or 'tfserve'");
   const tfserveWorkers = values['tfserve-workers'] === undefined ? null : Number(values['tfserve-workers']);
   if (tfserveWorkers !== null && !(Number.isInteger(tfserveWorkers) && tfserveWorkers >= 0)) throw new Error('--tfserve-workers takes an integer >= 0');
+  let tfserveSession = null;
+  if (values['tfserve-session'] !== undefined) {
+    try {
+      tfserveSession = JSON.parse(values['tfserve-session']);
+    } catch (error) {
+      throw new Error(`--tfserve-session takes a JSON object: ${error.message}`);
+    }
+    if (typeof tfserveSession !== 'object' || tfserveSession === null || Array.isArray(tfserveSession)) throw new Error('--tfserve-session takes a JSON object');
+  }
   const options = {
     models: values.models ? list(values.models, null, 'models') : null,
     contenders: values.contenders ? list(values.contenders, ALL_CONTENDERS, 'contenders') : ALL_CONTENDERS,
@@ -73,8 +88,9 @@ export function parseOptions(argv) {
     quick,
     tfjsLibtensorflow,
     tfserveWorkers,
+    tfserveSession,
   };
-  const full = !quick && !values.models && !values.contenders && !values.scenarios && !values.concurrency && !values.seconds && tfserveWorkers === null;
+  const full = !quick && !values.models && !values.contenders && !values.scenarios && !values.concurrency && !values.seconds && tfserveWorkers === null && tfserveSession === null;
   options.full = full;
   options.report = values.report ?? null;
   options.docs = values['no-docs'] ? false : values.docs ?? full;

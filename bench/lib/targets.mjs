@@ -1,4 +1,4 @@
-// The ratios issue 3 sets as targets, computed from one run's cells.
+// The ratios issues 3 and 10 set as targets, computed from one run's cells.
 import { fmtMs, fmtRatio, fmtUs } from './format.mjs';
 
 const TARGET_CONCURRENCY = 64;
@@ -46,6 +46,35 @@ export function computeTargets(results) {
       value,
       display: `${value >= 0 ? '+' : '−'}${fmtUs(Math.abs(value))} (${fmtUs(a.latencyUs.p50)} vs ${fmtUs(b.latencyUs.p50)})`,
       met: value <= 50,
+    });
+  }
+  // Issue 10: TF's own batch-64 throughput, reached by 64 single-example callers.
+  if (ours && ceiling) {
+    const value = ours.examplesPerSecond / ceiling.examplesPerSecond;
+    const ownBatch = cell(results, 'cnn', 'tfserve', 'batch', { batch: TARGET_BATCH });
+    const cpu = ownBatch?.cpuUsPerExample && ours.cpuUsPerExample ? ownBatch.cpuUsPerExample / ours.cpuUsPerExample : null;
+    rows.push({
+      name: `issue 10: CNN, ${TARGET_CONCURRENCY} concurrent callers: tfserve ÷ TF's own batch-${TARGET_BATCH} throughput`,
+      target: '≥ 95%',
+      value,
+      display:
+        `${(value * 100).toFixed(1)}% (${Math.round(ours.examplesPerSecond)} vs ${Math.round(ceiling.examplesPerSecond)} ex/s)` +
+        (cpu ? `; by CPU per example, tfserve batch-${TARGET_BATCH} ÷ ${TARGET_CONCURRENCY} callers: ${(cpu * 100).toFixed(1)}% (${Math.round(ownBatch.cpuUsPerExample)} vs ${Math.round(ours.cpuUsPerExample)} µs)` : ''),
+      // Throughput alone swings by tens of percent when other work shares the
+      // machine; the CPU ratio is the steadier witness, so both must pass.
+      met: value >= 0.95 && (cpu === null || cpu >= 0.95),
+    });
+  }
+  const ourLatency = cell(results, 'cnn', 'tfserve', 'latency');
+  const ortLatency = cell(results, 'cnn', 'onnxruntime-node', 'latency');
+  if (ourLatency && ortLatency) {
+    const value = ourLatency.latencyUs.p50 / ortLatency.latencyUs.p50;
+    rows.push({
+      name: 'issue 10: CNN, sequential batch-1 p50, tfserve ÷ onnxruntime-node',
+      target: '≤ 1.5x',
+      value,
+      display: `${fmtRatio(value)} (${fmtUs(ourLatency.latencyUs.p50)} vs ${fmtUs(ortLatency.latencyUs.p50)})`,
+      met: value <= 1.5,
     });
   }
   if (ours) {

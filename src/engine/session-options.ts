@@ -2,7 +2,13 @@ import { protoType } from './proto';
 
 /** How TensorFlow runs a loaded model; serialized into a tensorflow.ConfigProto. */
 export interface SessionOptions {
-  /** Threads for one op's inner parallelism; 0 lets TF choose. */
+  /**
+   * Threads for one op's inner parallelism; 0 lets TF choose. TF keeps one
+   * intra-op pool per process, sized by the first session it creates: later
+   * models share it whatever they ask for, unless the environment has
+   * TF_OVERRIDE_GLOBAL_THREADPOOL=1 before the first model loads, which gives
+   * every session a pool of its own, sized as it asks.
+   */
   intraOpThreads?: number;
   /**
    * Threads for running independent ops of one run in parallel; 0 lets TF
@@ -14,6 +20,25 @@ export interface SessionOptions {
   /** Place ops on a device that exists when the one asked for does not (default true, so a model exported for GPU loads on a CPU build). */
   allowSoftPlacement?: boolean;
   logDevicePlacement?: boolean;
+  /**
+   * XLA JIT on this model's graph (TF Serving's --xla_cpu_compilation_enabled):
+   * TF clusters the ops XLA can compile, on CPU too, and runs each cluster as
+   * one compiled kernel (ConfigProto global_jit_level ON_1 with
+   * cpu_global_jit). Compiles on the first run of each input shape, so
+   * warm up with the batch sizes you serve. Default false. With oneDNN on
+   * (TensorFlow's default on x86), TF rewrites most CPU ops to oneDNN kernels
+   * before clustering and little is left for XLA: see docs/benchmarks.md.
+   */
+  xla?: boolean;
+  /**
+   * Give this model's session an inter-op pool of its own instead of the
+   * process-wide one every session shares (ConfigProto
+   * use_per_session_threads); the intra-op pool stays shared (see
+   * intraOpThreads). Default false.
+   */
+  usePerSessionThreads?: boolean;
+  /** Run Grappler, TF's graph optimizer, when the session first runs a graph (default true; false sets disable_meta_optimizer). */
+  graphOptimizer?: boolean;
   gpu?: {
     /** Comma-separated GPU ids TF may use, e.g. "0,1". */
     visibleDevices?: string;
@@ -30,6 +55,12 @@ function checkCount(name: string, value: number | undefined, fallback: number, m
   return value;
 }
 
+function checkFlag(name: string, value: boolean | undefined, fallback = false): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TypeError(`session.${name} must be a boolean, got ${JSON.stringify(value)}`);
+  return value;
+}
+
 export function encodeConfigProto(options: SessionOptions = {}): Uint8Array {
   const fraction = options.gpu?.memoryFraction;
   if (fraction !== undefined && !(fraction > 0 && fraction <= 1)) {
@@ -41,6 +72,11 @@ export function encodeConfigProto(options: SessionOptions = {}): Uint8Array {
     interOpParallelismThreads: checkCount('interOpThreads', options.interOpThreads, -1, -1),
     allowSoftPlacement: options.allowSoftPlacement ?? true,
     logDevicePlacement: options.logDevicePlacement ?? false,
+    usePerSessionThreads: checkFlag('usePerSessionThreads', options.usePerSessionThreads),
+    graphOptions: {
+      optimizerOptions: checkFlag('xla', options.xla) ? { globalJitLevel: 'ON_1', cpuGlobalJit: true } : {},
+      rewriteOptions: { disableMetaOptimizer: checkFlag('graphOptimizer', options.graphOptimizer, true) === false },
+    },
     gpuOptions: {
       perProcessGpuMemoryFraction: fraction ?? 0,
       allowGrowth: options.gpu?.allowGrowth ?? false,

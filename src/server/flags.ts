@@ -30,6 +30,7 @@ export interface ServerFlags {
   grpcChannelArguments: string;
   savedModelTags: string;
   enableSignatureMethodNameCheck: boolean;
+  xlaCpuCompilationEnabled: boolean;
   version: boolean;
   preferTfliteModel: boolean;
   // tensorflow_model_server's, accepted with no effect (see FlagSpec.inert)
@@ -54,7 +55,6 @@ export interface ServerFlags {
   tensorflowSessionConfigFile: string;
   threadPoolFactoryConfigFile: string;
   useAltsCredentials: boolean;
-  xlaCpuCompilationEnabled: boolean;
   xlaGpuCompilationEnabled: boolean;
   // tfserve's own
   bindAddress: string;
@@ -179,8 +179,7 @@ const INERT_SPECS: readonly FlagSpec[] = [
   { name: 'tensorflow_session_config_file', key: 'tensorflowSessionConfigFile', kind: 'string', help: 'ConfigProto text-format file for the sessions', inert: "sessions are configured by the parallelism and GPU flags" },
   { name: 'thread_pool_factory_config_file', key: 'threadPoolFactoryConfigFile', kind: 'string', help: 'ThreadPoolConfig text-format file', inert: NO_THREADS },
   { name: 'use_alts_credentials', key: 'useAltsCredentials', kind: 'bool', help: 'use Google ALTS credentials', inert: 'refused when true: tfserve serves plaintext gRPC' },
-  { name: 'xla_cpu_compilation_enabled', key: 'xlaCpuCompilationEnabled', kind: 'bool', help: 'XLA JIT compilation on CPU', inert: "tfserve's sessions do not enable XLA" },
-  { name: 'xla_gpu_compilation_enabled', key: 'xlaGpuCompilationEnabled', kind: 'bool', help: 'XLA JIT compilation on GPU', inert: "tfserve's sessions do not enable XLA" },
+  { name: 'xla_gpu_compilation_enabled', key: 'xlaGpuCompilationEnabled', kind: 'bool', help: 'XLA JIT compilation on GPU', inert: "tfserve's sessions do not enable XLA on GPU" },
 ];
 
 export const FLAG_SPECS: readonly FlagSpec[] = [
@@ -198,6 +197,7 @@ export const FLAG_SPECS: readonly FlagSpec[] = [
   { name: 'tensorflow_session_parallelism', key: 'tensorflowSessionParallelism', kind: 'int', ...COUNT, help: 'threads of a TF session, both intra- and inter-op (0 = TF decides)' },
   { name: 'tensorflow_intra_op_parallelism', key: 'tensorflowIntraOpParallelism', kind: 'int', ...COUNT, help: "threads parallelizing one op's execution (0 = TF decides)" },
   { name: 'tensorflow_inter_op_parallelism', key: 'tensorflowInterOpParallelism', kind: 'int', ...COUNT, help: "threads running independent ops of a run in parallel (0 = tfserve's default: ops run on the thread serving the request)" },
+  { name: 'xla_cpu_compilation_enabled', key: 'xlaCpuCompilationEnabled', kind: 'bool', help: "XLA JIT compilation of the models' graphs on CPU (session option xla)" },
   { name: 'per_process_gpu_memory_fraction', key: 'perProcessGpuMemoryFraction', kind: 'float', min: 0, max: 1, help: "fraction of each GPU's memory to take (0 = TF's default)" },
   { name: 'enable_model_warmup', key: 'enableModelWarmup', kind: 'bool', help: 'replay assets.extra/tf_serving_warmup_requests before a version serves' },
   { name: 'monitoring_config_file', key: 'monitoringConfigFile', kind: 'string', help: 'MonitoringConfig text-format file (enables the Prometheus endpoint on the REST port)' },

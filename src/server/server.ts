@@ -38,12 +38,14 @@ export interface StartOptions {
   loader?: ServableLoader;
 }
 
-function sessionOptions(flags: ServerFlags): SessionOptions {
+/** The session options the flags ask for (every model the server loads gets them). */
+export function sessionOptions(flags: ServerFlags): SessionOptions {
   const session: SessionOptions = {};
   const shared = flags.tensorflowSessionParallelism;
   if (shared > 0 || flags.tensorflowIntraOpParallelism > 0) session.intraOpThreads = shared || flags.tensorflowIntraOpParallelism;
   if (shared > 0 || flags.tensorflowInterOpParallelism > 0) session.interOpThreads = shared || flags.tensorflowInterOpParallelism;
   if (flags.perProcessGpuMemoryFraction > 0) session.gpu = { memoryFraction: flags.perProcessGpuMemoryFraction };
+  if (flags.xlaCpuCompilationEnabled) session.xla = true;
   return session;
 }
 
