@@ -33,7 +33,6 @@ const KNOWN_GAPS = new Map([
   ['test_profiler_service_with_valid_trace_request', "TF Serving's profiler service (tensorflow.ProfilerService) is not part of tfserve"],
   ['testPredictOnTfLite', 'TFLite models (--prefer_tflite_model): see docs/SERVING.md, "TFLite"'],
   ['testPredictWithSignatureDefOnTfLite', 'TFLite models (--prefer_tflite_model): see docs/SERVING.md, "TFLite"'],
-  ['test_tf_text', 'TF Text ops are not loaded yet (issue 9: TF runtime)'],
 ]);
 
 /** Runs a command to its end, or for timeoutMs at most: then its whole process group (servers the suite started included) is killed. */
