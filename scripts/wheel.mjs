@@ -38,7 +38,8 @@ const C_API_HEADER_PREFIXES = [
   'tensorflow/include/tsl/c/',
 ];
 
-const C_API_ROOTS = ['tensorflow/include/tensorflow/c/c_api.h', 'tensorflow/include/tensorflow/c/c_api_experimental.h'];
+// The C API, and its op and kernel half (ops.h, kernels.h) for op libraries written against it.
+const C_API_ROOTS = ['c_api.h', 'c_api_experimental.h', 'ops.h', 'kernels.h'].map((name) => `tensorflow/include/tensorflow/c/${name}`);
 // The headers a set of headers includes ("..." includes found in the wheel), transitively.
 const INCLUDES = `
 import json, re, sys, zipfile
@@ -173,7 +174,7 @@ export function unpackWheel(wheel, dest, members) {
 /**
  * The C API headers of a tensorflow `wheel` whose members are `names`, as
  * [member, target under include/] pairs: those under the C API prefixes plus
- * whatever c_api.h and c_api_experimental.h include, followed through the
+ * whatever c_api.h, c_api_experimental.h, ops.h and kernels.h include, followed through the
  * wheel (TF 2.21's tf_status.h includes xla/tsl/c/tsl_status.h).
  */
 export function cApiHeaderMembers(wheel, names) {

@@ -3,6 +3,7 @@
 // no extra step), users' own (opLibraries, --op_libraries) and the errors for
 // a bad library or an op that no loaded library registers.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -15,6 +16,11 @@ import { startServer } from '../src/server/server';
 import { servingType } from '../src/serving/protos';
 import { fixture, freePort, rejectsWithCode, repoRoot, spawnCli, tempDir } from './helpers';
 import { post } from './rest-helpers';
+
+/** examples/op-library built against the provisioned TF (compiled once, then reused); its path. */
+function buildExampleOpLibrary(): string {
+  return execFileSync(process.execPath, [path.join(repoRoot, 'examples', 'op-library', 'build.mjs')], { encoding: 'utf8' }).trim();
+}
 
 const SUITE_TESTDATA = path.resolve(repoRoot, '..', 'shared', 'tf_serving_suite', 'tensorflow_serving', 'servables', 'tensorflow', 'testdata');
 const TF_TEXT_MODEL = path.join(SUITE_TESTDATA, 'tf_text_regression');
@@ -91,12 +97,46 @@ test('opLibraries: a missing file, a file that is no library and a value that is
   await model.unload();
 });
 
+// Before the example library is loaded in this process (registration is process-wide and stays).
 test('a model using an op no loaded library registers: the error names the op and lists the libraries loaded', async () => {
   const libraries = await loadOpLibraries();
-  const error = await rejectsWithCode(loadModel(fixture('unregistered_op')), 'NOT_FOUND', /the model uses op 'TfserveUnregisteredOp', which neither TensorFlow 2\.\d+\.\d+ nor a loaded op library registers/);
+  const error = await rejectsWithCode(loadModel(fixture('custom_op')), 'NOT_FOUND', /the model uses op 'TfserveExampleAdd', which neither TensorFlow 2\.\d+\.\d+ nor a loaded op library registers/);
   assert.match(error.message, /op libraries loaded: \d+ in \S+tensorflow_text \(/);
   for (const library of libraries) assert.ok(error.message.includes(path.basename(library.path)), `${library.path} is not listed`);
   assert.match(error.message, /--op_libraries/);
+});
+
+test("a user's op library written against TF's C API (examples/op-library) registers its op, and the model using it answers", async () => {
+  const library = buildExampleOpLibrary();
+  const model = await loadModel(fixture('custom_op'), { opLibraries: [library] });
+  try {
+    const out = await model.predict({ x: { shape: [3], data: [2, -1, 0.5] } });
+    assert.deepEqual([...(out.y!.data as Float32Array)], [3, 0, 1.5]);
+  } finally {
+    await model.unload();
+  }
+  const loaded = await loadOpLibraries();
+  assert.deepEqual(loaded.find((entry) => entry.path === library)?.ops, ['TfserveExampleAdd']);
+  // Loaded once per process: naming it again (as every load of the server does) is no error.
+  const again = await loadModel(fixture('custom_op'), { opLibraries: [library] });
+  await again.unload();
+});
+
+test('--op_libraries loads a library before the models: the server serves the model using its op', async () => {
+  const library = buildExampleOpLibrary();
+  const lines: string[] = [];
+  const flags: ServerFlags = { ...DEFAULT_FLAGS, port: 0, bindAddress: '127.0.0.1', modelName: 'custom', modelBasePath: fixture('custom_op'), fileSystemPollWaitSeconds: 0, opLibraries: library };
+  const server = await startServer(flags, { log: (line) => lines.push(line) });
+  try {
+    assert.ok(lines.some((line) => line.startsWith('op libraries: ') && line.includes(`${library} (1 ops)`)), lines.join('\n'));
+    const answer = await grpcPredict(server.grpcPort, {
+      modelSpec: { name: 'custom' },
+      inputs: { x: { dtype: 'DT_FLOAT', tensorShape: { dim: [{ size: 2 }] }, floatVal: [2, 10] } },
+    });
+    assert.deepEqual((answer.outputs as Record<string, { floatVal: number[] }>).y!.floatVal, [3, 11]);
+  } finally {
+    await server.shutdown(1000);
+  }
 });
 
 test('--op_libraries with a bad path stops the server at start with the reason', async () => {
