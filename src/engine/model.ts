@@ -67,7 +67,7 @@ export class Model implements Servable {
       await loadOpLibraries(options.opLibraries);
       loaded = await native.loadSavedModel(exportDir, tags, config);
     } catch (error) {
-      const wrapped = explainMissingOp(TfServeError.from(error));
+      const wrapped = await explainMissingOp(TfServeError.from(error));
       throw new TfServeError(wrapped.code, `cannot load ${exportDir}: ${wrapped.message}`);
     }
     if (options.batching) {

@@ -52,7 +52,8 @@ let loaded: OpLibrary[] = [];
 
 /**
  * Loads the bundled op libraries and `extra` (paths) unless the process has
- * them already; resolves to every op library the process has loaded.
+ * them already; resolves to every op library loaded in the process (as this
+ * thread last learned it from the addon, which it asks whenever one is new).
  */
 export async function loadOpLibraries(extra: readonly string[] = []): Promise<OpLibrary[]> {
   const wanted = [...bundledOpLibraries(), ...checkOpLibraries(extra)];
@@ -61,9 +62,14 @@ export async function loadOpLibraries(extra: readonly string[] = []): Promise<Op
     // TF's own message for a missing file is dlopen's, without the path.
     if (!fs.existsSync(path.resolve(file))) throw new TfServeError('NOT_FOUND', `op library '${path.resolve(file)}' does not exist`);
   }
+  return fromAddon(wanted);
+}
+
+/** Has the addon load `paths` (those not loaded yet) and remembers its list of every library the process loaded. */
+async function fromAddon(paths: string[]): Promise<OpLibrary[]> {
   let result;
   try {
-    result = await native.loadOpLibraries(wanted);
+    result = await native.loadOpLibraries(paths);
   } catch (error) {
     throw TfServeError.from(error);
   }
@@ -75,20 +81,17 @@ export async function loadOpLibraries(extra: readonly string[] = []): Promise<Op
   return loaded;
 }
 
-/** The op libraries this thread has seen loaded (loadOpLibraries() refreshes it). */
-export function loadedOpLibraries(): readonly OpLibrary[] {
-  return loaded;
-}
-
 const NOT_REGISTERED = /Op type not registered '([^']+)'/;
 
 /**
  * TF's "Op type not registered 'X'" load error, reworded to name the op and
- * list the op libraries loaded; other errors pass through.
+ * list the op libraries loaded (by any thread); other errors pass through.
  */
-export function explainMissingOp(error: TfServeError): TfServeError {
+export async function explainMissingOp(error: TfServeError): Promise<TfServeError> {
   const match = NOT_REGISTERED.exec(error.message);
   if (!match) return error;
+  // Other threads may have loaded more than this one knows of.
+  await fromAddon([]).catch(() => loaded);
   const libraries = loaded.length ? describeOpLibraries(loaded, { names: true }) : 'none';
   return new TfServeError(error.code,
     `the model uses op '${match[1]}', which neither TensorFlow ${native.tfVersion()} nor a loaded op library registers ` +
