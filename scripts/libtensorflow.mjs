@@ -121,7 +121,12 @@ function fromPythonTensorflow(wanted) {
     log(`passing over Python tensorflow ${version} (${variant}) at ${libDir}: ${wanted.version} (${wanted.variant}) was asked for`);
     return null;
   }
-  return { source: `Python tensorflow ${version} ${variant} (${python()})`, libDir, includeDir, version, variant };
+  // A CUDA build's nvidia/ libraries sit beside tensorflow/ in site-packages.
+  const nvidiaDir = path.join(libDir, '..', 'nvidia');
+  return {
+    source: `Python tensorflow ${version} ${variant} (${python()})`, libDir, includeDir, version, variant,
+    ...(variant === 'cuda' && fs.existsSync(nvidiaDir) ? { nvidiaDir: path.resolve(nvidiaDir) } : {}),
+  };
 }
 
 const WHEEL_LIBRARIES = ['tensorflow/libtensorflow_cc.so.2', 'tensorflow/libtensorflow_framework.so.2'];
