@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { buildNative } from './build-native.mjs';
-import { libtensorflowCacheDir, provisionLibtensorflow, readConfig } from './libtensorflow.mjs';
+import { DEFAULT_TF_VERSION, libtensorflowCacheDir, provisionLibtensorflow, readConfig } from './libtensorflow.mjs';
 import { log, seconds } from './log.mjs';
 import { FIXTURES_DIR, REPO_ROOT, SHARED_DIR } from './paths.mjs';
 
@@ -97,7 +97,7 @@ log(`reference run with the current build (TensorFlow ${before.version}, ${befor
 const reference = probe(null);
 
 const version = before.version !== 'unknown' ? before.version : undefined;
-const cacheBefore = fs.existsSync(libtensorflowCacheDir({ version: version ?? '2.21.0', variant: 'cuda' }));
+const cacheBefore = fs.existsSync(libtensorflowCacheDir({ version: version ?? DEFAULT_TF_VERSION, variant: 'cuda' }));
 let started = Date.now();
 try {
   const cuda = withVariant('cuda', version, () => provisionLibtensorflow());
