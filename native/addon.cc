@@ -1,4 +1,4 @@
-// Module entry: loadSavedModel(), tfVersion(), liveSessions(), loadTfliteModel(), liveTfliteModels().
+// Module entry: loadSavedModel(), loadOpLibraries(), tfVersion(), liveSessions(), loadTfliteModel(), liveTfliteModels().
 #include <napi.h>
 
 #include <exception>
@@ -6,12 +6,14 @@
 #include <thread>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "addon_data.h"
 #include "js_error.h"
 #include "batcher.h"
 #include "model_registry.h"
 #include "model_wrap.h"
+#include "op_libraries.h"
 #include "promise_worker.h"
 #include "run_pool.h"
 #include "tflite_wrap.h"
@@ -78,6 +80,48 @@ Napi::Value LoadSavedModel(const Napi::CallbackInfo& info) {
   return PromiseWorker::Submit(std::make_unique<LoadWorker>(env, std::move(options)));
 }
 
+class OpLibrariesWorker : public PromiseWorker {
+ public:
+  OpLibrariesWorker(Napi::Env env, std::vector<std::string> paths)
+      : PromiseWorker(env), paths_(std::move(paths)) {}
+
+ protected:
+  void Work() override {
+    OpLibraries::Instance().Load(paths_);
+    loaded_ = OpLibraries::Instance().Loaded();
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Array result = Napi::Array::New(env, loaded_.size());
+    for (size_t i = 0; i < loaded_.size(); ++i) {
+      Napi::Object library = Napi::Object::New(env);
+      library.Set("path", loaded_[i].path);
+      library.Set("opList", Napi::Buffer<char>::Copy(env, loaded_[i].op_list.data(), loaded_[i].op_list.size()));
+      result.Set(static_cast<uint32_t>(i), library);
+    }
+    return result;
+  }
+
+ private:
+  std::vector<std::string> paths_;
+  std::vector<LoadedOpLibrary> loaded_;
+};
+
+// loadOpLibraries(paths: string[]) -> Promise<{ path: string, opList: Buffer }[]>:
+// loads those not loaded yet, then lists every library loaded in the process.
+Napi::Value LoadOpLibraries(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) throw InvalidArgument(env, "loadOpLibraries(paths) takes an array of strings");
+  Napi::Array array = info[0].As<Napi::Array>();
+  std::vector<std::string> paths;
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    Napi::Value path = array.Get(i);
+    if (!path.IsString()) throw InvalidArgument(env, "op library paths must be strings");
+    paths.push_back(path.As<Napi::String>().Utf8Value());
+  }
+  return PromiseWorker::Submit(std::make_unique<OpLibrariesWorker>(env, std::move(paths)));
+}
+
 Napi::Value TfVersion(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), TF_Version());
 }
@@ -101,6 +145,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->tflite_constructor = Napi::Persistent(TfliteWrap::Define(env));
   env.SetInstanceData<AddonData>(data.release());  // freed by node-addon-api at env teardown
   exports.Set("loadSavedModel", Napi::Function::New<LoadSavedModel>(env, "loadSavedModel"));
+  exports.Set("loadOpLibraries", Napi::Function::New<LoadOpLibraries>(env, "loadOpLibraries"));
   exports.Set("tfVersion", Napi::Function::New<TfVersion>(env, "tfVersion"));
   exports.Set("queueBucketBounds", Napi::Function::New<QueueBucketBoundsJs>(env, "queueBucketBounds"));
   exports.Set("liveSessions", Napi::Function::New<LiveSessions>(env, "liveSessions"));

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { depsDir, readConfig } from './libtensorflow.mjs';
 import { log, seconds } from './log.mjs';
 import { REPO_ROOT } from './paths.mjs';
 
@@ -35,8 +36,13 @@ export function localNodeDir() {
   return fs.existsSync(path.join(candidate, 'include', 'node', 'common.gypi')) ? candidate : null;
 }
 
-/** `sanitize`: a -fsanitize= list; builds into build-asan/ and skips the load check (the runtime must be preloaded, see scripts/test-asan.mjs). */
-export function buildNative(builder = 'cmake-js', { sanitize = '' } = {}) {
+/**
+ * `sanitize`: a -fsanitize= list; builds into build-asan/ and skips the load
+ * check (the runtime must be preloaded, see scripts/test-asan.mjs). `outDir`:
+ * cmake-js builds into <outDir>/Release instead of build/ (scripts/cuda-check.mjs
+ * builds the CUDA variant's addon into build-cuda/); the rpath holds from there too.
+ */
+export function buildNative(builder = 'cmake-js', { sanitize = '', outDir = null } = {}) {
   const started = Date.now();
   log(`building the native addon with ${builder}${sanitize ? ` (-fsanitize=${sanitize})` : ''} ...`);
   if (sanitize) {
@@ -46,8 +52,10 @@ export function buildNative(builder = 'cmake-js', { sanitize = '' } = {}) {
     log(`built ${path.relative(REPO_ROOT, sanitizedAddonPath)} (${seconds(started)})`);
     return;
   }
+  const built = outDir ? path.join(REPO_ROOT, outDir, 'Release', 'tfserve.node') : addonPath;
+  if (outDir && builder !== 'cmake-js') throw new Error('builds into another directory use cmake-js');
   if (builder === 'cmake-js') {
-    run(process.execPath, [require.resolve('cmake-js/bin/cmake-js'), 'compile', '--log-level', 'warn']);
+    run(process.execPath, [require.resolve('cmake-js/bin/cmake-js'), 'compile', '--log-level', 'warn', ...(outDir ? ['--out', outDir] : [])]);
   } else if (builder === 'node-gyp') {
     const nodeDir = localNodeDir();
     if (!nodeDir) {
@@ -57,14 +65,19 @@ export function buildNative(builder = 'cmake-js', { sanitize = '' } = {}) {
   } else {
     throw new Error(`unknown builder '${builder}' (cmake-js or node-gyp)`);
   }
-  const check = spawnSync(process.execPath, ['-e', `process.stdout.write(require(${JSON.stringify(addonPath)}).tfVersion())`], {
+  // The op libraries install provisioned (TF Text's) must load into this TF too.
+  const opLibraries = (readConfig().opLibraries ?? []).map((name) => path.join(depsDir, name));
+  const probe = `const a = require(${JSON.stringify(built)});
+    a.loadOpLibraries(${JSON.stringify(opLibraries)}).then((libs) => process.stdout.write(JSON.stringify({ tf: a.tfVersion(), libraries: libs.length })));`;
+  const check = spawnSync(process.execPath, ['-e', probe], {
     encoding: 'utf8',
     env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
   });
   if (check.status !== 0) {
-    throw new Error(`the built addon does not load:\n${check.stderr}`);
+    throw new Error(`the built addon does not load, or its op libraries do not:\n${check.stderr}`);
   }
-  log(`built ${path.relative(REPO_ROOT, addonPath)} against TensorFlow ${check.stdout} (${seconds(started)})`);
+  const { tf, libraries } = JSON.parse(check.stdout);
+  log(`built ${path.relative(REPO_ROOT, built)} against TensorFlow ${tf}${libraries ? ` (${libraries} op libraries load)` : ''} (${seconds(started)})`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -12,9 +12,8 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { cacheDir } from './libtensorflow.mjs';
 import { log, seconds } from './log.mjs';
-import { REPO_ROOT } from './paths.mjs';
+import { cacheDir, REPO_ROOT } from './paths.mjs';
 
 export const VENV_DIR = path.join(REPO_ROOT, '.venv');
 export const REQUIREMENTS_FILE = path.join(REPO_ROOT, 'scripts', 'requirements-fixtures.txt');

@@ -32,7 +32,6 @@ const SUITE_TIMEOUT_MS = 30 * 60_000;
 /** Tests expected to fail, each with why. Any other failure fails the run. */
 const KNOWN_GAPS = new Map([
   ['test_profiler_service_with_valid_trace_request', "TF Serving's profiler service (tensorflow.ProfilerService) is not part of tfserve"],
-  ['test_tf_text', 'TF Text ops are not loaded yet (issue 9: TF runtime)'],
 ]);
 
 /** Runs a command to its end, or for timeoutMs at most: then its whole process group (servers the suite started included) is killed. */

@@ -7,6 +7,7 @@ export { type DType, type DTypeData, DTYPES } from './engine/dtypes';
 export { TfServeError, type StatusCode } from './engine/errors';
 export { toFloat16Bits, fromFloat16Bits, toBfloat16Bits, fromBfloat16Bits } from './engine/half';
 export { native as addon } from './engine/native';
+export { loadOpLibraries, type OpLibrary } from './engine/op-libraries';
 
 import { native } from './engine/native';
 

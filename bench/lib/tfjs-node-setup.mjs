@@ -83,7 +83,7 @@ function libtensorflowFromWheel(version) {
   progress(`unpacking the TF C API from ${path.basename(wheel)} ...`);
   fs.rmSync(dest, { recursive: true, force: true });
   const names = listWheel(wheel);
-  unpackWheel(wheel, dest, [...cApiHeaderMembers(names), [FRAMEWORK_MEMBER, 'lib/libtensorflow_framework.so.2']]);
+  unpackWheel(wheel, dest, [...cApiHeaderMembers(wheel, names), [FRAMEWORK_MEMBER, 'lib/libtensorflow_framework.so.2']]);
   let cApi = null;
   for (const member of C_API_CANDIDATES.filter((m) => names.includes(m))) {
     const target = path.join('lib', path.basename(member));

@@ -6,6 +6,7 @@ import { TfServeError, invalidArgument } from './errors';
 import { prepareFeeds, selectOutputs } from './inputs';
 import { type ResolvedVersion, resolveVersion } from './model-dir';
 import { type NativeBatchingStats, type NativeModel, type NativeOutput, type NativeRunResult, native } from './native';
+import { explainMissingOp, loadOpLibraries } from './op-libraries';
 import { encodeConfigProto } from './session-options';
 import { type Signature, extractSignatureDefMap, parseMetaGraph } from './signatures';
 import type { LoadOptions, PredictOptions, Servable } from './servable';
@@ -62,9 +63,11 @@ export class Model implements Servable {
     const config = encodeConfigProto(options.session);
     let loaded;
     try {
+      // Ops the graph uses must be registered before TF reads it.
+      await loadOpLibraries(options.opLibraries);
       loaded = await native.loadSavedModel(exportDir, tags, config);
     } catch (error) {
-      const wrapped = TfServeError.from(error);
+      const wrapped = await explainMissingOp(TfServeError.from(error));
       throw new TfServeError(wrapped.code, `cannot load ${exportDir}: ${wrapped.message}`);
     }
     if (options.batching) {

@@ -99,6 +99,8 @@ export interface NativeTfliteModel {
 
 export interface NativeAddon {
   loadSavedModel(exportDir: string, tags: string[], configProto: Uint8Array): Promise<{ model: NativeModel; metaGraphDef: Buffer }>;
+  /** Loads those of `paths` (op libraries) the process has not loaded yet; resolves to every one it has, with its serialized tensorflow.OpList. */
+  loadOpLibraries(paths: string[]): Promise<Array<{ path: string; opList: Buffer }>>;
   tfVersion(): string;
   /** Upper bounds (seconds) of NativeBatchingStats.queueBuckets. */
   queueBucketBounds(): number[];

@@ -17,6 +17,12 @@ export interface LoadOptions {
    * output filter and batching options share one queue. Default: off.
    */
   batching?: BatchingOptions | false;
+  /**
+   * Op libraries (.so files that register ops and kernels, TF_LoadLibrary) to
+   * load before the model, beside TF Text's, which install provides. Ops
+   * register process-wide: a library is loaded once per process and stays.
+   */
+  opLibraries?: string[];
 }
 
 export interface PredictOptions extends CallerLimits {

@@ -66,6 +66,7 @@ export interface ServerFlags {
   requestDecodeFactor: number;
   requestDecodeFloorBytes: number;
   requestDecodeMaxBytes: number;
+  opLibraries: string;
   demo: boolean;
 }
 
@@ -147,6 +148,7 @@ export const DEFAULT_FLAGS: Readonly<ServerFlags> = Object.freeze({
   requestDecodeFactor: DEFAULT_DECODE_LIMITS.factor,
   requestDecodeFloorBytes: DEFAULT_DECODE_LIMITS.floorBytes,
   requestDecodeMaxBytes: DEFAULT_DECODE_LIMITS.maxBytes,
+  opLibraries: '',
   demo: false,
 });
 
@@ -218,6 +220,7 @@ export const FLAG_SPECS: readonly FlagSpec[] = [
   { name: 'request_decode_factor', key: 'requestDecodeFactor', kind: 'int', min: 1, max: 1024, own: true, help: "a request's decoded tensors may take this many times its size in bytes (gRPC message or REST body)" },
   { name: 'request_decode_floor_bytes', key: 'requestDecodeFloorBytes', kind: 'int', min: 0, max: Number.MAX_SAFE_INTEGER, own: true, help: 'decoded bytes any request may take whatever its size (a few values broadcast over a shape)' },
   { name: 'request_decode_max_bytes', key: 'requestDecodeMaxBytes', kind: 'int', min: 1024, max: Number.MAX_SAFE_INTEGER, own: true, help: 'decoded bytes no single request may pass' },
+  { name: 'op_libraries', key: 'opLibraries', kind: 'string', own: true, help: "comma-separated paths of op libraries (.so files registering custom ops and kernels) to load before any model; TF Text's ops are loaded without it, as tensorflow_model_server links them in" },
   { name: 'demo', key: 'demo', kind: 'bool', own: true, help: 'serve the demo model (.fixtures/gaofei_cnn, made by `npm start`) and print commands that query it' },
 ];
 

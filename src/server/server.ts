@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { TfServeError } from '../engine/errors';
 import { Engine } from '../engine/engine';
 import type { LoadOptions } from '../engine/model';
+import { describeOpLibraries, loadOpLibraries } from '../engine/op-libraries';
 import type { ServableLoader } from '../engine/servable';
 import type { SessionOptions } from '../engine/session-options';
 import { preferTflite } from '../engine/tflite/model';
@@ -149,7 +150,12 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
   }
   // Checked before any model loads: a bad argument fails the start at once, not after the loads.
   const channel = parseGrpcChannelArguments(flags.grpcChannelArguments);
+  const opLibraries = flags.opLibraries.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  // Before any model, as tensorflow_model_server links its ops in: a bad
+  // library fails the start, and every load finds the ops registered.
+  log(`op libraries: ${describeOpLibraries(await loadOpLibraries(opLibraries))}`);
   const loadOptions: LoadOptions = {
+    opLibraries,
     session: sessionOptions(flags),
     tags: flags.savedModelTags.split(',').map((tag) => tag.trim()).filter((tag) => tag !== ''),
     batching: flags.enableBatching ? (flags.batchingParametersFile ? parseBatchingParametersFile(flags.batchingParametersFile) : {}) : false,
