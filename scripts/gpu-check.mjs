@@ -77,11 +77,13 @@ function ensureFixtures(models) {
   if (made.status !== 0) throw new Error(`cannot make the fixtures ${missing.join(', ')}`);
 }
 
-function libtensorflowSource() {
+/** deps/libtensorflow.json's account of the build: where it came from and its variant ('cpu' unless it says 'cuda'). */
+function libtensorflowBuild() {
   try {
-    return JSON.parse(fs.readFileSync(configFile, 'utf8')).source ?? 'unknown';
+    const config = JSON.parse(fs.readFileSync(configFile, 'utf8'));
+    return { source: config.source ?? 'unknown', variant: config.variant ?? 'cpu' };
   } catch {
-    return 'unknown (no deps/libtensorflow.json)';
+    return { source: 'unknown (no deps/libtensorflow.json)', variant: 'unknown' };
   }
 }
 
@@ -193,12 +195,19 @@ async function main() {
   const devices = probe.devices;
   await probe.unload();
   const gpus = devices.filter((d) => d.type === 'GPU');
-  const summary = { tensorflow: tfserve.tensorflowVersion(), libtensorflow: libtensorflowSource(), devices, gpu: gpus.length > 0, models: [] };
-  say(`TensorFlow ${summary.tensorflow} (${summary.libtensorflow})`);
+  const build = libtensorflowBuild();
+  const summary = { tensorflow: tfserve.tensorflowVersion(), libtensorflow: build.source, variant: build.variant, devices, gpu: gpus.length > 0, models: [] };
+  say(`TensorFlow ${summary.tensorflow} (${build.source}, ${build.variant} variant)`);
   say('devices:');
   for (const d of devices) say(`  ${d.name}  ${d.type}  ${d.type === 'CPU' ? '' : `${(d.memoryBytes / 2 ** 30).toFixed(2)} GiB`}`);
   if (!summary.gpu) {
-    say('no GPU: TensorFlow sees no GPU device (a CPU build of libtensorflow, or no usable NVIDIA GPU and driver); timing the CPU only');
+    const why =
+      build.variant === 'cuda'
+        ? "the CUDA build found no usable NVIDIA GPU and driver: TF's log above says why, e.g. 'failed call to cuInit'"
+        : build.variant === 'cpu'
+          ? 'this is the CPU build of libtensorflow: TFSERVE_TF_VARIANT=cuda npm install provisions the CUDA one'
+          : 'a CPU build of libtensorflow, or no usable NVIDIA GPU and driver';
+    say(`no GPU: TensorFlow sees no GPU device (${why}); timing the CPU only`);
   }
   let failed = false;
   for (const name of options.models) {
