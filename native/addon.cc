@@ -48,6 +48,19 @@ class LoadWorker : public PromiseWorker {
     Napi::Object result = Napi::Object::New(env);
     const std::string& meta = model_->meta_graph_def();
     result.Set("metaGraphDef", Napi::Buffer<char>::Copy(env, meta.data(), meta.size()));
+    const std::string& config = model_->config_proto();
+    result.Set("sessionConfig", Napi::Buffer<char>::Copy(env, config.data(), config.size()));
+    const auto& devices = model_->devices();
+    Napi::Array list = Napi::Array::New(env, devices.size());
+    for (size_t i = 0; i < devices.size(); ++i) {
+      Napi::Object device = Napi::Object::New(env);
+      device.Set("name", devices[i].name);
+      device.Set("type", devices[i].type);
+      // A double holds any real memory size exactly (< 2^53 bytes).
+      device.Set("memoryBytes", Napi::Number::New(env, static_cast<double>(devices[i].memory_bytes)));
+      list.Set(static_cast<uint32_t>(i), device);
+    }
+    result.Set("devices", list);
     result.Set("model", ModelWrap::New(env, std::move(model_)));
     return result;
   }
@@ -58,7 +71,8 @@ class LoadWorker : public PromiseWorker {
 };
 
 // loadSavedModel(exportDir: string, tags: string[], configProto: Uint8Array)
-//   -> Promise<{ model: NativeModel, metaGraphDef: Buffer }>
+//   -> Promise<{ model: NativeModel, metaGraphDef: Buffer, sessionConfig: Buffer,
+//               devices: { name, type, memoryBytes }[] }>
 Napi::Value LoadSavedModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsString() || !info[1].IsArray() ||

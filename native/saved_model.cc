@@ -114,8 +114,11 @@ std::shared_ptr<SavedModel> SavedModel::Load(const LoadOptions& options) {
   if (!session) throw TfError(TF_INTERNAL, "TensorFlow returned no session");
   CheckVariablesPresent(options.export_dir, graph.get());
 
+  std::vector<DeviceInfo> devices = ListDevices(session.get());
+
   std::string meta(static_cast<const char*>(meta_graph->data), meta_graph->length);
-  auto model = std::make_unique<SavedModel>(Token{}, std::move(graph), std::move(session), std::move(meta));
+  auto model = std::make_unique<SavedModel>(Token{}, std::move(graph), std::move(session), std::move(meta),
+                                            std::move(devices), options.config_proto);
   live_models.fetch_add(1);
   return std::shared_ptr<SavedModel>(model.release(), OffServingThreadDeleter{});
 }

@@ -14,6 +14,7 @@
 
 #include "batcher.h"
 #include "batching_params.h"
+#include "devices.h"
 #include "owned_tensor.h"
 #include "task.h"
 #include "tf_handles.h"
@@ -41,10 +42,13 @@ class SavedModel {
   };
 
  public:
-  SavedModel(Token, GraphPtr graph, SessionPtr session, std::string meta_graph_def)
+  SavedModel(Token, GraphPtr graph, SessionPtr session, std::string meta_graph_def,
+             std::vector<DeviceInfo> devices, std::string config_proto)
       : graph_(std::move(graph)),
         session_(std::move(session)),
-        meta_graph_def_(std::move(meta_graph_def)) {}
+        meta_graph_def_(std::move(meta_graph_def)),
+        devices_(std::move(devices)),
+        config_proto_(std::move(config_proto)) {}
 
   ~SavedModel();
 
@@ -56,6 +60,10 @@ class SavedModel {
   static size_t LiveCount();
 
   const std::string& meta_graph_def() const { return meta_graph_def_; }
+  // What TF_SessionListDevices returned right after the load.
+  const std::vector<DeviceInfo>& devices() const { return devices_; }
+  // The serialized ConfigProto handed to TF_SetConfig (empty: TF's defaults).
+  const std::string& config_proto() const { return config_proto_; }
 
   // Resolves "op_name:index" (index defaults to 0) to a graph output.
   TF_Output Resolve(const std::string& tensor_name);
@@ -82,6 +90,8 @@ class SavedModel {
   GraphPtr graph_;
   SessionPtr session_;
   std::string meta_graph_def_;
+  std::vector<DeviceInfo> devices_;
+  std::string config_proto_;
 
   std::mutex resolved_mutex_;
   std::unordered_map<std::string, TF_Output> resolved_;

@@ -19,6 +19,9 @@ struct SessionOptionsDeleter {
 struct BufferDeleter {
   void operator()(TF_Buffer* b) const { TF_DeleteBuffer(b); }
 };
+struct DeviceListDeleter {
+  void operator()(TF_DeviceList* l) const { TF_DeleteDeviceList(l); }
+};
 struct TensorDeleter {
   void operator()(TF_Tensor* t) const { TF_DeleteTensor(t); }
 };
@@ -38,6 +41,7 @@ using GraphPtr = std::unique_ptr<TF_Graph, GraphDeleter>;
 using SessionOptionsPtr = std::unique_ptr<TF_SessionOptions, SessionOptionsDeleter>;
 using BufferPtr = std::unique_ptr<TF_Buffer, BufferDeleter>;
 using TensorPtr = std::unique_ptr<TF_Tensor, TensorDeleter>;
+using DeviceListPtr = std::unique_ptr<TF_DeviceList, DeviceListDeleter>;
 using SessionPtr = std::unique_ptr<TF_Session, SessionDeleter>;
 
 inline StatusPtr NewStatus() { return StatusPtr(TF_NewStatus()); }

@@ -18,4 +18,4 @@ export function tensorflowVersion(): string {
 export type { Servable, ServableLoader } from './engine/servable';
 export { Engine, EngineModel, type EngineOptions, type EnginePredictOptions } from './engine/engine';
 export type { BatchingOptions } from './engine/batching-options';
-export type { NativeBatchingStats as BatchingStats } from './engine/native';
+export type { NativeBatchingStats as BatchingStats, Device } from './engine/native';

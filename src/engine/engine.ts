@@ -10,7 +10,7 @@ import { type EngineBroadcast, type PredictReply, type PredictTask, channelName 
 import { TfServeError, invalidArgument } from './errors';
 import { type LoadOptions, Model, type PredictOptions } from './model';
 import type { ResolvedVersion } from './model-dir';
-import type { NativeBatchingStats } from './native';
+import type { Device, NativeBatchingStats } from './native';
 import type { Servable } from './servable';
 import type { Signature } from './signatures';
 import { type AnyTensor, type TensorInput, ownedBuffers } from './tensor';
@@ -199,6 +199,13 @@ export class EngineModel implements Servable {
   }
   get signatureDefMap(): Uint8Array {
     return this.local.signatureDefMap;
+  }
+  /** The devices the shared session sees; every worker runs on the same session. */
+  get devices(): readonly Device[] {
+    return this.local.devices;
+  }
+  get sessionConfig(): Uint8Array {
+    return this.local.sessionConfig;
   }
 
   /** Like Model.predict, with the work done on the engine's worker threads. */

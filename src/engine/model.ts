@@ -5,7 +5,7 @@ import { dtypeFromEnum } from './dtypes';
 import { TfServeError, invalidArgument } from './errors';
 import { prepareFeeds, selectOutputs } from './inputs';
 import { type ResolvedVersion, resolveVersion } from './model-dir';
-import { type NativeBatchingStats, type NativeModel, type NativeOutput, type NativeRunResult, native } from './native';
+import { type Device, type NativeBatchingStats, type NativeModel, type NativeOutput, type NativeRunResult, native } from './native';
 import { explainMissingOp, loadOpLibraries } from './op-libraries';
 import { encodeConfigProto } from './session-options';
 import { type Signature, extractSignatureDefMap, parseMetaGraph } from './signatures';
@@ -46,6 +46,10 @@ export class Model implements Servable {
     readonly signatures: Readonly<Record<string, Signature>>,
     /** All signature_def entries as a serialized tensorflow.serving.SignatureDefMap (for TF Serving's metadata). */
     readonly signatureDefMap: Uint8Array,
+    /** The devices the session sees (TF_SessionListDevices at load): CPU:0, and each GPU TF may use. */
+    readonly devices: readonly Device[],
+    /** The serialized tensorflow.ConfigProto the session was created with, byte for byte as TF_SetConfig received it. */
+    readonly sessionConfig: Uint8Array,
     nativeModel: NativeModel,
   ) {
     this.native = nativeModel;
@@ -87,7 +91,7 @@ export class Model implements Servable {
       await loaded.model.release();
       throw new TfServeError('DATA_LOSS', `cannot read the MetaGraphDef of ${exportDir}: ${(error as Error).message}`);
     }
-    return new Model(path.basename(basePath), basePath, version, versions, exportDir, meta.tags.length ? meta.tags : tags, meta.signatures, signatureDefMap, loaded.model);
+    return new Model(path.basename(basePath), basePath, version, versions, exportDir, meta.tags.length ? meta.tags : tags, meta.signatures, signatureDefMap, Object.freeze(loaded.devices.map((d) => Object.freeze(d))), loaded.sessionConfig, loaded.model);
   }
 
   get loaded(): boolean {

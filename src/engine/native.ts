@@ -97,8 +97,27 @@ export interface NativeTfliteModel {
   release(): Promise<void>;
 }
 
+/** One device a session sees (TF_SessionListDevices). */
+export interface Device {
+  /** Full name, e.g. '/job:localhost/replica:0/task:0/device:GPU:0'. */
+  name: string;
+  /** 'CPU', 'GPU', ... */
+  type: string;
+  /** TF's memory limit for the device: a GPU's usable memory; on CPU a nominal figure (256 MiB). */
+  memoryBytes: number;
+}
+
+export interface NativeLoaded {
+  model: NativeModel;
+  metaGraphDef: Buffer;
+  /** The serialized tensorflow.ConfigProto the session was created with, as TF_SetConfig received it. */
+  sessionConfig: Buffer;
+  /** What TF_SessionListDevices returned right after the load. */
+  devices: Device[];
+}
+
 export interface NativeAddon {
-  loadSavedModel(exportDir: string, tags: string[], configProto: Uint8Array): Promise<{ model: NativeModel; metaGraphDef: Buffer }>;
+  loadSavedModel(exportDir: string, tags: string[], configProto: Uint8Array): Promise<NativeLoaded>;
   /** Loads those of `paths` (op libraries) the process has not loaded yet; resolves to every one it has, with its serialized tensorflow.OpList. */
   loadOpLibraries(paths: string[]): Promise<Array<{ path: string; opList: Buffer }>>;
   tfVersion(): string;

@@ -1,6 +1,6 @@
 import type { BatchingOptions } from './batching-options';
 import type { CallerLimits } from './cancellation';
-import type { NativeBatchingStats } from './native';
+import type { Device, NativeBatchingStats } from './native';
 import type { SessionOptions } from './session-options';
 import type { Signature } from './signatures';
 import type { AnyTensor, TensorInput } from './tensor';
@@ -49,6 +49,8 @@ export interface Servable {
   readonly signatures: Readonly<Record<string, Signature>>;
   /** Serialized tensorflow.serving.SignatureDefMap with every signature_def entry, byte for byte. */
   readonly signatureDefMap: Uint8Array;
+  /** The devices this version's session sees (TF_SessionListDevices at load). */
+  readonly devices: readonly Device[];
   predict(inputs: Record<string, TensorInput>, options?: PredictOptions): Promise<Record<string, AnyTensor>>;
   unload(): Promise<void>;
   /** What this version's batchers did (empty when it does not batch). */

@@ -39,8 +39,13 @@ export interface SessionOptions {
   usePerSessionThreads?: boolean;
   /** Run Grappler, TF's graph optimizer, when the session first runs a graph (default true; false sets disable_meta_optimizer). */
   graphOptimizer?: boolean;
+   * Most devices of a type the session may create (ConfigProto.device_count),
+   * e.g. `{ GPU: 0 }` to run on the CPU on a GPU machine, or `{ CPU: 2 }`
+   * for two CPU devices. Unnamed types: TF's default (every device found).
+   */
+  deviceCount?: Record<string, number>;
   gpu?: {
-    /** Comma-separated GPU ids TF may use, e.g. "0,1". */
+    /** Comma-separated GPU ids TF may use, e.g. "0,1" (default: all). */
     visibleDevices?: string;
     /** Grow GPU memory as needed instead of taking it all up front. */
     allowGrowth?: boolean;
@@ -61,13 +66,37 @@ function checkFlag(name: string, value: boolean | undefined, fallback = false): 
   return value;
 }
 
+const INT32_MAX = 2 ** 31 - 1;
+
+/** The device_count map, its keys sorted: the same counts always encode to the same bytes (the session registry's key). */
+function checkDeviceCount(counts: Record<string, number> | undefined): Record<string, number> {
+  if (counts === undefined) return {};
+  if (typeof counts !== 'object' || counts === null || Array.isArray(counts)) throw new TypeError('session.deviceCount must be an object of device type -> count');
+  const sorted: Record<string, number> = Object.create(null);
+  for (const type of Object.keys(counts).sort()) {
+    const count = counts[type];
+    if (type === '') throw new RangeError('session.deviceCount: a device type must not be empty');
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > INT32_MAX) {
+      throw new RangeError(`session.deviceCount.${type} must be an integer >= 0, got ${String(count)}`);
+    }
+    sorted[type] = count;
+  }
+  return sorted;
+}
+
 export function encodeConfigProto(options: SessionOptions = {}): Uint8Array {
   const fraction = options.gpu?.memoryFraction;
   if (fraction !== undefined && !(fraction > 0 && fraction <= 1)) {
     throw new RangeError(`session.gpu.memoryFraction must be in (0, 1], got ${fraction}`);
   }
+  const visible = options.gpu?.visibleDevices;
+  // TF checks the list only on a machine with GPUs; check it everywhere so a typo fails on the laptop too.
+  if (visible !== undefined && (typeof visible !== 'string' || !/^(\d+(,\d+)*)?$/.test(visible))) {
+    throw new RangeError(`session.gpu.visibleDevices must be comma-separated GPU ids such as "0,1", got ${JSON.stringify(visible)}`);
+  }
   const ConfigProto = protoType('tensorflow.ConfigProto');
   const message = ConfigProto.fromObject({
+    deviceCount: checkDeviceCount(options.deviceCount),
     intraOpParallelismThreads: checkCount('intraOpThreads', options.intraOpThreads, 0, 0),
     interOpParallelismThreads: checkCount('interOpThreads', options.interOpThreads, -1, -1),
     allowSoftPlacement: options.allowSoftPlacement ?? true,

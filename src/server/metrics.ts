@@ -7,7 +7,7 @@
 import { Counter, Gauge, Histogram, type Metric, Registry, collectDefaultMetrics } from 'prom-client';
 
 import type { StatusCode } from '../engine/errors';
-import { type NativeBatchingStats, native } from '../engine/native';
+import { type Device, type NativeBatchingStats, native } from '../engine/native';
 import { DEFAULT_SIGNATURE, type PredictOptions } from '../engine/model';
 import type { Servable, ServableLoader } from '../engine/servable';
 import { CLASSIFY_METHOD, REGRESS_METHOD } from '../serving/inference';
@@ -244,4 +244,25 @@ export function registerBatchingMetrics(metrics: ServerMetrics, source: Batching
   scrapeTimeMetric(metrics.registry, 'tfserve_batch_queue_depth', 'Requests waiting in the batch queues.', 'gauge', () =>
     perModel().map(({ model, stats }) => ({ labels: { model_name: model }, value: stats.queuedRequests })),
   );
+}
+
+/** Per loaded model version, the devices its session sees. */
+export type DevicesSource = () => Iterable<{ model: string; version: number; devices: readonly Device[] }>;
+
+/**
+ * The devices of every loaded version, read at each scrape:
+ * tfserve_model_devices (1 per device, an info-style gauge to count or join
+ * on) and tfserve_model_device_memory_bytes (TF's memory limit for it; for a
+ * GPU, what the session may use of it, for a CPU a nominal figure).
+ */
+export function registerDeviceMetrics(metrics: ServerMetrics, source: DevicesSource): void {
+  const samples = (value: (device: Device) => number) => () => {
+    const values: CollectedValue[] = [];
+    for (const { model, version, devices } of source()) {
+      for (const device of devices) values.push({ labels: { model_name: model, version, device: device.name, device_type: device.type }, value: value(device) });
+    }
+    return values;
+  };
+  scrapeTimeMetric(metrics.registry, 'tfserve_model_devices', 'Devices the session of a loaded model version sees (1 per device).', 'gauge', samples(() => 1));
+  scrapeTimeMetric(metrics.registry, 'tfserve_model_device_memory_bytes', "TensorFlow's memory limit of each device a loaded model version's session sees.", 'gauge', samples((d) => d.memoryBytes));
 }

@@ -17,7 +17,9 @@ import { runWarmup } from '../serving/warmup';
 import type { ServerFlags } from './flags';
 import { type GrpcServer, startGrpcServer } from './grpc';
 import { parseGrpcChannelArguments } from './grpc-channel-args';
-import { type BatchingStatsSource, ServerMetrics, registerBatchingMetrics } from './metrics';
+import type { Servable } from '../engine/servable';
+import { describeDevices } from './devices-log';
+import { type BatchingStatsSource, type DevicesSource, ServerMetrics, registerBatchingMetrics, registerDeviceMetrics } from './metrics';
 import { LIVENESS_PATH, READINESS_PATH, type RestServer, startRestServer } from './rest';
 
 export interface ServingServer {
@@ -100,25 +102,37 @@ function pollModelConfig(flags: ServerFlags, manager: ModelManager, last: string
   return () => clearInterval(timer);
 }
 
+/** `read` of every AVAILABLE version's servable, each held by a lease while it is read (scrape time). */
+function* eachAvailable<T>(manager: ModelManager, read: (servable: Servable) => T): Generator<{ model: string; version: number; value: T }> {
+  for (const name of manager.modelNames()) {
+    for (const status of manager.status(name)) {
+      if (status.state !== 'AVAILABLE') continue;
+      let lease;
+      try {
+        lease = manager.acquire({ name, version: status.version });
+      } catch {
+        continue; // unloaded since status() was read
+      }
+      try {
+        yield { model: name, version: status.version, value: read(lease.servable) };
+      } finally {
+        lease.release();
+      }
+    }
+  }
+}
+
 /** The batching stats of every AVAILABLE version, read at scrape time. */
 function batchingStatsOf(manager: ModelManager): BatchingStatsSource {
   return function* () {
-    for (const name of manager.modelNames()) {
-      for (const status of manager.status(name)) {
-        if (status.state !== 'AVAILABLE') continue;
-        let lease;
-        try {
-          lease = manager.acquire({ name, version: status.version });
-        } catch {
-          continue; // unloaded since status() was read
-        }
-        try {
-          yield { model: name, stats: lease.servable.batchingStats() };
-        } finally {
-          lease.release();
-        }
-      }
-    }
+    for (const { model, value } of eachAvailable(manager, (s) => s.batchingStats())) yield { model, stats: value };
+  };
+}
+
+/** The devices of every AVAILABLE version's session. */
+function devicesOf(manager: ModelManager): DevicesSource {
+  return function* () {
+    for (const { model, version, value } of eachAvailable(manager, (s) => s.devices)) yield { model, version, devices: value };
   };
 }
 
@@ -181,9 +195,10 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
   });
   metrics.observeManager(manager);
   if (loadOptions.batching) registerBatchingMetrics(metrics, batchingStatsOf(manager));
+  registerDeviceMetrics(metrics, devicesOf(manager));
   manager.on('load', (event: LoadEvent) => {
     if (event.error) log(`model '${event.name}' version ${event.version} failed to load after ${event.seconds.toFixed(2)} s: ${event.error.message}`);
-    else log(`model '${event.name}' version ${event.version} loaded in ${event.seconds.toFixed(2)} s`);
+    else log(`model '${event.name}' version ${event.version} loaded in ${event.seconds.toFixed(2)} s on ${describeDevices(event.devices ?? [])}`);
   });
 
   const grpcServers: GrpcServer[] = [];

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { TfServeError, type StatusCode } from '../engine/errors';
 import type { LoadOptions } from '../engine/model';
 import { listVersions } from '../engine/model-dir';
+import type { Device } from '../engine/native';
 import type { Servable, ServableLoader } from '../engine/servable';
 import { getOwn } from './own';
 
@@ -65,6 +66,8 @@ export interface LoadEvent {
   version: number;
   seconds: number;
   error?: TfServeError;
+  /** After a successful load: the devices the version's session sees. */
+  devices?: readonly Device[];
 }
 
 export interface Lease {
@@ -282,7 +285,7 @@ export class ModelManager extends EventEmitter {
         return;
       }
       v.state = 'AVAILABLE';
-      this.emit('load', { name, version, seconds: Number(process.hrtime.bigint() - started) / 1e9 } satisfies LoadEvent);
+      this.emit('load', { name, version, seconds: Number(process.hrtime.bigint() - started) / 1e9, devices: servable.devices } satisfies LoadEvent);
     } catch (error) {
       const failure = TfServeError.from(error);
       if (v.servable) await v.servable.unload().catch(() => undefined);
