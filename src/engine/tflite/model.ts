@@ -11,7 +11,7 @@ import { dtypeInfo } from '../dtypes';
 import { TfServeError, invalidArgument } from '../errors';
 import { prepareFeeds, selectOutputs } from '../inputs';
 import { versionDir } from '../model-dir';
-import { type NativeTfliteModel, native } from '../native';
+import { type Device, type NativeTfliteModel, native } from '../native';
 import type { LoadOptions, PredictOptions, Servable, ServableLoader } from '../servable';
 import { type Signature, nameMap } from '../signatures';
 import type { AnyTensor, TensorInput } from '../tensor';
@@ -29,7 +29,11 @@ function toTensor(output: { elementType: number; shape: number[]; data: ArrayBuf
   return { dtype: info.name, shape: output.shape, data: new info.array(output.data) } as AnyTensor;
 }
 
+/** LiteRT runs tfserve's TFLite models on its CPU accelerator only (no GPU or NPU delegate is asked for). */
+const LITERT_DEVICES: readonly Device[] = Object.freeze([{ name: '/litert/device:CPU:0', type: 'CPU', memoryBytes: 0 }]);
+
 export class TfliteModel implements Servable {
+  readonly devices = LITERT_DEVICES;
   readonly signatures: Readonly<Record<string, Signature>>;
   private handle: NativeTfliteModel | null;
 
