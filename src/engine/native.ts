@@ -76,6 +76,8 @@ export interface NativeAddon {
   queueBucketBounds(): number[];
   /** Sessions alive in this process, across all threads. */
   liveSessions(): number;
+  /** Names the calling thread (15 bytes at most) as /proc/<pid>/task/<tid>/comm shows it. */
+  nameThread(name: string): void;
 }
 
 // TF logs every INFO line to stderr unless told otherwise.

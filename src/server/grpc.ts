@@ -11,7 +11,7 @@ import protobuf from 'protobufjs';
 
 import { TfServeError, invalidArgument, type StatusCode } from '../engine/errors';
 import { modelConfigsFromServerConfig } from '../serving/config';
-import { classify, modelMetadata, modelStatus, multiInference, predict, regress, type ModelSpecInput } from '../serving/inference';
+import { classify, modelMetadata, modelStatus, multiInference, onTarget, regress, type ModelSpecInput } from '../serving/inference';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../serving/decode-limits';
 import type { ModelManager } from '../serving/model-manager';
 import { readingWire } from '../serving/proto-wire';
@@ -21,18 +21,19 @@ import {
   decodeMessage,
   decodeMetadataRequest,
   decodeMultiInferenceRequest,
-  decodePredictRequest,
+  decodePredictModelSpec,
   encodeMessage,
-  encodePredictResponse,
   modelSpecFromObject,
   multiInferenceResponseObject,
-  predictResponseSize,
   readBytesField,
   regressionResponseObject,
   requestBudget,
   writeModelSpec,
 } from '../serving/wire';
 import { DEFAULT_GRPC_MAX_MESSAGE_BYTES } from './flags';
+import type { GrpcPredictPayload } from './hot-path/grpc-predict';
+import { runJob } from './hot-path/run';
+import { jobTarget, ownedBytes } from './hot-path/target';
 
 const SIGNATURE_DEF_FIELD = 'signature_def';
 const SIGNATURE_DEF_MAP_TYPE_URL = 'type.googleapis.com/tensorflow.serving.SignatureDefMap';
@@ -112,22 +113,17 @@ interface HandlerContext {
 function predictionHandlers({ manager, decodeLimits, maxResponseBytes }: HandlerContext): Record<string, Handler> {
   return {
     Predict: async (bytes, _call, signal) => {
-      const request = readingWire('PredictRequest', () => decodePredictRequest(bytes, requestBudget(bytes.length, decodeLimits)));
-      const result = await predict(manager, {
-        modelSpec: request.modelSpec,
-        inputs: request.inputs,
-        outputFilter: request.outputFilter,
-        signal,
+      // The hot path: here only model_spec is read, to lease the version;
+      // the request is decoded, run and its answer encoded by the engine
+      // (hot-path/grpc-predict.ts), on its worker threads.
+      const modelSpec = readingWire('PredictRequest', () => decodePredictModelSpec(bytes, requestBudget(bytes.length, decodeLimits)));
+      const response = await onTarget(manager, modelSpec, (target) => {
+        // Moved, not cloned: grpc-js's message is a view on a larger buffer, all of which a clone would copy.
+        const own = ownedBytes(bytes);
+        const payload: GrpcPredictPayload = { bytes: own, limits: decodeLimits, maxResponseBytes, target: jobTarget(target) };
+        return runJob(target, 'grpcPredict', payload, { signal, transfer: [own.buffer as ArrayBuffer] });
       });
-      // Sized from the tensors before a buffer is built for it.
-      const size = predictResponseSize(result);
-      if (size > maxResponseBytes) {
-        throw new TfServeError(
-          'RESOURCE_EXHAUSTED',
-          `the PredictResponse would be ${size} bytes, more than the ${maxResponseBytes} a gRPC message may have (--grpc_max_message_bytes, or grpc.max_send_message_length in --grpc_channel_arguments)`,
-        );
-      }
-      return { model: request.modelSpec.name, response: encodePredictResponse(result) };
+      return { model: modelSpec.name, response };
     },
     Classify: async (bytes, _call, signal) => {
       const request = readingWire('ClassificationRequest', () => decodeExamplesRequest('tensorflow.serving.ClassificationRequest', bytes, requestBudget(bytes.length, decodeLimits)));

@@ -5,15 +5,17 @@ import net, { type AddressInfo } from 'node:net';
 
 import { type StatusCode, TfServeError } from '../engine/errors';
 import { DEFAULT_SIGNATURE } from '../engine/model';
-import type { Servable } from '../engine/servable';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../serving/decode-limits';
 import { classify, modelMetadata, modelStatus, predictOn, regress } from '../serving/inference';
 import type { ModelManager } from '../serving/model-manager';
 import type { ServerMetrics } from './metrics';
 import { HttpError, readBody } from './rest-body';
-import type { ExamplesDecoded, PredictDecoded } from './rest-codec/decode';
-import { RestCodec } from './rest-codec/pool';
-import { DEFAULT_MAX_RESPONSE_BYTES, type InputSignature, encodeClassifyResponse, encodeError, encodeRegressResponse } from './rest-json';
+import { jobTarget, ownedBytes } from './hot-path/target';
+import { runJob } from './hot-path/run';
+import type { RestPredictPayload } from './hot-path/rest-predict';
+import { type ExamplesDecoded, type PredictDecoded, inputSignatures } from './rest-codec/decode';
+import { INLINE_BODY_BYTES, RestCodec } from './rest-codec/pool';
+import { DEFAULT_MAX_RESPONSE_BYTES, encodeClassifyResponse, encodeError, encodeRegressResponse } from './rest-json';
 import { encodeMetadataResponse, encodeStatusResponse } from './rest-metadata';
 import { type ModelRoute, matchModelRoute } from './rest-routes';
 
@@ -77,7 +79,8 @@ function httpStatusOf(code: 'OK' | StatusCode): number {
 interface Answer {
   status: number;
   code: 'OK' | StatusCode;
-  body: string;
+  /** Text, or UTF-8 bytes written elsewhere (the hot path's answers). */
+  body: string | Uint8Array;
   contentType?: string;
 }
 
@@ -87,24 +90,8 @@ function errorAnswer(error: unknown): Answer {
   return { status: httpStatusOf(wrapped.code), code: wrapped.code, body: encodeError(wrapped.message) };
 }
 
-function ok(body: string): Answer {
+function ok(body: string | Uint8Array): Answer {
   return { status: 200, code: 'OK', body };
-}
-
-/** What the codec needs of a version's signatures, computed once per servable. */
-const inputSignatureCache = new WeakMap<Servable, InputSignature[]>();
-
-function inputSignatures(servable: Servable): InputSignature[] {
-  let list = inputSignatureCache.get(servable);
-  if (!list) {
-    list = Object.keys(servable.signatures).map((name) => {
-      const inputs = Object.create(null) as Record<string, InputSignature['inputs'][string]>;
-      for (const [alias, spec] of Object.entries(servable.signatures[name]!.inputs)) inputs[alias] = { dtype: spec.dtype, tfDtype: spec.tfDtype };
-      return { name, inputs };
-    });
-    inputSignatureCache.set(servable, list);
-  }
-  return list;
 }
 
 interface ApiContext {
@@ -114,7 +101,7 @@ interface ApiContext {
   maxResponseBytes: number;
 }
 
-async function runModelApi(context: ApiContext, route: ModelRoute, body: () => Promise<Uint8Array>, signal: AbortSignal): Promise<string> {
+async function runModelApi(context: ApiContext, route: ModelRoute, body: () => Promise<Uint8Array>, signal: AbortSignal): Promise<string | Uint8Array> {
   const { manager, codec, limits } = context;
   const spec = { name: route.name, version: route.version, versionLabel: route.versionLabel };
   switch (route.method) {
@@ -130,7 +117,17 @@ async function runModelApi(context: ApiContext, route: ModelRoute, body: () => P
       // lease is taken first and held while the body is decoded.
       const lease = manager.acquire(spec);
       try {
-        const job = { kind: 'predict' as const, body: bytes, limits, model: { name: lease.name, version: lease.version }, defaultSignature: DEFAULT_SIGNATURE, signatures: inputSignatures(lease.servable) };
+        // The hot path: the body goes to the engine, which decodes it, runs
+        // and writes the JSON answer where it runs the model. Bodies too
+        // large to parse in a moment go to the REST codec instead, whose
+        // workers are heap-capped and can be stopped mid-parse.
+        if (bytes.byteLength < INLINE_BODY_BYTES) {
+          // Moved, not cloned (a clone copies the whole buffer a view is on).
+          const own = ownedBytes(bytes);
+          const payload: RestPredictPayload = { body: own, limits, maxResponseBytes: context.maxResponseBytes, target: jobTarget(lease) };
+          return await runJob(lease, 'restPredict', payload, { signal, transfer: [own.buffer as ArrayBuffer] });
+        }
+        const job = { kind: 'predict' as const, body: bytes, limits, model: { name: lease.name, version: lease.version }, defaultSignature: DEFAULT_SIGNATURE, signatures: inputSignatures(lease.servable.signatures) };
         const decoded = (await codec.decode(job, signal)) as PredictDecoded;
         const result = await predictOn(lease, { inputs: decoded.inputs, signal, signatureName: decoded.signatureName });
         return await codec.encodePredict(result.outputs, decoded.format, context.maxResponseBytes, signal);
@@ -165,10 +162,10 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
 
   const send = (res: http.ServerResponse, answer: Answer) => {
     if (res.headersSent || res.destroyed) return;
-    const body = Buffer.from(answer.body, 'utf8');
+    const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
     res.writeHead(answer.status, {
       'Content-Type': answer.contentType ?? 'application/json',
-      'Content-Length': body.length,
+      'Content-Length': body.byteLength,
       ...(draining ? { Connection: 'close' } : {}),
     });
     res.end(body);

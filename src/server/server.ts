@@ -17,6 +17,7 @@ import { type GrpcServer, startGrpcServer } from './grpc';
 import { parseGrpcChannelArguments } from './grpc-channel-args';
 import { type BatchingStatsSource, ServerMetrics, registerBatchingMetrics } from './metrics';
 import { LIVENESS_PATH, READINESS_PATH, type RestServer, startRestServer } from './rest';
+import { JOBS_MODULE } from './hot-path/run';
 
 export interface ServingServer {
   readonly grpcPort: number;
@@ -153,7 +154,7 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
   };
 
   const metrics = new ServerMetrics();
-  const engine = options.loader ? null : await Engine.create({ workers: flags.engineWorkers });
+  const engine = options.loader ? null : await Engine.create({ workers: flags.engineWorkers, jobs: JOBS_MODULE });
   const loader: ServableLoader = options.loader ?? ((basePath, load) => engine!.load(basePath, load));
   const decodeLimits: DecodeLimits = { factor: flags.requestDecodeFactor, floorBytes: flags.requestDecodeFloorBytes, maxBytes: flags.requestDecodeMaxBytes };
   const manager = new ModelManager({
