@@ -9,7 +9,9 @@ import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 
+import { newSharedFlag } from '../src/engine/cancellation';
 import { Engine, type EngineModel } from '../src/engine/engine';
+import { CallAbort } from '../src/server/call-abort';
 import { startGrpcServer, type GrpcServer } from '../src/server/grpc';
 import type { GrpcPredictPayload } from '../src/server/hot-path/grpc-predict';
 import { JOBS_MODULE } from '../src/server/hot-path/run';
@@ -53,6 +55,21 @@ test('model_spec read alone equals the whole decode, occurrences merged as proto
   // Malformed: model_spec with a varint wire type, and a truncated message.
   assert.throws(() => decodePredictModelSpec(Uint8Array.of((1 << 3) | 0, 1)), /model_spec|field 1 has wire type 0/);
   assert.throws(() => decodePredictModelSpec(Uint8Array.of((2 << 3) | 2, 50, 1)), (e: Error & { code?: string }) => e.code === 'INVALID_ARGUMENT');
+});
+
+test('CallAbort makes its signal and flag on demand, aborted if the call already was', () => {
+  const early = new CallAbort();
+  early.abort();
+  assert.equal(early.signal.aborted, true);
+  assert.equal(Atomics.load(early.cancelFlag, 0), 1);
+  const late = new CallAbort();
+  const { signal, cancelFlag } = late;
+  assert.equal(signal.aborted, false);
+  assert.equal(Atomics.load(cancelFlag, 0), 0);
+  late.abort();
+  late.abort();
+  assert.equal(signal.aborted, true);
+  assert.equal(Atomics.load(cancelFlag, 0), 1);
 });
 
 describe('engine jobs', { skip }, () => {
@@ -103,6 +120,12 @@ describe('engine jobs', { skip }, () => {
     await rejectsWithCode(onPool.runJob('noSuchJob', {}), 'UNIMPLEMENTED', /no job 'noSuchJob'/);
     await rejectsWithCode(onPool.runJob('__proto__', {}), 'UNIMPLEMENTED');
     await rejectsWithCode(onPool.runJob('grpcPredict', payload(predictBytes('hp', [1]), 123), { signal: AbortSignal.abort() }), 'CANCELLED');
+    // A caller's own cancel flag, already set: the run never starts, on a worker or on the main thread.
+    const given = newSharedFlag();
+    Atomics.store(given, 0, 1);
+    await rejectsWithCode(onPool.runJob('grpcPredict', payload(predictBytes('hp', [1]), 123), { cancel: given }), 'CANCELLED');
+    await rejectsWithCode(onMain.runJob('grpcPredict', payload(predictBytes('hp', [1]), 123), { cancel: given }), 'CANCELLED');
+    await rejectsWithCode(onPool.runJob('grpcPredict', {}, { cancel: given, timeoutMs: 5 }), 'INVALID_ARGUMENT', /not both/);
     const engine = await Engine.create({ workers: 1 });
     try {
       const model = await engine.load(tfServingModel('saved_model_half_plus_two_cpu'));

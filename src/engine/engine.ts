@@ -7,7 +7,7 @@ import { Piscina } from 'piscina';
 
 import { callerLimited, newSharedFlag } from './cancellation';
 import { JobOutbox } from './job-outbox';
-import { type JobModule, type JobOptions, jobHandler, loadJobModule } from './engine-jobs';
+import { type JobModule, type JobOptions, cancelBound, jobHandler, loadJobModule } from './engine-jobs';
 import { type EngineBroadcast, type JobReply, type JobTask, type ModelLocation, type PredictReply, type PredictTask, channelName } from './engine-protocol';
 import { TfServeError, invalidArgument } from './errors';
 import { type LoadOptions, Model, type PredictOptions } from './model';
@@ -145,11 +145,17 @@ export class Engine {
       return Promise.reject(error);
     }
     const { outbox } = this;
+    const given = options.cancel;
+    if (given && (options.signal !== undefined || options.timeoutMs !== undefined)) {
+      return Promise.reject(invalidArgument('runJob takes a cancel flag or a signal and timeout, not both'));
+    }
+    // With the caller's own cancel flag there is nothing to watch here: the flag goes along as the run's token.
+    const limited = <T>(work: (token: Int32Array | undefined) => Promise<T>): Promise<T> => (given ? work(given) : callerLimited(options, work));
     const answered =
       outbox === null
-        ? // The same handler, on this thread: the model's own predict() watches the signal.
-          callerLimited(options, () => handler(model, payload as never, { signal: options.signal }).then((result) => result.value))
-        : callerLimited(options, (cancel) => {
+        ? // The same handler, on this thread, on a servable whose predict() reads the token.
+          limited((token) => handler(token ? cancelBound(model.local, token) : model, payload as never, { signal: options.signal }).then((result) => result.value))
+        : limited((cancel) => {
             const task: JobTask = { ...model.taskBase, kind: 'job', job, payload, cancel };
             return outbox.send(task, options.transfer).then((reply: JobReply) => {
               if ('error' in reply) throw new TfServeError(reply.error.code, reply.error.message);

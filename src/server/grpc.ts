@@ -32,6 +32,7 @@ import {
 } from '../serving/wire';
 import { DEFAULT_GRPC_MAX_MESSAGE_BYTES } from './flags';
 import type { GrpcPredictPayload } from './hot-path/grpc-predict';
+import { CallAbort } from './call-abort';
 import { runJob } from './hot-path/run';
 import { jobTarget, ownedBytes } from './hot-path/target';
 
@@ -67,7 +68,7 @@ export interface GrpcServer {
   close(graceMs: number): Promise<void>;
 }
 
-type Handler = (request: Buffer, call: grpc.ServerUnaryCall<Buffer, Uint8Array>, signal: AbortSignal) => Promise<{ model: string; response: Uint8Array }>;
+type Handler = (request: Buffer, call: grpc.ServerUnaryCall<Buffer, Uint8Array>, abort: CallAbort) => Promise<{ model: string; response: Uint8Array }>;
 
 function identity(buffer: Buffer): Buffer {
   return buffer;
@@ -112,7 +113,7 @@ interface HandlerContext {
 
 function predictionHandlers({ manager, decodeLimits, maxResponseBytes }: HandlerContext): Record<string, Handler> {
   return {
-    Predict: async (bytes, _call, signal) => {
+    Predict: async (bytes, _call, abort) => {
       // The hot path: here only model_spec is read, to lease the version;
       // the request is decoded, run and its answer encoded by the engine
       // (hot-path/grpc-predict.ts), on its worker threads.
@@ -121,21 +122,21 @@ function predictionHandlers({ manager, decodeLimits, maxResponseBytes }: Handler
         // Moved, not cloned: grpc-js's message is a view on a larger buffer, all of which a clone would copy.
         const own = ownedBytes(bytes);
         const payload: GrpcPredictPayload = { bytes: own, limits: decodeLimits, maxResponseBytes, target: jobTarget(target) };
-        return runJob(target, 'grpcPredict', payload, { signal, transfer: [own.buffer as ArrayBuffer] });
+        return runJob(target, 'grpcPredict', payload, abort, [own.buffer as ArrayBuffer]);
       });
       return { model: modelSpec.name, response };
     },
-    Classify: async (bytes, _call, signal) => {
+    Classify: async (bytes, _call, { signal }) => {
       const request = readingWire('ClassificationRequest', () => decodeExamplesRequest('tensorflow.serving.ClassificationRequest', bytes, requestBudget(bytes.length, decodeLimits)));
       const result = await classify(manager, { ...request, signal });
       return { model: request.modelSpec.name, response: encodeMessage('tensorflow.serving.ClassificationResponse', classificationResponseObject(result)) };
     },
-    Regress: async (bytes, _call, signal) => {
+    Regress: async (bytes, _call, { signal }) => {
       const request = readingWire('RegressionRequest', () => decodeExamplesRequest('tensorflow.serving.RegressionRequest', bytes, requestBudget(bytes.length, decodeLimits)));
       const result = await regress(manager, { ...request, signal });
       return { model: request.modelSpec.name, response: encodeMessage('tensorflow.serving.RegressionResponse', regressionResponseObject(result)) };
     },
-    MultiInference: async (bytes, _call, signal) => {
+    MultiInference: async (bytes, _call, { signal }) => {
       const request = readingWire('MultiInferenceRequest', () => decodeMultiInferenceRequest(bytes, requestBudget(bytes.length, decodeLimits)));
       const result = await multiInference(manager, { ...request, signal });
       return { model: request.tasks[0]?.modelSpec.name ?? '', response: encodeMessage('tensorflow.serving.MultiInferenceResponse', multiInferenceResponseObject(result)) };
@@ -189,13 +190,13 @@ function unaryService(
     definition[method] = methodDefinition(serviceName, method);
     implementation[method] = (call: grpc.ServerUnaryCall<Buffer, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>) => {
       const started = process.hrtime.bigint();
-      const controller = new AbortController();
+      const abort = new CallAbort();
       let answered = false;
-      // grpc-js also reports 'cancelled' once an answered call's stream closes.
-      call.on('cancelled', () => answered || controller.abort());
+      // grpc-js also reports 'cancelled' once an answered call's stream closes (a deadline passing cancels too).
+      call.on('cancelled', () => answered || abort.abort());
       let model = '';
       const finish = (code: 'OK' | StatusCode) => onRequest?.({ service: serviceName, method, model, code, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
-      handler(call.request, call, controller.signal).then(
+      handler(call.request, call, abort).then(
         (result) => {
           answered = true;
           model = result.model;

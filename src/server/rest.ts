@@ -125,7 +125,7 @@ async function runModelApi(context: ApiContext, route: ModelRoute, body: () => P
           // Moved, not cloned (a clone copies the whole buffer a view is on).
           const own = ownedBytes(bytes);
           const payload: RestPredictPayload = { body: own, limits, maxResponseBytes: context.maxResponseBytes, target: jobTarget(lease) };
-          return await runJob(lease, 'restPredict', payload, { signal, transfer: [own.buffer as ArrayBuffer] });
+          return await runJob(lease, 'restPredict', payload, { signal }, [own.buffer as ArrayBuffer]);
         }
         const job = { kind: 'predict' as const, body: bytes, limits, model: { name: lease.name, version: lease.version }, defaultSignature: DEFAULT_SIGNATURE, signatures: inputSignatures(lease.servable.signatures) };
         const decoded = (await codec.decode(job, signal)) as PredictDecoded;

@@ -10,14 +10,22 @@ import { type JobName, jobs } from './jobs';
 /** The job module the server's Engine loads on its workers. */
 export const JOBS_MODULE = path.join(__dirname, 'jobs.js');
 
+/** How the caller gives up: an AbortSignal, or (cheaper, gRPC's CallAbort) a flag made on demand. */
+export type GiveUp = { readonly signal: AbortSignal } | { readonly signal: AbortSignal; readonly cancelFlag: Int32Array };
+
 /**
  * Runs a front-door job on the target's version: on the engine's workers
  * when the servable has an engine (EngineModel.runJob), else (a servable
- * from a custom loader) the same handler here.
+ * from a custom loader) the same handler here. `transfer`: payload buffers
+ * to move to the worker.
  */
-export async function runJob(target: Target, job: JobName, payload: unknown, options: JobOptions): Promise<Uint8Array> {
+export async function runJob(target: Target, job: JobName, payload: unknown, giveUp: GiveUp, transfer: ArrayBuffer[] = []): Promise<Uint8Array> {
   const { servable } = target;
-  if (servable.runJob) return (await servable.runJob(job, payload, options)) as Uint8Array;
-  const result = await jobs[job](servable, payload as never, { signal: options.signal });
+  if (servable.runJob) {
+    // A cancel flag alone costs a few µs; a signal makes the engine watch it to answer early as well.
+    const options: JobOptions = 'cancelFlag' in giveUp ? { cancel: giveUp.cancelFlag, transfer } : { signal: giveUp.signal, transfer };
+    return (await servable.runJob(job, payload, options)) as Uint8Array;
+  }
+  const result = await jobs[job](servable, payload as never, { signal: giveUp.signal });
   return result.value as Uint8Array;
 }
