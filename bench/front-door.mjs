@@ -3,6 +3,12 @@
 //
 //   npm run bench:front-door -- [--seconds 10] [--clients 64] [--engine-workers N]
 //                               [--model .fixtures/gaofei_cnn] [--skip-floor] [--json out.json]
+//                               [--docs [--before earlier.json] [--from report.json]]
+//
+// --docs writes the results as the "Front doors" section of
+// docs/benchmarks.md (between markers the full bench keeps); --before adds
+// an earlier run's --json report (e.g. of an older tree) beside this one;
+// --from writes the section from a saved --json report instead of measuring.
 //
 // Paths measured against the `tfserve` binary (its own process, batching as
 // bench:grpc sets it, the CNN with one 28x28 image per request):
@@ -28,7 +34,8 @@ import { installTools, toolPath } from '../scripts/install-tools.mjs';
 import { freePort } from '../scripts/free-port.mjs';
 import { SWEEP_BATCHING } from './contenders/tfserve.mjs';
 import { closedLoop } from './lib/closed-loop.mjs';
-import { FIXTURES_DIR, REPO_ROOT } from './lib/paths.mjs';
+import { FRONT_DOOR_END, FRONT_DOOR_START } from './lib/docs-sections.mjs';
+import { DOCS_DIR, FIXTURES_DIR, REPO_ROOT } from './lib/paths.mjs';
 
 const dist = (p) => path.join(REPO_ROOT, 'dist', 'src', p);
 const PROTO_DIR = path.join(REPO_ROOT, 'proto');
@@ -43,6 +50,9 @@ const { values: opts } = parseArgs({
     'skip-floor': { type: 'boolean', default: false },
     'skip-embedded': { type: 'boolean', default: false },
     json: { type: 'string' },
+    docs: { type: 'boolean', default: false },
+    before: { type: 'string' },
+    from: { type: 'string' },
     // Internal: run the floor server (fixed answers) and print its ports.
     'floor-server': { type: 'boolean', default: false },
   },
@@ -340,7 +350,7 @@ async function main() {
   const reference = JSON.parse(fs.readFileSync(path.join(opts.model, 'reference.json'), 'utf8'));
   const image = Float32Array.from(reference.images[0]);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfserve-front-door-'));
-  const report = { clients, seconds, cores: os.availableParallelism(), engineWorkers: opts['engine-workers'] ?? 'default', batching: SWEEP_BATCHING };
+  const report = { clients, seconds, cores: os.availableParallelism(), engineWorkers: opts['engine-workers'] ?? 'the server default', batching: SWEEP_BATCHING };
   try {
     const files = await payloads(dir, image);
     if (!opts['skip-embedded']) report.embedded = await measureEmbedded(clients, seconds, image);
@@ -371,7 +381,89 @@ async function main() {
     }
   }
   if (opts.json) fs.writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`);
+  if (opts.docs) writeDocsSection(report, opts.before ? JSON.parse(fs.readFileSync(opts.before, 'utf8')) : null);
+}
+
+// ---------------------------------------------------------------- docs
+
+const PATHS = ['grpc tensor_content', 'grpc float_val', 'rest json'];
+
+function cpuCell(us) {
+  return us === undefined || us === null ? '-' : us.toFixed(0);
+}
+
+/** Rows of one report: throughput and CPU µs per request by thread group, per path. */
+function reportRows(label, report) {
+  const rows = [];
+  const named = ['main thread', 'tfs-engine', 'tf-session', 'tfs-batch'];
+  const add = (where, name, r) => {
+    const us = r.usPerRequest ?? {};
+    // Threads tfserve does not name: V8's platform threads, libuv's pool (and, before threads were named, all of them).
+    const other = Object.entries(us).filter(([group]) => !named.includes(group) && group !== 'total');
+    const cells = [...named.map((group) => cpuCell(us[group])), other.length ? cpuCell(other.reduce((sum, [, v]) => sum + (v ?? 0), 0)) : '-', cpuCell(us.total)];
+    rows.push(`| ${label} | ${where} | ${name} | ${r.rps.toFixed(0)} | ${r.errors ?? 0} | ${cells.join(' | ')} |`);
+  };
+  for (const name of PATHS) if (report.tfserve?.[name]) add('tfserve', name, report.tfserve[name]);
+  for (const name of PATHS) if (report.floor?.[name]) add('floor', name, report.floor[name]);
+  if (report.embedded) rows.push(`| ${label} | embedded | Engine predict() | ${report.embedded.rps.toFixed(0)} | ${report.embedded.errors ?? 0} | - | - | - | - | - | - |`);
+  return rows;
+}
+
+function ratioLine(label, report) {
+  if (!report.embedded) return null;
+  const ratio = (name) => (report.tfserve[name].rps / report.embedded.rps).toFixed(2);
+  return `- ${label}: gRPC / embedded throughput ${ratio('grpc tensor_content')} (tensor_content), ${ratio('grpc float_val')} (float_val).`;
+}
+
+/** Issue 10's targets, from the latest run. */
+function targetLines(report) {
+  const rows = [];
+  const main = (name) => report.tfserve[name]?.usPerRequest?.['main thread'];
+  for (const name of PATHS) {
+    const us = main(name);
+    if (us === undefined || us === null) continue;
+    const floor = report.floor?.[name]?.usPerRequest?.['main thread'];
+    rows.push(`| main-thread CPU per ${name} request | ≤ 50 µs | ${us.toFixed(0)} µs${floor ? ` (floor ${floor.toFixed(0)} µs)` : ''} | ${us <= 50 ? 'yes' : '**no**'} |`);
+  }
+  if (report.embedded) {
+    for (const name of ['grpc tensor_content', 'grpc float_val']) {
+      const ratio = report.tfserve[name].rps / report.embedded.rps;
+      rows.push(`| gRPC throughput / embedded, ${name.replace('grpc ', '')} | ≥ 0.9 | ${ratio.toFixed(2)} | ${ratio >= 0.9 ? 'yes' : '**no**'} |`);
+    }
+  }
+  return ['Targets (issue 10), latest run:', '', '| measure | goal | measured | met |', '|---|---|---|---|', ...rows];
+}
+
+function writeDocsSection(report, before) {
+  const file = path.join(DOCS_DIR, 'benchmarks.md');
+  const runs = before ? [['before', before], ['after', report]] : [['this run', report]];
+  const lines = [
+    FRONT_DOOR_START,
+    '## Front doors: server CPU per request, by thread (issue 10)',
+    '',
+    `\`npm run bench:front-door\` (bench/front-door.mjs): the \`tfserve\` binary on the CNN (${report.clients} concurrent clients, ${report.seconds} s per path, batching ${JSON.stringify(report.batching)}), driven by ghz for gRPC Predict (the 28x28 image as \`tensor_content\` and as 784 \`float_val\`) and by wrk for REST \`:predict\` (\`{"instances": [image]}\`); tools from \`node scripts/install-tools.mjs\`. CPU per thread from \`/proc/<pid>/task/*/stat\` (utime + stime) over each run, divided by the requests answered. **floor**: the same tools against grpc-js and node:http handlers that answer a fixed message at once: what the HTTP/2 and HTTP/1 framing alone costs the main thread. **embedded**: Engine predict() from ${report.clients} callers in the bench's own process, the same batching.`,
+    '',
+    `Machine: ${report.cores} cores, shared with other work while measured (load from other processes moves these numbers by tens of percent); engine workers: ${runs.map(([l, r]) => `${l} ${r.engineWorkers}`).join(', ')}.`,
+    '',
+    '| run | server | path | req/s | errors | main thread µs | engine workers µs | TF pools µs | batch threads µs | other µs | total µs |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+    ...runs.flatMap(([label, r]) => reportRows(label, r)),
+    '',
+    ...runs.map(([label, r]) => ratioLine(label, r)).filter(Boolean),
+    '',
+    ...targetLines(report),
+    '',
+    FRONT_DOOR_END,
+  ];
+  const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const start = old.indexOf(FRONT_DOOR_START);
+  const end = old.indexOf(FRONT_DOOR_END);
+  const block = lines.join('\n');
+  const next = start >= 0 && end > start ? `${old.slice(0, start)}${block}${old.slice(end + FRONT_DOOR_END.length)}` : `${old.trimEnd()}\n\n${block}\n`;
+  fs.writeFileSync(file, next);
+  console.log(`wrote the front-door section of ${path.relative(REPO_ROOT, file)}`);
 }
 
 if (opts['floor-server']) await floorServer();
+else if (opts.from) writeDocsSection(JSON.parse(fs.readFileSync(opts.from, 'utf8')), opts.before ? JSON.parse(fs.readFileSync(opts.before, 'utf8')) : null);
 else await main();
