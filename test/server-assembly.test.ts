@@ -183,6 +183,8 @@ test('startServer with --enable_batching, a TF Serving batching file and engine 
     const batches = Number(/tfserve_batch_size_count\{model_name="digits"\} (\d+)/.exec(metrics)?.[1]);
     const requests = Number(/tfserve_batch_queue_latency_seconds_count\{model_name="digits"\} (\d+)/.exec(metrics)?.[1]);
     assert.equal(requests, 12, metrics);
+    // Predicts on the hot path (engine jobs) are timed as runs too.
+    assert.equal(Number(/:tensorflow:serving:runtime_latency_count\{model_name="digits",API="predict",runtime="TF1"\} (\d+)/.exec(metrics)?.[1]), 12, metrics);
     assert.ok(batches >= 1 && batches < 12, `12 requests ran in ${batches} batches`);
   } finally {
     await server.shutdown(1000);

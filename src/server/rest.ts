@@ -11,6 +11,7 @@ import type { ModelManager } from '../serving/model-manager';
 import type { ServerMetrics } from './metrics';
 import { HttpError, readBody } from './rest-body';
 import { jobTarget, ownedBytes } from './hot-path/target';
+import { CallAbort } from './call-abort';
 import { runJob } from './hot-path/run';
 import type { RestPredictPayload } from './hot-path/rest-predict';
 import { type ExamplesDecoded, type PredictDecoded, inputSignatures } from './rest-codec/decode';
@@ -101,7 +102,7 @@ interface ApiContext {
   maxResponseBytes: number;
 }
 
-async function runModelApi(context: ApiContext, route: ModelRoute, body: () => Promise<Uint8Array>, signal: AbortSignal): Promise<string | Uint8Array> {
+async function runModelApi(context: ApiContext, route: ModelRoute, body: () => Promise<Uint8Array>, abort: CallAbort): Promise<string | Uint8Array> {
   const { manager, codec, limits } = context;
   const spec = { name: route.name, version: route.version, versionLabel: route.versionLabel };
   switch (route.method) {
@@ -125,9 +126,10 @@ async function runModelApi(context: ApiContext, route: ModelRoute, body: () => P
           // Moved, not cloned (a clone copies the whole buffer a view is on).
           const own = ownedBytes(bytes);
           const payload: RestPredictPayload = { body: own, limits, maxResponseBytes: context.maxResponseBytes, target: jobTarget(lease) };
-          return await runJob(lease, 'restPredict', payload, { signal }, [own.buffer as ArrayBuffer]);
+          return await runJob(lease, 'restPredict', payload, abort, [own.buffer as ArrayBuffer]);
         }
         const job = { kind: 'predict' as const, body: bytes, limits, model: { name: lease.name, version: lease.version }, defaultSignature: DEFAULT_SIGNATURE, signatures: inputSignatures(lease.servable.signatures) };
+        const { signal } = abort;
         const decoded = (await codec.decode(job, signal)) as PredictDecoded;
         const result = await predictOn(lease, { inputs: decoded.inputs, signal, signatureName: decoded.signatureName });
         return await codec.encodePredict(result.outputs, decoded.format, context.maxResponseBytes, signal);
@@ -137,6 +139,7 @@ async function runModelApi(context: ApiContext, route: ModelRoute, body: () => P
     }
     case 'classify':
     case 'regress': {
+      const { signal } = abort;
       const decoded = (await codec.decode({ kind: route.method, body: await body(), limits }, signal)) as ExamplesDecoded;
       const modelSpec = { ...spec, signatureName: decoded.signatureName };
       const { examples, context: exampleContext } = decoded;
@@ -179,23 +182,30 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
       req.resume();
       return { answer: errorAnswer(error) };
     }
-    const controller = new AbortController();
-    const deadline = options.timeoutMs > 0 ? setTimeout(() => controller.abort(new TfServeError('DEADLINE_EXCEEDED', `Request timed out after ${options.timeoutMs} ms (--rest_api_timeout_in_ms)`)), options.timeoutMs) : null;
-    const timedOut = new Promise<never>((_, reject) => {
-      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
-    });
-    timedOut.catch(() => undefined);
+    const abort = new CallAbort();
+    let deadline: NodeJS.Timeout | null = null;
+    let timedOut: Promise<never> | null = null;
+    if (options.timeoutMs > 0) {
+      // A deadline answers on time, whatever the work is doing: it races the work on the signal.
+      const { signal } = abort;
+      timedOut = new Promise<never>((_, reject) => {
+        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+      });
+      timedOut.catch(() => undefined);
+      deadline = setTimeout(() => abort.abort(new TfServeError('DEADLINE_EXCEEDED', `Request timed out after ${options.timeoutMs} ms (--rest_api_timeout_in_ms)`)), options.timeoutMs);
+    }
     // A client that goes away before its answer gives the request up: its
     // decoding job (and a run that has not started) stops instead of
-    // holding a codec worker for nobody.
+    // holding a worker for nobody.
     const gone = () => {
-      if (!res.writableFinished) controller.abort(new TfServeError('CANCELLED', 'The client closed the connection before the answer'));
+      if (!res.writableFinished) abort.abort(new TfServeError('CANCELLED', 'The client closed the connection before the answer'));
     };
     res.once('close', gone);
     try {
       const body = () => readBody(req, options.maxBodyBytes);
       if (route.method === 'status' || route.method === 'metadata') req.resume();
-      const text = await Promise.race([runModelApi(apiContext, route, body, controller.signal), timedOut]);
+      const work = runModelApi(apiContext, route, body, abort);
+      const text = await (timedOut ? Promise.race([work, timedOut]) : work);
       return { answer: ok(text), route };
     } catch (error) {
       return { answer: errorAnswer(error), route };
