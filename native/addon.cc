@@ -34,6 +34,7 @@ class LoadWorker : public PromiseWorker {
     std::exception_ptr error;
     std::thread loader([this, &error] {
       DeprioritizeComputeThread();
+      NameThisThread("tf-session");
       try {
         model_ = ModelRegistry::Instance().Acquire(options_);
       } catch (...) {
@@ -148,6 +149,14 @@ Napi::Value QueueBucketBoundsJs(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// nameThread(name: string): names the calling JS thread (a worker's, for
+// per-thread CPU accounting in /proc/<pid>/task/*/stat).
+Napi::Value NameThread(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString()) throw InvalidArgument(info.Env(), "nameThread(name) takes a string");
+  NameThisThread(info[0].As<Napi::String>().Utf8Value().c_str());
+  return info.Env().Undefined();
+}
+
 Napi::Value LiveSessions(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(SavedModel::LiveCount()));
 }
@@ -165,6 +174,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("liveSessions", Napi::Function::New<LiveSessions>(env, "liveSessions"));
   exports.Set("loadTfliteModel", Napi::Function::New<LoadTfliteModel>(env, "loadTfliteModel"));
   exports.Set("liveTfliteModels", Napi::Function::New<LiveTfliteModels>(env, "liveTfliteModels"));
+  exports.Set("nameThread", Napi::Function::New<NameThread>(env, "nameThread"));
   return exports;
 }
 

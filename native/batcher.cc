@@ -92,7 +92,10 @@ Batcher::Batcher(SavedModel* model, BatchingParams params, std::vector<std::stri
       fetch_names_(std::move(fetch_names)) {
   stats_.queue_buckets.assign(QueueBucketBounds().size() + 1, 0);
   for (int64_t i = 0; i < params_.num_batch_threads; ++i) {
-    threads_.emplace_back([this] { Loop(); });
+    threads_.emplace_back([this] {
+      NameThisThread("tfs-batch");
+      Loop();
+    });
   }
 }
 

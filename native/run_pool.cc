@@ -1,5 +1,6 @@
 #include "run_pool.h"
 
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -7,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cerrno>
+#include <cstring>
 
 #include "env_int.h"
 
@@ -28,6 +30,12 @@ void DeprioritizeComputeThread() {
   if (errno == 0) setpriority(PRIO_PROCESS, tid, std::min(19, current + nice));
 }
 
+void NameThisThread(const char* name) {
+  char truncated[16] = {};
+  std::strncpy(truncated, name, sizeof truncated - 1);
+  pthread_setname_np(pthread_self(), truncated);
+}
+
 RunPool& RunPool::Instance() {
   const int fallback = static_cast<int>(std::max(4u, 2 * std::thread::hardware_concurrency()));
   static RunPool pool(static_cast<size_t>(EnvInt("TFSERVE_RUN_THREADS", fallback, 1, 4096)));
@@ -35,7 +43,10 @@ RunPool& RunPool::Instance() {
 }
 
 RunPool::RunPool(size_t threads) {
-  for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
+  for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] {
+    NameThisThread("tfs-run");
+    Loop();
+  });
 }
 
 RunPool::~RunPool() {

@@ -55,4 +55,9 @@ bool IsServingThread();
 // before TensorFlow does. Threads TF creates from here on inherit it.
 void DeprioritizeComputeThread();
 
+// Names the calling thread (at most 15 bytes are kept) for /proc, top and
+// debuggers: threads it creates afterwards inherit the name, which is how
+// TF's own pools, created from the loader thread, come out as "tf-session".
+void NameThisThread(const char* name);
+
 }  // namespace tfserve

@@ -17,6 +17,8 @@ import type { ModelManager } from '../src/serving/model-manager';
 import { servingType } from '../src/serving/protos';
 import { fixture, needsTfServingData, repoRoot, tfServingModel } from './helpers';
 import { modelConfig, testManager } from './manager-helpers';
+import { Engine } from '../src/engine/engine';
+import { JOBS_MODULE } from '../src/server/hot-path/run';
 
 const skip = needsTfServingData();
 const run = promisify(execFile);
@@ -134,7 +136,12 @@ function classifyBytes(spec: Spec, examples: Uint8Array[], context?: Uint8Array)
 const Example = servingType('tensorflow.Example');
 const exampleX = (x: number) => Example.encode(Example.fromObject({ features: { feature: { x: { floatList: { value: [x] } } } } })).finish();
 
-describe('hostile gRPC requests', { skip }, () => {
+// Twice: handlers on this thread (a servable without an engine), and the
+// server's hot path, where the request's bytes go to an engine worker that
+// decodes, validates, runs and encodes (src/server/hot-path).
+for (const mode of ['in-process', 'engine workers'] as const)
+describe(`hostile gRPC requests (${mode})`, { skip }, () => {
+  let engine: Engine | null = null;
   let manager: ModelManager;
   let server: GrpcServer;
   let small: GrpcServer;
@@ -142,7 +149,9 @@ describe('hostile gRPC requests', { skip }, () => {
   let smallClient: grpc.Client;
 
   before(async () => {
-    manager = testManager();
+    const workerEngine = mode === 'engine workers' ? await Engine.create({ workers: 1, jobs: JOBS_MODULE }) : null;
+    engine = workerEngine;
+    manager = workerEngine ? testManager({ loader: (basePath, options) => workerEngine.load(basePath, options) }) : testManager();
     await manager.setConfig([
       modelConfig('hp', tfServingModel('saved_model_half_plus_two_cpu'), { versionLabels: { stable: 123 } }),
       modelConfig('dtypes', fixture('dtypes')),
@@ -161,6 +170,7 @@ describe('hostile gRPC requests', { skip }, () => {
     await server?.close(1000);
     await small?.close(1000);
     await manager?.close();
+    await engine?.close();
   });
 
   test('shapes TensorFlow would abort on: rank 255, products past int64, negative dims', async () => {

@@ -9,6 +9,7 @@ import { ALL_CONTENDERS } from './options.mjs';
 import { DOCS_DIR, REPO_ROOT } from './paths.mjs';
 import { modelTables } from './tables.mjs';
 import { computeTargets } from './targets.mjs';
+import { keptSections } from './docs-sections.mjs';
 
 export const CHART_FILE = path.join(DOCS_DIR, 'benchmarks-throughput.svg');
 export const DOC_FILE = path.join(DOCS_DIR, 'benchmarks.md');
@@ -128,6 +129,9 @@ export function writeDocs(results, models) {
     'The gRPC front door is measured separately: `npm run bench:grpc` (bench/grpc-load.mjs) drives Predict on the `tfserve` binary from concurrent clients (64 by default) and compares it with the embedded `predict()` under the same batching.',
     '',
   );
+  // Sections other benches wrote (the front doors') stay.
+  const kept = keptSections(DOC_FILE);
+  if (kept) lines.push(kept, '');
   fs.writeFileSync(DOC_FILE, `${lines.join('\n')}`);
   return { doc: path.relative(REPO_ROOT, DOC_FILE), chart: path.relative(REPO_ROOT, CHART_FILE) };
 }

@@ -1,13 +1,16 @@
 // A piscina worker of the Engine: decodes, validates and encodes tensors off
 // the main thread and calls the addon, which shares one session per model
-// version with every other thread.
+// version with every other thread. It also runs the jobs of the engine's job
+// module (engine-jobs.ts): whole front-door requests, bytes in, bytes out.
 import { BroadcastChannel, workerData } from 'node:worker_threads';
 
 import { Piscina, transferableSymbol, valueSymbol } from 'piscina';
 
-import { type EngineBroadcast, type PredictReply, type PredictTask, channelName } from './engine-protocol';
+import { type JobModule, cancelBound, jobHandler, loadJobModule } from './engine-jobs';
+import { type EngineBroadcast, type EngineTask, type JobGroupTask, type JobReply, type JobTask, type ModelLocation, type PredictReply, type PredictTask, channelName } from './engine-protocol';
 import { TfServeError } from './errors';
 import { Model } from './model';
+import { native } from './native';
 import type { AnyTensor } from './tensor';
 
 const models = new Map<number, Promise<Model>>();
@@ -18,7 +21,13 @@ function unload(key: number): void {
   void model?.then((m) => m.unload(), () => undefined);
 }
 
-const channel = new BroadcastChannel(channelName((workerData as { engineId: string }).engineId));
+// Shown in /proc/<pid>/task/*/comm, so that CPU per thread can be told apart (bench/front-door.mjs).
+native.nameThread('tfs-engine');
+
+const { engineId, jobs } = workerData as { engineId: string; jobs?: string };
+const jobModule: JobModule | null = jobs === undefined ? null : loadJobModule(jobs);
+
+const channel = new BroadcastChannel(channelName(engineId));
 channel.unref();
 channel.onmessage = (event) => {
   const message = (event as unknown as { data: EngineBroadcast }).data;
@@ -26,15 +35,16 @@ channel.onmessage = (event) => {
   else for (const key of [...models.keys()]) unload(key);
 };
 
-const isUnloaded = (task: PredictTask) => Atomics.load(task.unloaded, 0) !== 0;
+const isUnloaded = (task: EngineTask) => Atomics.load(task.unloaded, 0) !== 0;
 
-async function modelFor(task: PredictTask): Promise<Model> {
+async function modelFor(task: EngineTask): Promise<Model> {
   // Requests can still be queued in the pool after their model was unloaded
   // (their callers were answered early): they must not load it again.
   if (isUnloaded(task)) throw new TfServeError('FAILED_PRECONDITION', 'the model was unloaded');
   let model = models.get(task.key);
   if (!model) {
-    model = Model.open(task.basePath, task.version, task.load);
+    const { basePath, version, load } = JSON.parse(task.location) as ModelLocation;
+    model = Model.open(basePath, version, load);
     models.set(task.key, model);
     model.catch(() => models.delete(task.key));
   }
@@ -57,28 +67,68 @@ function transferable(outputs: Record<string, AnyTensor>): ArrayBuffer[] {
   return [...buffers];
 }
 
+function moved(reply: object, buffers: ArrayBuffer[]): unknown {
+  if (buffers.length === 0) return reply;
+  return Piscina.move({
+    get [transferableSymbol]() {
+      return buffers;
+    },
+    get [valueSymbol]() {
+      return reply;
+    },
+  });
+}
+
+function failed(error: unknown): { error: { code: TfServeError['code']; message: string } } {
+  const wrapped = TfServeError.from(error);
+  return { error: { code: wrapped.code, message: wrapped.message } };
+}
+
+// A caller that gave up while its task waited in the pool was answered already.
+const isCancelled = (task: EngineTask) => task.cancel !== undefined && Atomics.load(task.cancel, 0) !== 0;
+
+async function runJob(task: JobTask): Promise<{ reply: JobReply; transfer: ArrayBuffer[] }> {
+  try {
+    if (isCancelled(task)) throw new TfServeError('CANCELLED', 'the request was cancelled');
+    const handler = jobHandler(jobModule, task.job);
+    const model = await modelFor(task);
+    const result = await handler(cancelBound(model, task.cancel), task.payload as never, {});
+    return { reply: { value: result.value }, transfer: result.transfer ?? [] };
+  } catch (error) {
+    return { reply: failed(error), transfer: [] };
+  }
+}
+
+/** A group's jobs run side by side; their answers go back in one message. */
+async function runJobs(group: JobGroupTask): Promise<unknown> {
+  const done = await Promise.all(group.tasks.map(runJob));
+  return moved(
+    done.map((d) => d.reply),
+    done.flatMap((d) => d.transfer),
+  );
+}
+
+async function run(task: EngineTask | JobGroupTask): Promise<unknown> {
+  if (task.kind === 'jobs') return runJobs(task);
+  if (task.kind === 'job') {
+    const { reply, transfer } = await runJob(task);
+    return moved(reply, transfer);
+  }
+  return predict(task);
+}
+
 async function predict(task: PredictTask): Promise<unknown> {
   let reply: PredictReply;
   try {
-    // A caller that gave up while this waited in the pool was answered already.
-    if (task.cancel && Atomics.load(task.cancel, 0) !== 0) throw new TfServeError('CANCELLED', 'the request was cancelled');
+    if (isCancelled(task)) throw new TfServeError('CANCELLED', 'the request was cancelled');
     const model = await modelFor(task);
     const outputs = await model.predictWithToken(task.inputs, task.options, task.cancel);
     reply = { outputs };
-    const buffers = transferable(outputs);
-    return Piscina.move({
-      get [transferableSymbol]() {
-        return buffers;
-      },
-      get [valueSymbol]() {
-        return reply;
-      },
-    });
+    return moved(reply, transferable(outputs));
   } catch (error) {
-    const wrapped = TfServeError.from(error);
-    reply = { error: { code: wrapped.code, message: wrapped.message } };
+    reply = failed(error);
     return reply;
   }
 }
 
-export = predict;
+export = run;

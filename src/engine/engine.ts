@@ -6,7 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { Piscina } from 'piscina';
 
 import { callerLimited, newSharedFlag } from './cancellation';
-import { type EngineBroadcast, type PredictReply, type PredictTask, channelName } from './engine-protocol';
+import { JobOutbox } from './job-outbox';
+import { type JobModule, type JobOptions, cancelBound, jobHandler, loadJobModule } from './engine-jobs';
+import { type EngineBroadcast, type JobReply, type JobTask, type ModelLocation, type PredictReply, type PredictTask, channelName } from './engine-protocol';
 import { TfServeError, invalidArgument } from './errors';
 import { type LoadOptions, Model, type PredictOptions } from './model';
 import type { ResolvedVersion } from './model-dir';
@@ -23,6 +25,12 @@ export interface EngineOptions {
    * workers would only take cores from TensorFlow).
    */
   workers?: number;
+  /**
+   * Absolute path of a job module (engine-jobs.ts): jobs that
+   * EngineModel.runJob() runs on the workers (or, with no workers, on the
+   * main thread). The server passes its front doors' request jobs.
+   */
+  jobs?: string;
 }
 
 /**
@@ -37,8 +45,15 @@ export class Engine {
   private readonly inFlight = new Set<Promise<unknown>>();
   private closed = false;
   private loads = 0;
+  private readonly jobModule: JobModule | null;
+  private readonly outbox: JobOutbox | null;
 
-  private constructor(readonly workers: number) {
+  private constructor(
+    readonly workers: number,
+    jobs: string | undefined,
+  ) {
+    // Loaded here too when there are workers: a module that does not load fails create(), not a request.
+    this.jobModule = jobs === undefined ? null : loadJobModule(jobs);
     const engineId = randomUUID();
     this.channel = new BroadcastChannel(channelName(engineId));
     this.channel.unref();
@@ -52,14 +67,16 @@ export class Engine {
             idleTimeout: Number.POSITIVE_INFINITY,
             // A worker awaits the batcher, not the CPU: let it hold many requests at once.
             concurrentTasksPerWorker: 256,
-            workerData: { engineId },
+            workerData: { engineId, jobs },
           });
+    this.outbox = this.pool === null ? null : new JobOutbox(this.pool);
   }
 
   static async create(options: EngineOptions = {}): Promise<Engine> {
     const workers = options.workers ?? Math.max(0, Math.min(4, os.availableParallelism() - 2));
     if (!Number.isInteger(workers) || workers < 0) throw new RangeError(`workers must be a non-negative integer, got ${workers}`);
-    return new Engine(workers);
+    if (options.jobs !== undefined && !path.isAbsolute(options.jobs)) throw new RangeError(`jobs must be an absolute path, got ${options.jobs}`);
+    return new Engine(workers, options.jobs);
   }
 
   /** Loads one version of the SavedModel under basePath (highest by default). */
@@ -105,28 +122,50 @@ export class Engine {
     const transferList = options.transferInputs ? inputBuffers(inputs) : undefined;
     return callerLimited(options, (cancel) => {
       const task: PredictTask = {
-        key: model.key,
-        basePath: model.basePath,
-        version: model.found,
-        load: model.loadOptions,
-        unloaded: model.unloadedFlag,
+        ...model.taskBase,
+        kind: 'predict',
         inputs,
         options: { signature: options.signature, outputs: options.outputs, timeoutMs: options.timeoutMs, validateShapes: options.validateShapes },
         cancel,
       };
-      return pool.run(task, { transferList }).then(
-        (reply: PredictReply) => {
-          if ('error' in reply) throw new TfServeError(reply.error.code, reply.error.message);
-          return reply.outputs;
-        },
-        (error: unknown) => {
-          const message = error instanceof Error ? error.message : String(error);
-          // Inputs that cannot be cloned to a worker (functions, symbols) are the caller's to fix.
-          if (error instanceof Error && error.name === 'DataCloneError') throw new TfServeError('INVALID_ARGUMENT', `inputs cannot be sent to a worker thread: ${message}`);
-          throw new TfServeError('UNAVAILABLE', `the worker thread running this request failed: ${message}`);
-        },
-      );
+      return pool.run(task, { transferList }).then((reply: PredictReply) => {
+        if ('error' in reply) throw new TfServeError(reply.error.code, reply.error.message);
+        return reply.outputs;
+      }, workerFailure);
     });
+  }
+
+  /** @internal */
+  runJob(model: EngineModel, job: string, payload: unknown, options: JobOptions): Promise<unknown> {
+    if (this.closed) return Promise.reject(new TfServeError('FAILED_PRECONDITION', 'the engine is closed'));
+    let handler;
+    try {
+      handler = jobHandler(this.jobModule, job);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { outbox } = this;
+    const given = options.cancel;
+    if (given && (options.signal !== undefined || options.timeoutMs !== undefined)) {
+      return Promise.reject(invalidArgument('runJob takes a cancel flag or a signal and timeout, not both'));
+    }
+    // With the caller's own cancel flag there is nothing to watch here: the flag goes along as the run's token.
+    const limited = <T>(work: (token: Int32Array | undefined) => Promise<T>): Promise<T> => (given ? work(given) : callerLimited(options, work));
+    const answered =
+      outbox === null
+        ? // The same handler, on this thread, on a servable whose predict() reads the token.
+          limited((token) => handler(token ? cancelBound(model.local, token) : model, payload as never, { signal: options.signal }).then((result) => result.value))
+        : limited((cancel) => {
+            const task: JobTask = { ...model.taskBase, kind: 'job', job, payload, cancel };
+            return outbox.send(task, options.transfer).then((reply: JobReply) => {
+              if ('error' in reply) throw new TfServeError(reply.error.code, reply.error.message);
+              return reply.value;
+            }, workerFailure);
+          });
+    this.inFlight.add(answered);
+    const forget = () => this.inFlight.delete(answered);
+    answered.then(forget, forget);
+    return answered;
   }
 
   /** @internal */
@@ -139,6 +178,13 @@ export class Engine {
   private broadcast(message: EngineBroadcast): void {
     this.channel.postMessage(message);
   }
+}
+
+function workerFailure(error: unknown): never {
+  const message = error instanceof Error ? error.message : String(error);
+  // Inputs that cannot be cloned to a worker (functions, symbols) are the caller's to fix.
+  if (error instanceof Error && error.name === 'DataCloneError') throw new TfServeError('INVALID_ARGUMENT', `inputs cannot be sent to a worker thread: ${message}`);
+  throw new TfServeError('UNAVAILABLE', `the worker thread running this request failed: ${message}`);
 }
 
 /**
@@ -166,6 +212,8 @@ export class EngineModel implements Servable {
   readonly unloadedFlag = newSharedFlag();
   /** @internal where the version is on disk, for workers to open it */
   readonly found: ResolvedVersion;
+  /** @internal what every task on this version carries (built once) */
+  readonly taskBase: Omit<PredictTask, 'kind' | 'inputs' | 'options' | 'cancel'>;
 
   constructor(
     private readonly engine: Engine,
@@ -177,6 +225,8 @@ export class EngineModel implements Servable {
     readonly loadOptions: LoadOptions,
   ) {
     this.found = { version: local.version, exportDir: local.exportDir, versions: [...local.versions] };
+    const location: ModelLocation = { basePath: local.basePath, version: this.found, load: loadOptions };
+    this.taskBase = { key, location: JSON.stringify(location), unloaded: this.unloadedFlag };
   }
 
   get name(): string {
@@ -213,6 +263,16 @@ export class EngineModel implements Servable {
     if (!this.local.loaded) return Promise.reject(new TfServeError('FAILED_PRECONDITION', `${this.name} version ${this.version} was unloaded`));
     if (typeof options !== 'object' || options === null) return Promise.reject(invalidArgument(`predict options must be an object, got ${options === null ? 'null' : typeof options}`));
     return this.engine.run(this, inputs, options);
+  }
+
+  /**
+   * Runs a job of the engine's job module (EngineOptions.jobs) on this
+   * version, on a worker thread: the payload goes over (transferred where
+   * options.transfer says), the job's value comes back.
+   */
+  runJob(job: string, payload: unknown, options: JobOptions = {}): Promise<unknown> {
+    if (!this.local.loaded) return Promise.reject(new TfServeError('FAILED_PRECONDITION', `${this.name} version ${this.version} was unloaded`));
+    return this.engine.runJob(this, job, payload, options);
   }
 
   batchingStats(): NativeBatchingStats[] {

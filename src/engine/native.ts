@@ -129,6 +129,8 @@ export interface NativeAddon {
   loadTfliteModel(libraryPath: string, modelPath: string): Promise<{ model: NativeTfliteModel; signatures: NativeTfliteSignature[]; signatureDefsMetadata: Buffer | null }>;
   /** TFLite models alive in this process. */
   liveTfliteModels(): number;
+  /** Names the calling thread (15 bytes at most) as /proc/<pid>/task/<tid>/comm shows it. */
+  nameThread(name: string): void;
 }
 
 // TF logs every INFO line to stderr unless told otherwise.

@@ -1,5 +1,6 @@
 import type { BatchingOptions } from './batching-options';
 import type { CallerLimits } from './cancellation';
+import type { JobOptions } from './engine-jobs';
 import type { Device, NativeBatchingStats } from './native';
 import type { SessionOptions } from './session-options';
 import type { Signature } from './signatures';
@@ -53,6 +54,13 @@ export interface Servable {
   readonly devices: readonly Device[];
   predict(inputs: Record<string, TensorInput>, options?: PredictOptions): Promise<Record<string, AnyTensor>>;
   unload(): Promise<void>;
+  /**
+   * Runs a job of the engine's job module on this version where the engine
+   * runs its work (EngineModel: a worker thread). Absent on servables that
+   * have no engine (a plain Model): callers then run the job's handler
+   * themselves.
+   */
+  runJob?(job: string, payload: unknown, options?: JobOptions): Promise<unknown>;
   /** What this version's batchers did (empty when it does not batch). */
   batchingStats(): NativeBatchingStats[];
 }

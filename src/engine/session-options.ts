@@ -39,6 +39,7 @@ export interface SessionOptions {
   usePerSessionThreads?: boolean;
   /** Run Grappler, TF's graph optimizer, when the session first runs a graph (default true; false sets disable_meta_optimizer). */
   graphOptimizer?: boolean;
+  /**
    * Most devices of a type the session may create (ConfigProto.device_count),
    * e.g. `{ GPU: 0 }` to run on the CPU on a GPU machine, or `{ CPU: 2 }`
    * for two CPU devices. Unnamed types: TF's default (every device found).

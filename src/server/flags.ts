@@ -1,6 +1,8 @@
 // tensorflow_model_server's command-line flags (same names, meaning and
 // defaults), plus a few of tfserve's own, marked as such in --help.
 
+import os from 'node:os';
+
 import { DEFAULT_DECODE_LIMITS } from '../serving/decode-limits';
 
 /** Enough for a batch of 64 224x224x3 float32 images (38.5 MB) with room to spare. */
@@ -143,7 +145,8 @@ export const DEFAULT_FLAGS: Readonly<ServerFlags> = Object.freeze({
   grpcMaxMessageBytes: DEFAULT_GRPC_MAX_MESSAGE_BYTES,
   restApiMaxBodyBytes: 128 * 1024 * 1024,
   shutdownGraceSeconds: 10,
-  engineWorkers: 0,
+  // Predict requests are decoded, run and encoded on these (hot-path/): at least one, so the event loop only frames HTTP.
+  engineWorkers: Math.max(1, Math.min(4, os.availableParallelism() - 1)),
   serveDuringLoad: false,
   requestDecodeFactor: DEFAULT_DECODE_LIMITS.factor,
   requestDecodeFloorBytes: DEFAULT_DECODE_LIMITS.floorBytes,
@@ -214,7 +217,7 @@ export const FLAG_SPECS: readonly FlagSpec[] = [
   { name: 'bind_address', key: 'bindAddress', kind: 'string', own: true, help: 'address the gRPC and REST ports listen on; tensorflow_model_server always binds every interface (0.0.0.0), use 127.0.0.1 to accept local clients only' },
   { name: 'grpc_max_message_bytes', key: 'grpcMaxMessageBytes', kind: 'int', min: 1024, max: 2 ** 31 - 1, own: true, help: 'largest gRPC request or response in bytes' },
   { name: 'rest_api_max_body_bytes', key: 'restApiMaxBodyBytes', kind: 'int', min: 1024, max: 2 ** 31 - 1, own: true, help: 'largest REST request body in bytes, after gzip decoding (larger: 413)' },
-  { name: 'engine_workers', key: 'engineWorkers', kind: 'int', min: 0, max: 64, own: true, help: 'worker threads that validate and marshal tensors for the engine; 0 does it on the main thread (TensorFlow itself never runs there)' },
+  { name: 'engine_workers', key: 'engineWorkers', kind: 'int', min: 0, max: 64, own: true, help: 'worker threads that decode, validate, run and encode Predict requests (default: cores - 1, 1 to 4); 0 does it on the main thread (TensorFlow itself never runs there)' },
   { name: 'shutdown_grace_seconds', key: 'shutdownGraceSeconds', kind: 'int', ...COUNT, own: true, help: 'on SIGTERM/SIGINT, how long in-flight requests may take to finish' },
   { name: 'serve_during_load', key: 'serveDuringLoad', kind: 'bool', own: true, help: 'open the ports before the configured models have loaded (tensorflow_model_server opens them after): /healthz answers at once and /readyz says 503 until every model is AVAILABLE; for Kubernetes startup and liveness probes during long loads' },
   { name: 'request_decode_factor', key: 'requestDecodeFactor', kind: 'int', min: 1, max: 1024, own: true, help: "a request's decoded tensors may take this many times its size in bytes (gRPC message or REST body)" },

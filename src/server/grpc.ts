@@ -12,7 +12,7 @@ import protobuf from 'protobufjs';
 
 import { TfServeError, invalidArgument, type StatusCode } from '../engine/errors';
 import { modelConfigsFromServerConfig } from '../serving/config';
-import { classify, modelMetadata, modelStatus, multiInference, predict, regress, type ModelSpecInput } from '../serving/inference';
+import { classify, modelMetadata, modelStatus, multiInference, onTarget, regress, type ModelSpecInput } from '../serving/inference';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../serving/decode-limits';
 import type { ModelManager } from '../serving/model-manager';
 import { readingWire } from '../serving/proto-wire';
@@ -22,12 +22,10 @@ import {
   decodeMessage,
   decodeMetadataRequest,
   decodeMultiInferenceRequest,
-  decodePredictRequest,
+  decodePredictModelSpec,
   encodeMessage,
-  encodePredictResponse,
   modelSpecFromObject,
   multiInferenceResponseObject,
-  predictResponseSize,
   readBytesField,
   regressionResponseObject,
   requestBudget,
@@ -35,6 +33,10 @@ import {
 } from '../serving/wire';
 import { DEFAULT_GRPC_MAX_MESSAGE_BYTES } from './flags';
 import { V2_SERVICE, v2StreamMethod, v2UnaryHandlers } from './v2/grpc';
+import type { GrpcPredictPayload } from './hot-path/grpc-predict';
+import { CallAbort } from './call-abort';
+import { runJob } from './hot-path/run';
+import { jobTarget, ownedBytes } from './hot-path/target';
 
 const SIGNATURE_DEF_FIELD = 'signature_def';
 const SIGNATURE_DEF_MAP_TYPE_URL = 'type.googleapis.com/tensorflow.serving.SignatureDefMap';
@@ -68,7 +70,7 @@ export interface GrpcServer {
   close(graceMs: number): Promise<void>;
 }
 
-type Handler = (request: Buffer, call: grpc.ServerUnaryCall<Buffer, Uint8Array>, signal: AbortSignal) => Promise<{ model: string; response: Uint8Array }>;
+type Handler = (request: Buffer, call: grpc.ServerUnaryCall<Buffer, Uint8Array>, abort: CallAbort) => Promise<{ model: string; response: Uint8Array }>;
 
 function identity(buffer: Buffer): Buffer {
   return buffer;
@@ -113,35 +115,30 @@ interface HandlerContext {
 
 function predictionHandlers({ manager, decodeLimits, maxResponseBytes }: HandlerContext): Record<string, Handler> {
   return {
-    Predict: async (bytes, _call, signal) => {
-      const request = readingWire('PredictRequest', () => decodePredictRequest(bytes, requestBudget(bytes.length, decodeLimits)));
-      const result = await predict(manager, {
-        modelSpec: request.modelSpec,
-        inputs: request.inputs,
-        outputFilter: request.outputFilter,
-        signal,
+    Predict: async (bytes, _call, abort) => {
+      // The hot path: here only model_spec is read, to lease the version;
+      // the request is decoded, run and its answer encoded by the engine
+      // (hot-path/grpc-predict.ts), on its worker threads.
+      const modelSpec = readingWire('PredictRequest', () => decodePredictModelSpec(bytes, requestBudget(bytes.length, decodeLimits)));
+      const response = await onTarget(manager, modelSpec, (target) => {
+        // Moved, not cloned: grpc-js's message is a view on a larger buffer, all of which a clone would copy.
+        const own = ownedBytes(bytes);
+        const payload: GrpcPredictPayload = { bytes: own, limits: decodeLimits, maxResponseBytes, target: jobTarget(target) };
+        return runJob(target, 'grpcPredict', payload, abort, [own.buffer as ArrayBuffer]);
       });
-      // Sized from the tensors before a buffer is built for it.
-      const size = predictResponseSize(result);
-      if (size > maxResponseBytes) {
-        throw new TfServeError(
-          'RESOURCE_EXHAUSTED',
-          `the PredictResponse would be ${size} bytes, more than the ${maxResponseBytes} a gRPC message may have (--grpc_max_message_bytes, or grpc.max_send_message_length in --grpc_channel_arguments)`,
-        );
-      }
-      return { model: request.modelSpec.name, response: encodePredictResponse(result) };
+      return { model: modelSpec.name, response };
     },
-    Classify: async (bytes, _call, signal) => {
+    Classify: async (bytes, _call, { signal }) => {
       const request = readingWire('ClassificationRequest', () => decodeExamplesRequest('tensorflow.serving.ClassificationRequest', bytes, requestBudget(bytes.length, decodeLimits)));
       const result = await classify(manager, { ...request, signal });
       return { model: request.modelSpec.name, response: encodeMessage('tensorflow.serving.ClassificationResponse', classificationResponseObject(result)) };
     },
-    Regress: async (bytes, _call, signal) => {
+    Regress: async (bytes, _call, { signal }) => {
       const request = readingWire('RegressionRequest', () => decodeExamplesRequest('tensorflow.serving.RegressionRequest', bytes, requestBudget(bytes.length, decodeLimits)));
       const result = await regress(manager, { ...request, signal });
       return { model: request.modelSpec.name, response: encodeMessage('tensorflow.serving.RegressionResponse', regressionResponseObject(result)) };
     },
-    MultiInference: async (bytes, _call, signal) => {
+    MultiInference: async (bytes, _call, { signal }) => {
       const request = readingWire('MultiInferenceRequest', () => decodeMultiInferenceRequest(bytes, requestBudget(bytes.length, decodeLimits)));
       const result = await multiInference(manager, { ...request, signal });
       return { model: request.tasks[0]?.modelSpec.name ?? '', response: encodeMessage('tensorflow.serving.MultiInferenceResponse', multiInferenceResponseObject(result)) };
@@ -195,13 +192,13 @@ function unaryService(
     definition[method] = methodDefinition(serviceName, method);
     implementation[method] = (call: grpc.ServerUnaryCall<Buffer, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>) => {
       const started = process.hrtime.bigint();
-      const controller = new AbortController();
+      const abort = new CallAbort();
       let answered = false;
-      // grpc-js also reports 'cancelled' once an answered call's stream closes.
-      call.on('cancelled', () => answered || controller.abort());
+      // grpc-js also reports 'cancelled' once an answered call's stream closes (a deadline passing cancels too).
+      call.on('cancelled', () => answered || abort.abort());
       let model = '';
       const finish = (code: 'OK' | StatusCode) => onRequest?.({ service: serviceName, method, model, code, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
-      handler(call.request, call, controller.signal).then(
+      handler(call.request, call, abort).then(
         (result) => {
           answered = true;
           model = result.model;

@@ -5,15 +5,18 @@ import net, { type AddressInfo } from 'node:net';
 
 import { type StatusCode, TfServeError } from '../engine/errors';
 import { DEFAULT_SIGNATURE } from '../engine/model';
-import type { Servable } from '../engine/servable';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../serving/decode-limits';
 import { classify, modelMetadata, modelStatus, predictOn, regress } from '../serving/inference';
 import type { ModelManager } from '../serving/model-manager';
 import type { ServerMetrics } from './metrics';
 import { HttpError, readBody } from './rest-body';
-import type { ExamplesDecoded, PredictDecoded } from './rest-codec/decode';
-import { RestCodec } from './rest-codec/pool';
-import { DEFAULT_MAX_RESPONSE_BYTES, type InputSignature, encodeClassifyResponse, encodeError, encodeRegressResponse } from './rest-json';
+import { jobTarget, ownedBytes } from './hot-path/target';
+import { CallAbort } from './call-abort';
+import { runJob } from './hot-path/run';
+import type { RestPredictPayload } from './hot-path/rest-predict';
+import { type ExamplesDecoded, type PredictDecoded, inputSignatures } from './rest-codec/decode';
+import { INLINE_BODY_BYTES, RestCodec } from './rest-codec/pool';
+import { DEFAULT_MAX_RESPONSE_BYTES, encodeClassifyResponse, encodeError, encodeRegressResponse } from './rest-json';
 import { encodeMetadataResponse, encodeStatusResponse } from './rest-metadata';
 import { type ModelRoute, matchModelRoute } from './rest-routes';
 import { serveV2, v2Labels } from './v2/rest';
@@ -78,6 +81,7 @@ function httpStatusOf(code: 'OK' | StatusCode): number {
 interface Answer {
   status: number;
   code: 'OK' | StatusCode;
+  /** Text, or UTF-8 bytes written elsewhere (the hot path's answers). */
   body: string | Uint8Array;
   contentType?: string;
   headers?: Record<string, string | number>;
@@ -89,24 +93,8 @@ function errorAnswer(error: unknown): Answer {
   return { status: httpStatusOf(wrapped.code), code: wrapped.code, body: encodeError(wrapped.message) };
 }
 
-function ok(body: string): Answer {
+function ok(body: string | Uint8Array): Answer {
   return { status: 200, code: 'OK', body };
-}
-
-/** What the codec needs of a version's signatures, computed once per servable. */
-const inputSignatureCache = new WeakMap<Servable, InputSignature[]>();
-
-function inputSignatures(servable: Servable): InputSignature[] {
-  let list = inputSignatureCache.get(servable);
-  if (!list) {
-    list = Object.keys(servable.signatures).map((name) => {
-      const inputs = Object.create(null) as Record<string, InputSignature['inputs'][string]>;
-      for (const [alias, spec] of Object.entries(servable.signatures[name]!.inputs)) inputs[alias] = { dtype: spec.dtype, tfDtype: spec.tfDtype };
-      return { name, inputs };
-    });
-    inputSignatureCache.set(servable, list);
-  }
-  return list;
 }
 
 interface ApiContext {
@@ -116,7 +104,7 @@ interface ApiContext {
   maxResponseBytes: number;
 }
 
-async function runModelApi(context: ApiContext, route: ModelRoute, body: () => Promise<Uint8Array>, signal: AbortSignal): Promise<string> {
+async function runModelApi(context: ApiContext, route: ModelRoute, body: () => Promise<Uint8Array>, abort: CallAbort): Promise<string | Uint8Array> {
   const { manager, codec, limits } = context;
   const spec = { name: route.name, version: route.version, versionLabel: route.versionLabel };
   switch (route.method) {
@@ -132,7 +120,18 @@ async function runModelApi(context: ApiContext, route: ModelRoute, body: () => P
       // lease is taken first and held while the body is decoded.
       const lease = manager.acquire(spec);
       try {
-        const job = { kind: 'predict' as const, body: bytes, limits, model: { name: lease.name, version: lease.version }, defaultSignature: DEFAULT_SIGNATURE, signatures: inputSignatures(lease.servable) };
+        // The hot path: the body goes to the engine, which decodes it, runs
+        // and writes the JSON answer where it runs the model. Bodies too
+        // large to parse in a moment go to the REST codec instead, whose
+        // workers are heap-capped and can be stopped mid-parse.
+        if (bytes.byteLength < INLINE_BODY_BYTES) {
+          // Moved, not cloned (a clone copies the whole buffer a view is on).
+          const own = ownedBytes(bytes);
+          const payload: RestPredictPayload = { body: own, limits, maxResponseBytes: context.maxResponseBytes, target: jobTarget(lease) };
+          return await runJob(lease, 'restPredict', payload, abort, [own.buffer as ArrayBuffer]);
+        }
+        const job = { kind: 'predict' as const, body: bytes, limits, model: { name: lease.name, version: lease.version }, defaultSignature: DEFAULT_SIGNATURE, signatures: inputSignatures(lease.servable.signatures) };
+        const { signal } = abort;
         const decoded = (await codec.decode(job, signal)) as PredictDecoded;
         const result = await predictOn(lease, { inputs: decoded.inputs, signal, signatureName: decoded.signatureName });
         return await codec.encodePredict(result.outputs, decoded.format, context.maxResponseBytes, signal);
@@ -142,6 +141,7 @@ async function runModelApi(context: ApiContext, route: ModelRoute, body: () => P
     }
     case 'classify':
     case 'regress': {
+      const { signal } = abort;
       const decoded = (await codec.decode({ kind: route.method, body: await body(), limits }, signal)) as ExamplesDecoded;
       const modelSpec = { ...spec, signatureName: decoded.signatureName };
       const { examples, context: exampleContext } = decoded;
@@ -183,19 +183,28 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
    * request up, so its decoding job (and a run that has not started) stops
    * instead of holding a codec worker for nobody.
    */
-  const guarded = async <T>(res: http.ServerResponse, run: (signal: AbortSignal) => Promise<T>): Promise<T> => {
-    const controller = new AbortController();
-    const deadline = options.timeoutMs > 0 ? setTimeout(() => controller.abort(new TfServeError('DEADLINE_EXCEEDED', `Request timed out after ${options.timeoutMs} ms (--rest_api_timeout_in_ms)`)), options.timeoutMs) : null;
-    const timedOut = new Promise<never>((_, reject) => {
-      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
-    });
-    timedOut.catch(() => undefined);
+  const guarded = async <T>(res: http.ServerResponse, run: (abort: CallAbort) => Promise<T>): Promise<T> => {
+    // The switch is made lazily (CallAbort): most requests have no deadline
+    // and are never given up, and an AbortController costs ~10 µs.
+    const abort = new CallAbort();
+    let deadline: NodeJS.Timeout | null = null;
+    let timedOut: Promise<never> | null = null;
+    if (options.timeoutMs > 0) {
+      // A deadline answers on time, whatever the work is doing: it races the work on the signal.
+      const { signal } = abort;
+      timedOut = new Promise<never>((_, reject) => {
+        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+      });
+      timedOut.catch(() => undefined);
+      deadline = setTimeout(() => abort.abort(new TfServeError('DEADLINE_EXCEEDED', `Request timed out after ${options.timeoutMs} ms (--rest_api_timeout_in_ms)`)), options.timeoutMs);
+    }
     const gone = () => {
-      if (!res.writableFinished) controller.abort(new TfServeError('CANCELLED', 'The client closed the connection before the answer'));
+      if (!res.writableFinished) abort.abort(new TfServeError('CANCELLED', 'The client closed the connection before the answer'));
     };
     res.once('close', gone);
     try {
-      return await Promise.race([run(controller.signal), timedOut]);
+      const work = run(abort);
+      return await (timedOut ? Promise.race([work, timedOut]) : work);
     } finally {
       if (deadline) clearTimeout(deadline);
       res.off('close', gone);
@@ -213,7 +222,7 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
     try {
       const body = () => readBody(req, options.maxBodyBytes);
       if (route.method === 'status' || route.method === 'metadata') req.resume();
-      const text = await guarded(res, (signal) => runModelApi(apiContext, route, body, signal));
+      const text = await guarded(res, (abort) => runModelApi(apiContext, route, body, abort));
       return { answer: ok(text), route };
     } catch (error) {
       return { answer: errorAnswer(error), route };
@@ -233,7 +242,7 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
     let labels = v2Labels(req.method ?? '', pathname);
     let bodyRead = false;
     try {
-      const v2 = await guarded(res, (signal) =>
+      const v2 = await guarded(res, (abort) =>
         serveV2(
           req,
           pathname,
@@ -242,7 +251,7 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
             return readBody(req, options.maxBodyBytes);
           },
           v2Context,
-          signal,
+          abort.signal,
         ),
       );
       answer = { status: v2.status, code: 'OK', body: v2.body, ...(v2.contentType ? { contentType: v2.contentType } : {}), ...(v2.headers ? { headers: v2.headers } : {}) };

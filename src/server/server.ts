@@ -21,6 +21,7 @@ import type { Servable } from '../engine/servable';
 import { describeDevices } from './devices-log';
 import { type BatchingStatsSource, type DevicesSource, ServerMetrics, registerBatchingMetrics, registerDeviceMetrics } from './metrics';
 import { LIVENESS_PATH, READINESS_PATH, type RestServer, startRestServer } from './rest';
+import { JOBS_MODULE } from './hot-path/run';
 
 export interface ServingServer {
   readonly grpcPort: number;
@@ -176,7 +177,7 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
   };
 
   const metrics = new ServerMetrics();
-  const engine = options.loader ? null : await Engine.create({ workers: flags.engineWorkers });
+  const engine = options.loader ? null : await Engine.create({ workers: flags.engineWorkers, jobs: JOBS_MODULE });
   const savedModelLoader: ServableLoader = options.loader ?? ((basePath, load) => engine!.load(basePath, load));
   const loader = flags.preferTfliteModel ? preferTflite(savedModelLoader) : savedModelLoader;
   const decodeLimits: DecodeLimits = { factor: flags.requestDecodeFactor, floorBytes: flags.requestDecodeFloorBytes, maxBytes: flags.requestDecodeMaxBytes };

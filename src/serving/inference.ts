@@ -100,6 +100,11 @@ function checkSpec(spec: ModelSpecInput | undefined): ModelSpecInput {
   return spec;
 }
 
+/** Runs `run` on the version `spec` names, leased for its duration (the spec's name checked first). */
+export function onTarget<T>(manager: ModelManager, spec: ModelSpecInput, run: (target: Target) => Promise<T>): Promise<T> {
+  return withLease(manager, checkSpec(spec), run);
+}
+
 async function withLease<T>(manager: ModelManager, spec: ModelSpecInput, run: (target: Target) => Promise<T>): Promise<T> {
   const lease = manager.acquire({ name: spec.name, version: spec.version, versionLabel: spec.versionLabel });
   try {

@@ -178,6 +178,30 @@ export function decodePredictRequest(bytes: Uint8Array, budget: DecodeBudget = r
 }
 
 /**
+ * Only the model_spec of a serialized PredictRequest (occurrences merged, as
+ * decodePredictRequest merges them): what the main thread needs to pick the
+ * version before the whole request is decoded where the engine runs. The
+ * other fields are skipped by their lengths, nothing of them is built.
+ */
+export function decodePredictModelSpec(bytes: Uint8Array, budget: DecodeBudget = requestBudget(bytes.length)): ModelSpecInput {
+  const spec = new MergedField(bytes);
+  readingWire('PredictRequest', () => {
+    const cursor = new Cursor(bytes);
+    while (!cursor.done) {
+      cursor.tag();
+      if (cursor.field === 1) {
+        if (cursor.wire !== LEN) throw invalidArgument(`malformed PredictRequest: field 1 has wire type ${cursor.wire}, expected length-delimited`);
+        cursor.value();
+        spec.add(bytes.subarray(cursor.start, cursor.pos));
+      } else {
+        cursor.skip();
+      }
+    }
+  });
+  return decodeModelSpec(spec.bytes, budget);
+}
+
+/**
  * Decodes a serialized GetModelMetadataRequest: model_spec (1, occurrences
  * merged) and metadata_field (2), each field name checked against
  * `supported` as it is read: a flood of names is refused at the first

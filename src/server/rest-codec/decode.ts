@@ -6,6 +6,7 @@
 // runs on (the signature is named inside the body).
 import { type StatusCode, TfServeError } from '../../engine/errors';
 import { DecodeBudget, type DecodeLimits } from '../../serving/decode-limits';
+import type { Signature } from '../../engine/signatures';
 import type { Example } from '../../serving/example';
 import { type AnyTensor, type PackedStrings, type TensorInput, isPackedStrings, ownedBuffers, packStrings, packedAt, packedCount } from '../../engine/tensor';
 import type { V2InferRequest, V2InferResult, V2OutputTensor, V2Parameters } from '../../serving/v2/infer';
@@ -108,6 +109,32 @@ function parseLimit(budget: DecodeBudget): number {
   return 2 * budget.limit;
 }
 
+/** What the codec needs of a version's signatures, computed once per signature table. */
+const inputSignatureCache = new WeakMap<object, InputSignature[]>();
+
+export function inputSignatures(signatures: Readonly<Record<string, Signature>>): InputSignature[] {
+  let list = inputSignatureCache.get(signatures);
+  if (!list) {
+    list = Object.keys(signatures).map((name) => {
+      const inputs = Object.create(null) as Record<string, InputSignature['inputs'][string]>;
+      for (const [alias, spec] of Object.entries(signatures[name]!.inputs)) inputs[alias] = { dtype: spec.dtype, tfDtype: spec.tfDtype };
+      return { name, inputs };
+    });
+    inputSignatureCache.set(signatures, list);
+  }
+  return list;
+}
+
+/** A :predict body -> its signature, format and tensors, within the job's decode budget; throws on bad input. */
+export function decodePredictJob(job: PredictJob): PredictDecoded {
+  const budget = new DecodeBudget(job.body.byteLength, job.limits);
+  return decodePredict(job, utf8Of(job.body), budget);
+}
+
+function utf8Of(body: Uint8Array): string {
+  return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+}
+
 function decodePredict(job: PredictJob, text: string, budget: DecodeBudget): PredictDecoded {
   // Integer inputs refuse `1.0` (rapidjson reads it as a double): when some
   // signature has one and the body has such a literal, integer literals are
@@ -181,7 +208,7 @@ export function runCodecJob(job: CodecJob): CodecReply {
       return { ok: true, value: { kind: 'v2encoded', ...encodeInferAnswer(result, job.parameters, job.maxResponseBytes) } };
     }
     const budget = new DecodeBudget(job.body.byteLength, job.limits);
-    const text = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength).toString('utf8');
+    const text = utf8Of(job.body);
     const value = job.kind === 'predict' ? decodePredict(job, text, budget) : decodeExamples(job, text, budget);
     return { ok: true, value };
   } catch (error) {

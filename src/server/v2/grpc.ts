@@ -5,6 +5,7 @@
 // small messages are checked before protobufjs decodes them, so hostile
 // input is INVALID_ARGUMENT, never a crash. ModelStreamInfer answers each
 // request of the stream in order, errors in error_message as v2 gives them.
+import type { CallAbort } from '../call-abort';
 import type * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 
@@ -27,7 +28,7 @@ export interface V2GrpcContext {
 }
 
 /** As grpc.ts's unary handlers: the request's bytes in, the model's name (for metrics) and the response's bytes out. */
-export type V2Handler = (request: Buffer, call: grpc.ServerUnaryCall<Buffer, Uint8Array>, signal: AbortSignal) => Promise<{ model: string; response: Uint8Array }>;
+export type V2Handler = (request: Buffer, call: grpc.ServerUnaryCall<Buffer, Uint8Array>, abort: CallAbort) => Promise<{ model: string; response: Uint8Array }>;
 
 interface ModelRef {
   name?: string;
@@ -73,7 +74,7 @@ export function v2UnaryHandlers(context: V2GrpcContext): Record<string, V2Handle
       const { name = '', version = '' } = small<ModelRef>('ModelMetadataRequest', bytes);
       return { model: name, response: encodeSmall('ModelMetadataResponse', { ...modelMetadata(manager, name, version) }) };
     },
-    ModelInfer: (bytes, _call, signal) => modelInfer(context, bytes, signal),
+    ModelInfer: (bytes, _call, abort) => modelInfer(context, bytes, abort.signal),
   };
 }
 

@@ -1,0 +1,13 @@
+// The front doors' request jobs, as the engine's job module
+// (engine/engine-jobs.ts): every engine worker loads this file at start. A
+// new front door adds its request kinds here.
+import type { JobHandler } from '../../engine/engine-jobs';
+import { grpcPredict } from './grpc-predict';
+import { restPredict } from './rest-predict';
+
+export const jobs = {
+  grpcPredict: grpcPredict as JobHandler,
+  restPredict: restPredict as JobHandler,
+} as const satisfies Record<string, JobHandler>;
+
+export type JobName = keyof typeof jobs;
