@@ -36,6 +36,9 @@ const GPU_SESSION = {
   allowSoftPlacement: true,
   deviceCount: { GPU: 1, CPU: 1 },
   gpu: { visibleDevices: '0', allowGrowth: true, memoryFraction: 0.5 },
+  xla: true,
+  usePerSessionThreads: true,
+  graphOptimizer: false,
 };
 
 test('the ConfigProto the session was created with carries every session option', async () => {
@@ -47,6 +50,8 @@ test('the ConfigProto the session was created with carries every session option'
       interOpParallelismThreads: 2,
       allowSoftPlacement: true,
       logDevicePlacement: false,
+      usePerSessionThreads: true,
+      graphOptions: { optimizerOptions: { globalJitLevel: 1, cpuGlobalJit: true }, rewriteOptions: { disableMetaOptimizer: true } },
       gpuOptions: { perProcessGpuMemoryFraction: 0.5, allowGrowth: true, visibleDeviceList: '0' },
     });
   } finally {
@@ -81,6 +86,8 @@ test("TensorFlow's own ConfigProto reads the same fields from those bytes (proto
     intraOpParallelismThreads: 3,
     interOpParallelismThreads: 2,
     allowSoftPlacement: true,
+    usePerSessionThreads: true,
+    graphOptions: { optimizerOptions: { globalJitLevel: 'ON_1', cpuGlobalJit: true }, rewriteOptions: { disableMetaOptimizer: true } },
     gpuOptions: { perProcessGpuMemoryFraction: 0.5, allowGrowth: true, visibleDeviceList: '0' },
   });
 });
