@@ -8,12 +8,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import * as grpc from '@grpc/grpc-js';
 
 import { loadModel, loadOpLibraries } from '../src';
 import { DEFAULT_FLAGS, type ServerFlags } from '../src/server/flags';
 import { startServer } from '../src/server/server';
-import { servingType } from '../src/serving/protos';
+import { grpcPredict as predictOverGrpc } from './grpc-helpers';
 import { fixture, freePort, rejectsWithCode, repoRoot, spawnCli, tempDir } from './helpers';
 import { post } from './rest-helpers';
 
@@ -26,24 +25,7 @@ const SUITE_TESTDATA = path.resolve(repoRoot, '..', 'shared', 'tf_serving_suite'
 const TF_TEXT_MODEL = path.join(SUITE_TESTDATA, 'tf_text_regression');
 const skipTfText = fs.existsSync(TF_TEXT_MODEL) ? false : `TF Serving's suite testdata not found at ${SUITE_TESTDATA}`;
 
-function grpcPredict(port: number, request: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const Request = servingType('tensorflow.serving.PredictRequest');
-  const Response = servingType('tensorflow.serving.PredictResponse');
-  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-  return new Promise((resolve, reject) => {
-    client.makeUnaryRequest(
-      '/tensorflow.serving.PredictionService/Predict',
-      (b: Buffer) => b,
-      (b: Buffer) => b,
-      Buffer.from(Request.encode(Request.fromObject(request)).finish()),
-      (error, response) => {
-        client.close();
-        if (error) reject(error);
-        else resolve(Response.toObject(Response.decode(response!), { longs: String, enums: String }) as Record<string, unknown>);
-      },
-    );
-  });
-}
+const grpcPredict = (port: number, request: Record<string, unknown>) => predictOverGrpc(port, request, { longs: String, enums: String });
 
 test('TF Text ops are there with no option: the provisioned libraries register CaseFoldUTF8 and friends', async () => {
   const libraries = await loadOpLibraries();

@@ -9,30 +9,13 @@ import * as grpc from '@grpc/grpc-js';
 import { loadModel } from '../src/engine/model';
 import { DEFAULT_FLAGS } from '../src/server/flags';
 import { type ServingServer, startServer } from '../src/server/server';
-import { servingType } from '../src/serving/protos';
+import { grpcPredict } from './grpc-helpers';
 import { fixture, freePort } from './helpers';
 import { post } from './rest-helpers';
 
 type Obj = Record<string, unknown>;
 
-function predict(port: number, request: Obj): Promise<Obj> {
-  const Request = servingType('tensorflow.serving.PredictRequest');
-  const Response = servingType('tensorflow.serving.PredictResponse');
-  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-  return new Promise((resolve, reject) => {
-    client.makeUnaryRequest(
-      '/tensorflow.serving.PredictionService/Predict',
-      (b: Buffer) => b,
-      (b: Buffer) => b,
-      Buffer.from(Request.encode(Request.fromObject(request)).finish()),
-      (error, response) => {
-        client.close();
-        if (error) reject(error);
-        else resolve(Response.toObject(Response.decode(response!), { enums: String, defaults: true }) as Obj);
-      },
-    );
-  });
-}
+const predict = (port: number, request: Obj) => grpcPredict(port, request, { enums: String, defaults: true });
 
 const floats = (values: number[], shape: number[]) => ({ dtype: 'DT_FLOAT', tensorShape: { dim: shape.map((size) => ({ size })) }, floatVal: values });
 const int32 = (value: number) => ({ dtype: 'DT_INT32', tensorShape: {}, intVal: [value] });

@@ -15,8 +15,8 @@ import { readFlexStringMap } from '../src/engine/tflite/flexbuffer';
 import { TfliteModel } from '../src/engine/tflite/model';
 import { DEFAULT_FLAGS } from '../src/server/flags';
 import { type ServingServer, startServer } from '../src/server/server';
-import { servingType } from '../src/serving/protos';
 import { fixture, freePort, rejectsWithCode, repoRoot, tempDir } from './helpers';
+import { grpcPredict } from './grpc-helpers';
 import { get, post } from './rest-helpers';
 
 const testdata = path.resolve(repoRoot, '..', 'shared', 'tf_serving_suite', 'tensorflow_serving', 'servables', 'tensorflow', 'testdata');
@@ -25,28 +25,8 @@ const model = (name: string) => path.join(testdata, name);
 
 type Obj = Record<string, unknown>;
 
-function grpcCall(port: number, method: string, requestType: string, request: Obj, responseType: string): Promise<Obj> {
-  const Request = servingType(requestType);
-  const Response = servingType(responseType);
-  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-  return new Promise((resolve, reject) => {
-    client.makeUnaryRequest(
-      method,
-      (b: Buffer) => b,
-      (b: Buffer) => b,
-      Buffer.from(Request.encode(Request.fromObject(request)).finish()),
-      (error, response) => {
-        client.close();
-        if (error) reject(error);
-        else resolve(Response.toObject(Response.decode(response!), { enums: String, longs: Number, defaults: true }) as Obj);
-      },
-    );
-  });
-}
 
-function predict(port: number, request: Obj): Promise<Obj> {
-  return grpcCall(port, '/tensorflow.serving.PredictionService/Predict', 'tensorflow.serving.PredictRequest', request, 'tensorflow.serving.PredictResponse');
-}
+const predict = (port: number, request: Obj): Promise<Obj> => grpcPredict(port, request);
 
 const floats = (values: number[], shape: number[]) => ({ dtype: 'DT_FLOAT', tensorShape: { dim: shape.map((size) => ({ size })) }, floatVal: values });
 
