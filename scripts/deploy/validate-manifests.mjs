@@ -18,7 +18,8 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { parseAllDocuments } from 'yaml';
 
@@ -52,6 +53,23 @@ function kserveModels() {
   return JSON.parse(extract.stdout);
 }
 
+const require = createRequire(import.meta.url);
+
+/**
+ * A package's folder: the schema validators under its _schemas/ are files
+ * the package does not export (kubernetes-models 4, the line that runs on
+ * Node 20, exports only its API groups), so they are imported by path.
+ */
+function packageRoot(pkg) {
+  let dir = path.dirname(require.resolve(pkg));
+  while (!fs.existsSync(path.join(dir, '_schemas'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`no _schemas folder in ${pkg}`);
+    dir = parent;
+  }
+  return dir;
+}
+
 /** kubernetes-models' generated validator for a Kubernetes definition, e.g. IoK8sApiCoreV1Container. */
 const k8sValidators = new Map();
 async function k8sValidator(definition) {
@@ -60,7 +78,7 @@ async function k8sValidator(definition) {
     try {
       // Object metadata and the like live in kubernetes-models' apimachinery package.
       const pkg = definition.startsWith('IoK8sApimachinery') ? '@kubernetes-models/apimachinery' : 'kubernetes-models';
-      ({ validate } = await import(`${pkg}/_schemas/${definition}`));
+      ({ validate } = await import(pathToFileURL(path.join(packageRoot(pkg), '_schemas', `${definition}.mjs`)).href));
     } catch {
       validate = null;
     }
