@@ -25,7 +25,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     flags = parsed.flags.demo ? demoFlags(parsed.flags, parsed.given) : parsed.flags;
-    for (const notice of inertFlagNotices(parsed.given)) console.log(notice);
+    for (const notice of inertFlagNotices(parsed.given, parsed.flags)) console.log(notice);
   } catch (error) {
     console.error(`tfserve: ${(error as Error).message}`);
     if (error instanceof FlagError) {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { DEFAULT_FLAGS, FLAG_SPECS, FlagError, type ServerFlags, helpText, parseCommandLine } from '../src/server/flags';
+import { DEFAULT_FLAGS, FLAG_SPECS, FlagError, type ServerFlags, helpText, inertFlagNotices, parseCommandLine } from '../src/server/flags';
 
 function parse(...argv: string[]): ServerFlags {
   const parsed = parseCommandLine(argv);
@@ -52,12 +52,9 @@ test('malformed values fail and name the flag', () => {
   rejects(['--model_base_path=/m', '--enable_batching=yes'], /--enable_batching takes true or false/);
   rejects(['--model_base_path=/m', '--per_process_gpu_memory_fraction=2'], /per_process_gpu_memory_fraction must be in/);
   rejects(['--model_base_path'], /--model_base_path needs a value/);
-  rejects(['--model_base_path=/m', '--port=1', '--port=2'], /--port is given twice/);
 });
 
 test('conflicting flags fail', () => {
-  rejects(['--model_config_file=/c', '--model_base_path=/m'], /--model_config_file and --model_base_path cannot both be set/);
-  rejects(['--model_config_file=/c', '--model_name=x'], /--model_config_file and --model_name/);
   rejects([], /no model to serve/);
   rejects(['--model_base_path=/m', '--batching_parameters_file=/b'], /needs --enable_batching/);
   rejects(['--model_base_path=/m', '--tensorflow_session_parallelism=2', '--tensorflow_intra_op_parallelism=2'], /either --tensorflow_session_parallelism/);
@@ -77,3 +74,27 @@ test('--help lists every flag with its default', () => {
   assert.match(text, /--bind_address=STRING {2}\(default: "0\.0\.0\.0"\) \[tfserve\]/);
   assert.match(text, /binds every interface/);
 });
+
+test("as in tensorflow_model_server, a flag given again wins, and --model_config_file overrides --model_name/--model_base_path (with a notice)", () => {
+  const again = parseCommandLine(['--model_base_path=/m', '--port=1', '--rest_api_port=9', '--port=2']);
+  assert.equal(again.help, false);
+  if (again.help) return;
+  assert.equal(again.flags.port, 2);
+  // TF Serving's image runs `--model_name=... --model_base_path=... "$@"`: a config file after the image name must work.
+  const image = parseCommandLine(['--port=8500', '--model_name=model', '--model_base_path=/models/model', '--model_config_file=/models/models.config']);
+  assert.equal(image.help, false);
+  if (image.help) return;
+  assert.equal(image.flags.modelConfigFile, '/models/models.config');
+  const notices = inertFlagNotices(image.given, image.flags);
+  assert.deepEqual(notices, [
+    '--model_name has no effect with --model_config_file: the config file names every model, as in tensorflow_model_server',
+    '--model_base_path has no effect with --model_config_file: the config file names every model, as in tensorflow_model_server',
+  ]);
+  assert.deepEqual(inertFlagNotices(parseCommandLineGiven(['--model_base_path=/m'])), []);
+});
+
+function parseCommandLineGiven(argv: string[]): ReadonlySet<keyof ServerFlags> {
+  const parsed = parseCommandLine(argv);
+  assert.equal(parsed.help, false);
+  return parsed.help ? new Set() : parsed.given;
+}

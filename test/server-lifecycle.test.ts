@@ -15,9 +15,9 @@ test('bad command lines exit 2 with a clear message; --help exits 0', async () =
   const unknown = spawnCli(['--model_base_path=/m', '--rest_port=1']);
   assert.equal((await unknown.exited).code, 2);
   assert.match(unknown.output(), /tfserve: unknown flag --rest_port/);
-  const conflict = spawnCli(['--model_base_path=/m', '--model_config_file=/c']);
+  const conflict = spawnCli(['--model_base_path=/m', '--rest_api_port=8500']);
   assert.equal((await conflict.exited).code, 2);
-  assert.match(conflict.output(), /cannot both be set/);
+  assert.match(conflict.output(), /--rest_api_port and --port are both 8500/);
   const help = spawnCli(['--help']);
   assert.equal((await help.exited).code, 0);
   assert.match(help.output(), /--model_config_file_poll_wait_seconds=INT/);

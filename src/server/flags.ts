@@ -280,7 +280,9 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
       const suggestion = closestFlag(name);
       throw new FlagError(`unknown flag --${name}${suggestion ? ` (did you mean --${suggestion}?)` : ''}; see --help`);
     }
-    if (given.has(spec.key)) throw new FlagError(`--${name} is given twice`);
+    // A flag given again overrides the earlier one, as in tensorflow_model_server
+    // (TF's flag parser reads every argument in turn): a container's fixed
+    // flags can be overridden by those after the image name.
     let text = match[2];
     if (text === undefined) {
       const next = argv[i + 1];
@@ -307,10 +309,10 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
 }
 
 function checkConflicts(flags: ServerFlags, given: ReadonlySet<keyof ServerFlags>): void {
-  if (flags.modelConfigFile) {
-    if (given.has('modelBasePath')) throw new FlagError('--model_config_file and --model_base_path cannot both be set: the config file names every model and its base path');
-    if (given.has('modelName')) throw new FlagError('--model_config_file and --model_name cannot both be set: the config file names every model');
-  } else if (given.has('modelConfigFilePollWaitSeconds') && flags.modelConfigFilePollWaitSeconds > 0) {
+  // With --model_config_file, --model_name and --model_base_path are
+  // ignored, as tensorflow_model_server ignores them (a notice says so at
+  // start): TF Serving's image passes both and users add a config file.
+  if (!flags.modelConfigFile && given.has('modelConfigFilePollWaitSeconds') && flags.modelConfigFilePollWaitSeconds > 0) {
     throw new FlagError('--model_config_file_poll_wait_seconds needs --model_config_file');
   }
   if (flags.demo && (flags.modelConfigFile || flags.modelBasePath)) {
@@ -335,8 +337,14 @@ function checkConflicts(flags: ServerFlags, given: ReadonlySet<keyof ServerFlags
 }
 
 /** One line for each given flag that tfserve accepts but ignores, saying why. */
-export function inertFlagNotices(given: ReadonlySet<keyof ServerFlags>): string[] {
-  return FLAG_SPECS.filter((spec) => spec.inert !== undefined && given.has(spec.key)).map((spec) => `--${spec.name} has no effect in tfserve: ${spec.inert}`);
+export function inertFlagNotices(given: ReadonlySet<keyof ServerFlags>, flags?: Pick<ServerFlags, 'modelConfigFile'>): string[] {
+  const notices = FLAG_SPECS.filter((spec) => spec.inert !== undefined && given.has(spec.key)).map((spec) => `--${spec.name} has no effect in tfserve: ${spec.inert}`);
+  if (flags?.modelConfigFile) {
+    for (const [key, name] of [['modelName', 'model_name'], ['modelBasePath', 'model_base_path']] as const) {
+      if (given.has(key)) notices.push(`--${name} has no effect with --model_config_file: the config file names every model, as in tensorflow_model_server`);
+    }
+  }
+  return notices;
 }
 
 function formatDefault(spec: FlagSpec): string {
