@@ -102,9 +102,10 @@ async function runJob(task: JobTask): Promise<{ reply: JobReply; transfer: Array
 /** A group's jobs run side by side; their answers go back in one message. */
 async function runJobs(group: JobGroupTask): Promise<unknown> {
   const done = await Promise.all(group.tasks.map(runJob));
+  // Two jobs may hand back the same buffer: named twice, it would fail the whole group's reply.
   return moved(
     done.map((d) => d.reply),
-    done.flatMap((d) => d.transfer),
+    [...new Set(done.flatMap((d) => d.transfer))],
   );
 }
 
