@@ -208,6 +208,17 @@ describe('TFLite load errors', { skip }, () => {
     assert.equal(result.retried, 'loaded');
   });
 
+  test('runs queue per model: those started before unload all answer, in order; later ones are refused', async () => {
+    const plain = await TfliteModel.open('plain', 123, path.join(model('saved_model_half_plus_two_tflite'), '00000123'));
+    const values = Array.from({ length: 12 }, (_, i) => i);
+    const started = values.map((v) => plain.predict({ x: { shape: [1, 1], data: new Float32Array([v]) } }));
+    const unloaded = plain.unload();
+    await rejectsWithCode(plain.predict({ x: { shape: [1, 1], data: new Float32Array([1]) } }), 'FAILED_PRECONDITION', /unloaded/);
+    const answers = await Promise.all(started);
+    answers.forEach((answer, i) => assert.deepEqual([...(answer.y!.data as Float32Array)], [values[i]! / 2 + 2]));
+    await unloaded;
+  });
+
   test('a file that is not a TFLite model, and a model with ops LiteRT lacks, fail at load', async () => {
     const dir = tempDir('badtflite');
     try {
