@@ -1,4 +1,5 @@
-// Module entry: loadSavedModel(), loadOpLibraries(), tfVersion(), liveSessions(), loadTfliteModel(), liveTfliteModels().
+// Module entry: loadSavedModel(), loadOpLibraries(), tfVersion(), queueBucketBounds(), liveSessions(),
+// loadTfliteModel(), liveTfliteModels(), nameThread().
 #include <napi.h>
 
 #include <exception>

@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 
+#include <memory>
 #include <mutex>
 
 #include "tf_error.h"
@@ -23,11 +24,14 @@ void Resolve(void* library, const std::string& path, const char* name, Fn*& slot
 }
 
 Api OpenApi(const std::string& path) {
-  void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (library == nullptr) {
+  // Closed again when a function is missing (not the library tfserve needs);
+  // kept open for the life of the process once every function resolved.
+  std::unique_ptr<void, int (*)(void*)> handle(dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL), dlclose);
+  if (handle == nullptr) {
     const char* why = dlerror();
     throw TfError(TF_FAILED_PRECONDITION, "cannot open the LiteRT library " + path + ": " + (why ? why : "unknown error"));
   }
+  void* library = handle.get();
   Api api{};
   Resolve(library, path, "LiteRtCreateEnvironment", api.CreateEnvironment);
   Resolve(library, path, "LiteRtDestroyEnvironment", api.DestroyEnvironment);
@@ -59,7 +63,8 @@ Api OpenApi(const std::string& path) {
   Resolve(library, path, "LiteRtDestroyTensorBuffer", api.DestroyTensorBuffer);
   Resolve(library, path, "LiteRtLockTensorBuffer", api.LockTensorBuffer);
   Resolve(library, path, "LiteRtUnlockTensorBuffer", api.UnlockTensorBuffer);
-  return api;  // the handle is kept open on purpose (see LoadApi)
+  handle.release();  // kept open on purpose (see LoadApi)
+  return api;
 }
 
 }  // namespace

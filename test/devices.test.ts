@@ -6,6 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import { Engine, loadModel } from '../src';
+import { protoType } from '../src/engine/proto';
 import { DEFAULT_FLAGS, type ServerFlags } from '../src/server/flags';
 import { describeDevices, shortDeviceName } from '../src/server/devices-log';
 import { ServerMetrics, registerDeviceMetrics } from '../src/server/metrics';
@@ -41,6 +42,9 @@ test('session.deviceCount reaches TF: { CPU: 2 } gives the session two CPU devic
       ['CPU:0', 'CPU:1'],
     );
     assert.deepEqual(noGpu.devices.filter((d) => d.type === 'GPU'), []);
+    // On a machine without GPUs the line above holds anyway: check TF was asked for no GPU.
+    const config = protoType('tensorflow.ConfigProto').decode(noGpu.sessionConfig) as unknown as { deviceCount: Record<string, number> };
+    assert.deepEqual({ ...config.deviceCount }, { GPU: 0 });
     // The model still answers on the session with two CPU devices.
     const out = await two.predict({ image: { shape: [1, 28, 28], data: new Float32Array(784) } }, { outputs: ['softmax'] });
     assert.deepEqual(out.softmax!.shape, [1, 10]);

@@ -116,6 +116,17 @@ describe('engine jobs', { skip }, () => {
     assert.deepEqual(decodeResponse((await good) as Uint8Array).outputs.y!.floatVal, [4]);
   });
 
+  test('a payload that cannot go to a worker fails its own job only, not its group', async () => {
+    const good = onPool.runJob('grpcPredict', payload(predictBytes('hp', [8]), 123));
+    const uncloneable = onPool.runJob('grpcPredict', { ...payload(predictBytes('hp', [1]), 123), extra: () => 1 });
+    await rejectsWithCode(uncloneable, 'INVALID_ARGUMENT', /cannot be sent to a worker/);
+    assert.deepEqual(decodeResponse((await good) as Uint8Array).outputs.y!.floatVal, [6]);
+    // The same buffer named for transfer by two jobs of one group: it moves once, both jobs read it.
+    const shared = predictBytes('hp', [6]).slice();
+    const twice = [0, 1].map(() => onPool.runJob('grpcPredict', payload(shared, 123), { transfer: [shared.buffer as ArrayBuffer] }));
+    for (const answer of await Promise.all(twice)) assert.deepEqual(decodeResponse(answer as Uint8Array).outputs.y!.floatVal, [5]);
+  });
+
   test('unknown jobs, given-up callers and unloaded versions are refused', async () => {
     await rejectsWithCode(onPool.runJob('noSuchJob', {}), 'UNIMPLEMENTED', /no job 'noSuchJob'/);
     await rejectsWithCode(onPool.runJob('__proto__', {}), 'UNIMPLEMENTED');

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 
 import { readFlexStringMap } from '../src/engine/tflite/flexbuffer';
+import { litertLibraryPath } from '../src/engine/tflite/library';
 import { TfliteModel } from '../src/engine/tflite/model';
 import { DEFAULT_FLAGS } from '../src/server/flags';
 import { type ServingServer, startServer } from '../src/server/server';
@@ -22,6 +23,8 @@ import { get, post } from './rest-helpers';
 const testdata = path.resolve(repoRoot, '..', 'shared', 'tf_serving_suite', 'tensorflow_serving', 'servables', 'tensorflow', 'testdata');
 const skip = fs.existsSync(testdata) ? false : `TF Serving's suite testdata not found at ${testdata}`;
 const model = (name: string) => path.join(testdata, name);
+/** A shared library that is not LiteRT and that nothing else in the process maps. */
+const NOT_LITERT = '/usr/lib/x86_64-linux-gnu/libbz2.so.1';
 
 type Obj = Record<string, unknown>;
 
@@ -160,6 +163,40 @@ describe('TFLite load errors', { skip }, () => {
       .then(() => console.log('loaded'), (e) => console.log(e.code + ': ' + e.message));`;
     const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { env: { ...process.env, TFSERVE_LITERT_LIBRARY: process.execPath }, timeout: 60_000 });
     assert.match(stdout, /FAILED_PRECONDITION: cannot load .*model\.tflite: (cannot open the LiteRT library|the LiteRT library .* does not export LiteRtCreateEnvironment)/);
+  });
+
+  test('a shared library without LiteRT\'s functions is closed again, and the real one loads after it (fresh process)', { skip: fs.existsSync(NOT_LITERT) ? false : `${NOT_LITERT} not found` }, async () => {
+    const script = `const { TfliteModel } = require(${JSON.stringify(path.join(repoRoot, 'dist', 'src', 'engine', 'tflite', 'model.js'))});
+      const fs = require('fs');
+      const mapped = () => fs.readFileSync('/proc/self/maps', 'utf8').includes('libbz2');
+      const dir = ${JSON.stringify(path.join(model('saved_model_half_plus_two_tflite'), '00000123'))};
+      (async () => {
+        const before = mapped();
+        process.env.TFSERVE_LITERT_LIBRARY = ${JSON.stringify(NOT_LITERT)};
+        const failed = await TfliteModel.open('m', 1, dir).then(() => 'loaded', (e) => e.code + ': ' + e.message);
+        const after = mapped();
+        process.env.TFSERVE_LITERT_LIBRARY = ${JSON.stringify(litertLibraryPath())};
+        const m = await TfliteModel.open('m', 1, dir);
+        await m.unload();
+        console.log(JSON.stringify({ before, failed, after, retried: 'loaded' }));
+      })().catch((e) => console.log(JSON.stringify({ error: String(e) })));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { timeout: 60_000 });
+    const result = JSON.parse(stdout.trim().split('\n').pop()!) as { before: boolean; failed: string; after: boolean; retried: string };
+    assert.equal(result.before, false, 'libbz2 must not be mapped before the test');
+    assert.match(result.failed, /^FAILED_PRECONDITION: .*does not export LiteRtCreateEnvironment/);
+    assert.equal(result.after, false, 'the library that is not LiteRT stays mapped');
+    assert.equal(result.retried, 'loaded');
+  });
+
+  test('runs queue per model: those started before unload all answer, in order; later ones are refused', async () => {
+    const plain = await TfliteModel.open('plain', 123, path.join(model('saved_model_half_plus_two_tflite'), '00000123'));
+    const values = Array.from({ length: 12 }, (_, i) => i);
+    const started = values.map((v) => plain.predict({ x: { shape: [1, 1], data: new Float32Array([v]) } }));
+    const unloaded = plain.unload();
+    await rejectsWithCode(plain.predict({ x: { shape: [1, 1], data: new Float32Array([1]) } }), 'FAILED_PRECONDITION', /unloaded/);
+    const answers = await Promise.all(started);
+    answers.forEach((answer, i) => assert.deepEqual([...(answer.y!.data as Float32Array)], [values[i]! / 2 + 2]));
+    await unloaded;
   });
 
   test('a file that is not a TFLite model, and a model with ops LiteRT lacks, fail at load', async () => {

@@ -8,6 +8,11 @@ export function newSharedFlag(): Int32Array {
   return new Int32Array(new SharedArrayBuffer(4));
 }
 
+/** Whether the caller holding `token` gave up (no token: it cannot). */
+export function isCancelled(token: Int32Array | undefined): boolean {
+  return token !== undefined && Atomics.load(token, 0) !== 0;
+}
+
 function cancelRun(token: Int32Array | undefined): void {
   if (token) Atomics.store(token, 0, 1);
 }

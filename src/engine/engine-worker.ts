@@ -8,6 +8,7 @@ import { Piscina, transferableSymbol, valueSymbol } from 'piscina';
 
 import { type JobModule, cancelBound, jobHandler, loadJobModule } from './engine-jobs';
 import { type EngineBroadcast, type EngineTask, type JobGroupTask, type JobReply, type JobTask, type ModelLocation, type PredictReply, type PredictTask, channelName } from './engine-protocol';
+import { isCancelled } from './cancellation';
 import { TfServeError } from './errors';
 import { Model } from './model';
 import { native } from './native';
@@ -85,11 +86,11 @@ function failed(error: unknown): { error: { code: TfServeError['code']; message:
 }
 
 // A caller that gave up while its task waited in the pool was answered already.
-const isCancelled = (task: EngineTask) => task.cancel !== undefined && Atomics.load(task.cancel, 0) !== 0;
+const callerGone = (task: EngineTask) => isCancelled(task.cancel);
 
 async function runJob(task: JobTask): Promise<{ reply: JobReply; transfer: ArrayBuffer[] }> {
   try {
-    if (isCancelled(task)) throw new TfServeError('CANCELLED', 'the request was cancelled');
+    if (callerGone(task)) throw new TfServeError('CANCELLED', 'the request was cancelled');
     const handler = jobHandler(jobModule, task.job);
     const model = await modelFor(task);
     const result = await handler(cancelBound(model, task.cancel), task.payload as never, {});
@@ -102,9 +103,10 @@ async function runJob(task: JobTask): Promise<{ reply: JobReply; transfer: Array
 /** A group's jobs run side by side; their answers go back in one message. */
 async function runJobs(group: JobGroupTask): Promise<unknown> {
   const done = await Promise.all(group.tasks.map(runJob));
+  // Two jobs may hand back the same buffer: named twice, it would fail the whole group's reply.
   return moved(
     done.map((d) => d.reply),
-    done.flatMap((d) => d.transfer),
+    [...new Set(done.flatMap((d) => d.transfer))],
   );
 }
 
@@ -120,7 +122,7 @@ async function run(task: EngineTask | JobGroupTask): Promise<unknown> {
 async function predict(task: PredictTask): Promise<unknown> {
   let reply: PredictReply;
   try {
-    if (isCancelled(task)) throw new TfServeError('CANCELLED', 'the request was cancelled');
+    if (callerGone(task)) throw new TfServeError('CANCELLED', 'the request was cancelled');
     const model = await modelFor(task);
     const outputs = await model.predictWithToken(task.inputs, task.options, task.cancel);
     reply = { outputs };

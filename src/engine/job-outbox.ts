@@ -49,10 +49,25 @@ export class JobOutbox {
     if (group.length === 0) return;
     this.pending = [];
     const message: JobGroupTask = { kind: 'jobs', tasks: group.map((p) => p.task) };
-    const transferList = group.flatMap((p) => p.transfer ?? []);
+    // A buffer named twice (by one job or by two) would fail the whole message.
+    const transferList = [...new Set(group.flatMap((p) => p.transfer ?? []))];
     this.pool.run(message, { transferList }).then(
       (replies: JobReply[]) => group.forEach((p, i) => p.resolve(replies[i]!)),
-      (error: unknown) => group.forEach((p) => p.reject(error)),
+      (error: unknown) => {
+        // One job's payload that cannot be sent (a function, a detached
+        // buffer to transfer) must fail that job only, not the others that
+        // happened to arrive in the same turn: send them again one by one.
+        if (group.length > 1 && error instanceof Error && error.name === 'DataCloneError') {
+          for (const p of group) this.sendAlone(p);
+        } else {
+          group.forEach((p) => p.reject(error));
+        }
+      },
     );
+  }
+
+  private sendAlone(p: Pending): void {
+    const message: JobGroupTask = { kind: 'jobs', tasks: [p.task] };
+    this.pool.run(message, { transferList: [...new Set(p.transfer ?? [])] }).then((replies: JobReply[]) => p.resolve(replies[0]!), p.reject);
   }
 }

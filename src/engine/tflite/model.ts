@@ -2,11 +2,13 @@
 // the addon (native/tflite_*), with TF Serving's signatures (./signatures).
 // Inputs go through the same validation and shape guard as SavedModels'
 // (prepareFeeds, checkShapeLimits); runs happen on libuv pool threads, one
-// at a time per model (the addon serializes them).
+// at a time per model: they wait their turn here, not in the addon, so that
+// a burst of requests on one model holds one libuv thread, not all of them
+// blocked on the model's lock (file reads and other addon work share that pool).
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { callerLimited } from '../cancellation';
+import { callerLimited, isCancelled } from '../cancellation';
 import { dtypeInfo } from '../dtypes';
 import { TfServeError, invalidArgument } from '../errors';
 import { prepareFeeds, selectOutputs } from '../inputs';
@@ -36,6 +38,8 @@ export class TfliteModel implements Servable {
   readonly devices = LITERT_DEVICES;
   readonly signatures: Readonly<Record<string, Signature>>;
   private handle: NativeTfliteModel | null;
+  /** Settles when the last run handed to the addon is done: the next one starts after it. */
+  private lastRun: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly name: string,
@@ -73,10 +77,10 @@ export class TfliteModel implements Servable {
 
   predict(inputs: Record<string, TensorInput>, options: PredictOptions = {}): Promise<Record<string, AnyTensor>> {
     if (typeof options !== 'object' || options === null) return Promise.reject(invalidArgument('predict options must be an object'));
-    return callerLimited(options, () => this.run(inputs, options));
+    return callerLimited(options, (cancel) => this.run(inputs, options, cancel));
   }
 
-  private async run(inputs: Record<string, TensorInput>, options: PredictOptions): Promise<Record<string, AnyTensor>> {
+  private async run(inputs: Record<string, TensorInput>, options: PredictOptions, cancel: Int32Array | undefined): Promise<Record<string, AnyTensor>> {
     const handle = this.handle;
     if (handle === null) throw new TfServeError('FAILED_PRECONDITION', `${this.name} version ${this.version} was unloaded`);
     const key = options.signature ?? DEFAULT_SIGNATURE;
@@ -98,7 +102,11 @@ export class TfliteModel implements Servable {
       const dtype = signature.outputs[alias]!.dtype!;
       if (dtypeInfo(dtype).array === null) throw new TfServeError('UNIMPLEMENTED', `output '${alias}' is a ${dtype} tensor: tfserve fetches numeric TFLite tensors only`);
     }
-    const outputs = await handle.run(0, feeds, wanted.map((alias) => binding.outputs.get(alias)!));
+    const indices = wanted.map((alias) => binding.outputs.get(alias)!);
+    // A caller that gave up while its run waited (answered already) does not run it.
+    const turn = this.lastRun.then(() => (isCancelled(cancel) ? Promise.reject(new TfServeError('CANCELLED', 'the request was cancelled')) : handle.run(0, feeds, indices)));
+    this.lastRun = turn.catch(() => undefined);
+    const outputs = await turn;
     const result: Record<string, AnyTensor> = {};
     wanted.forEach((alias, i) => {
       Object.defineProperty(result, alias, { value: toTensor(outputs[i]!), enumerable: true, writable: true, configurable: true });
@@ -110,11 +118,13 @@ export class TfliteModel implements Servable {
     return [];
   }
 
-  /** Frees the model (off the JS thread) once no run holds it. Idempotent. */
+  /** Refuses new runs at once; frees the model (off the JS thread) once the runs already queued are done. Idempotent. */
   async unload(): Promise<void> {
     const handle = this.handle;
     this.handle = null;
-    if (handle) await handle.release();
+    if (!handle) return;
+    await this.lastRun;
+    await handle.release();
   }
 }
 
