@@ -2,6 +2,7 @@
 // places the repository ignores:
 //
 //   ghz      (Go gRPC load generator)  go install ...@<version>  -> .tools/bin/ghz
+//            (Go itself, when missing: the Debian package golang-go)
 //   wrk      (HTTP/1.1 load generator) the Debian package         -> /usr/bin/wrk
 //   haproxy  (load balancer)           the Debian package         -> /usr/sbin/haproxy
 //
@@ -65,10 +66,19 @@ function aptInstall(pkg) {
   log(`${pkg} installed (${seconds(started)})`);
 }
 
+function goBinary() {
+  return onPath('go') ?? ['/usr/local/go/bin/go', '/usr/lib/go/bin/go'].find((p) => existsSync(p)) ?? null;
+}
+
 function installGhz() {
   if (toolPath('ghz')) return;
-  const go = onPath('go') ?? (existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : null);
-  if (!go) throw new Error('ghz needs the Go toolchain: install Go (e.g. apt-get install golang) and run this again');
+  let go = goBinary();
+  if (!go) {
+    // ghz's go.mod asks for Go 1.14, so Debian's golang-go (1.19 on bookworm) builds it.
+    aptInstall('golang-go');
+    go = goBinary();
+    if (!go) throw new Error('the golang-go package installed but no go binary was found');
+  }
   mkdirSync(TOOLS_BIN, { recursive: true });
   const started = Date.now();
   log(`installing ${GHZ_MODULE} into ${TOOLS_BIN} ...`);
