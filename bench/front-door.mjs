@@ -344,7 +344,7 @@ function show(title, results) {
 }
 
 async function main() {
-  installTools();
+  installTools(['ghz', 'wrk']);
   const clients = Number(opts.clients);
   const seconds = Number(opts.seconds);
   const reference = JSON.parse(fs.readFileSync(path.join(opts.model, 'reference.json'), 'utf8'));

@@ -77,16 +77,20 @@ function check(what, ok, detail) {
   if (!ok) process.exitCode = 1;
 }
 
-function withVariant(variant, version, fn) {
-  const saved = { variant: process.env.TFSERVE_TF_VARIANT, version: process.env.TFSERVE_TF_VERSION };
+// `ownDir: false` hides TFSERVE_LIBTENSORFLOW_DIR, whose route would
+// otherwise win over the CUDA wheel and relink the same build.
+function withVariant(variant, version, fn, { ownDir = true } = {}) {
+  const names = ['TFSERVE_TF_VARIANT', 'TFSERVE_TF_VERSION', 'TFSERVE_LIBTENSORFLOW_DIR'];
+  const saved = Object.fromEntries(names.map((name) => [name, process.env[name]]));
   process.env.TFSERVE_TF_VARIANT = variant;
   if (version) process.env.TFSERVE_TF_VERSION = version;
+  if (!ownDir) delete process.env.TFSERVE_LIBTENSORFLOW_DIR;
   try {
     return fn();
   } finally {
-    for (const [key, name] of [['variant', 'TFSERVE_TF_VARIANT'], ['version', 'TFSERVE_TF_VERSION']]) {
-      if (saved[key] === undefined) delete process.env[name];
-      else process.env[name] = saved[key];
+    for (const name of names) {
+      if (saved[name] === undefined) delete process.env[name];
+      else process.env[name] = saved[name];
     }
   }
 }
@@ -100,7 +104,7 @@ const version = before.version !== 'unknown' ? before.version : undefined;
 const cacheBefore = fs.existsSync(libtensorflowCacheDir({ version: version ?? DEFAULT_TF_VERSION, variant: 'cuda' }));
 let started = Date.now();
 try {
-  const cuda = withVariant('cuda', version, () => provisionLibtensorflow());
+  const cuda = withVariant('cuda', version, () => provisionLibtensorflow(), { ownDir: false });
   log(`CUDA variant ${cacheBefore ? 'was cached' : 'provisioned'} in ${seconds(started)}`);
   started = Date.now();
   buildNative('cmake-js', { outDir: CUDA_OUT });

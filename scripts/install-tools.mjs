@@ -1,10 +1,15 @@
-// Load tools the front-door bench drives (bench/front-door.mjs), installed
-// from their ordinary registries into places the repository ignores:
+// Tools the npm scripts drive, installed from their ordinary registries into
+// places the repository ignores:
 //
-//   ghz  (Go gRPC load generator)  go install ...@<version>  -> .tools/bin/ghz
-//   wrk  (HTTP/1.1 load generator) the Debian package         -> /usr/bin/wrk
+//   ghz      (Go gRPC load generator)  go install ...@<version>  -> .tools/bin/ghz
+//            (Go itself, when missing: the Debian package golang-go)
+//   wrk      (HTTP/1.1 load generator) the Debian package         -> /usr/bin/wrk
+//   haproxy  (load balancer)           the Debian package         -> /usr/sbin/haproxy
 //
-//   node scripts/install-tools.mjs [ghz] [wrk]     (default: both)
+//   node scripts/install-tools.mjs [ghz] [wrk] [haproxy]     (default: all)
+//
+// ghz and wrk serve `npm run bench:front-door`, haproxy `npm run demo:cluster`;
+// each script calls installTools() for what it needs.
 //
 // Each tool is skipped when already present. `toolPath(name)` tells the bench
 // where a tool is.
@@ -26,23 +31,54 @@ function onPath(name) {
   return found.status === 0 ? found.stdout.trim() : null;
 }
 
-/** Where the bench finds a tool: .tools/bin first, then PATH; null when missing. */
+/** Where a tool is: .tools/bin first, then PATH, then the sbin directories a non-root PATH may lack; null when missing. */
 export function toolPath(name) {
   const local = path.join(TOOLS_BIN, name);
   if (existsSync(local)) return local;
-  return onPath(name);
+  return onPath(name) ?? ['/usr/sbin', '/usr/local/sbin'].map((dir) => path.join(dir, name)).find((p) => existsSync(p)) ?? null;
 }
 
+// Installers' output goes to stderr: callers such as `demo.mjs --json` keep stdout for their result.
 function run(command, args, env = process.env) {
-  const result = spawnSync(command, args, { stdio: 'inherit', env });
+  const result = spawnSync(command, args, { stdio: ['ignore', 2, 'inherit'], env });
   if (result.error) throw new Error(`${command}: ${result.error.message}`);
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${result.status}`);
 }
 
+/**
+ * Installs a Debian package: apt-get as root, else through sudo. The package
+ * lists are refreshed only when the first attempt fails (a fresh image has
+ * none). Without the sanitizer preload of `npm run test:asan`: apt and dpkg
+ * are not under test.
+ */
+function aptInstall(pkg) {
+  const { LD_PRELOAD: _preload, ...inherited } = process.env;
+  const env = { ...inherited, DEBIAN_FRONTEND: 'noninteractive' };
+  const apt = (...args) => (process.getuid?.() === 0 ? run('apt-get', args, env) : run('sudo', ['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', ...args], env));
+  const started = Date.now();
+  log(`installing ${pkg} (Debian package) ...`);
+  try {
+    apt('install', '-y', '--no-install-recommends', pkg);
+  } catch {
+    apt('update');
+    apt('install', '-y', '--no-install-recommends', pkg);
+  }
+  log(`${pkg} installed (${seconds(started)})`);
+}
+
+function goBinary() {
+  return onPath('go') ?? ['/usr/local/go/bin/go', '/usr/lib/go/bin/go'].find((p) => existsSync(p)) ?? null;
+}
+
 function installGhz() {
   if (toolPath('ghz')) return;
-  const go = onPath('go') ?? (existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : null);
-  if (!go) throw new Error('ghz needs the Go toolchain: install Go (e.g. apt-get install golang) and run this again');
+  let go = goBinary();
+  if (!go) {
+    // ghz's go.mod asks for Go 1.14, so Debian's golang-go (1.19 on bookworm) builds it.
+    aptInstall('golang-go');
+    go = goBinary();
+    if (!go) throw new Error('the golang-go package installed but no go binary was found');
+  }
   mkdirSync(TOOLS_BIN, { recursive: true });
   const started = Date.now();
   log(`installing ${GHZ_MODULE} into ${TOOLS_BIN} ...`);
@@ -50,24 +86,23 @@ function installGhz() {
   log(`ghz installed (${seconds(started)})`);
 }
 
-function installWrk() {
-  if (toolPath('wrk')) return;
-  const started = Date.now();
-  log('installing wrk (Debian package) ...');
-  const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
-  const apt = (...args) => (sudo.length ? run('sudo', ['apt-get', ...args]) : run('apt-get', args));
-  apt('update');
-  apt('install', '-y', 'wrk');
-  log(`wrk installed (${seconds(started)})`);
+function installDebian(name) {
+  if (toolPath(name)) return;
+  aptInstall(name);
+  if (!toolPath(name)) throw new Error(`the ${name} package installed but no ${name} binary was found`);
 }
 
-const INSTALLERS = { ghz: installGhz, wrk: installWrk };
+const INSTALLERS = new Map([
+  ['ghz', installGhz],
+  ['wrk', () => installDebian('wrk')],
+  ['haproxy', () => installDebian('haproxy')],
+]);
 
 /** Installs the named tools (all by default) that are missing. */
-export function installTools(names = Object.keys(INSTALLERS)) {
+export function installTools(names = [...INSTALLERS.keys()]) {
   for (const name of names) {
-    const install = INSTALLERS[name];
-    if (!install) throw new Error(`unknown tool '${name}' (known: ${Object.keys(INSTALLERS).join(', ')})`);
+    const install = INSTALLERS.get(name);
+    if (!install) throw new Error(`unknown tool '${name}' (known: ${[...INSTALLERS.keys()].join(', ')})`);
     install();
   }
 }

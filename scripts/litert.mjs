@@ -8,23 +8,21 @@
 // SavedModels as before and a TFLite load fails with a message saying so.
 //
 // `node scripts/litert.mjs` provisions it; `npm install` tries to.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { cacheDir } from './libtensorflow.mjs';
-import { log, seconds } from './log.mjs';
-import { REPO_ROOT } from './paths.mjs';
-import { definedSymbols, listWheel, python, unpackWheel } from './wheel.mjs';
+import { log } from './log.mjs';
+import { cacheDir, REPO_ROOT } from './paths.mjs';
+import { definedSymbols, downloadWheel, listWheel, unpackWheel } from './wheel.mjs';
 
 export const LITERT_VERSION = '2.3.0';
 const LIBRARY = 'libLiteRt.so';
 const MEMBER = `ai_edge_litert/${LIBRARY}`;
 // The library itself does not depend on Python; its wheels are per CPython
-// version, so one is picked: glibc 2.27 and x86_64, as tensorflow-cpu's.
+// version, so one is picked (Linux x86-64, glibc 2.27, as tensorflow-cpu's:
+// wheel.mjs's pip platforms).
 const WHEEL_PYTHON = '3.11';
-const WHEEL_PLATFORM = 'manylinux_2_27_x86_64';
 
 /** deps/litert/libLiteRt.so: where tfserve looks for the library (src/engine/tflite/library.ts). */
 export const LITERT_LINK = path.join(REPO_ROOT, 'deps', 'litert', LIBRARY);
@@ -33,32 +31,16 @@ export const LITERT_LINK = path.join(REPO_ROOT, 'deps', 'litert', LIBRARY);
 // without them is another API generation.
 const REQUIRED_SYMBOLS = ['LiteRtCreateModelFromFile', 'LiteRtCreateCompiledModel', 'LiteRtRunCompiledModel', 'LiteRtCompiledModelResizeInputTensorNonStrict', 'LiteRtGetModelMetadata'];
 
-function downloadWheel(dir) {
-  const find = () => fs.existsSync(dir) && fs.readdirSync(dir).find((f) => f.startsWith(`ai_edge_litert-${LITERT_VERSION}-`) && f.endsWith('.whl'));
-  if (!find()) {
-    const started = Date.now();
-    const requirement = `ai-edge-litert==${LITERT_VERSION}`;
-    const abi = `cp${WHEEL_PYTHON.replace('.', '')}`;
-    log(`litert: downloading the ${requirement} wheel (about 22 MB) with pip into ${dir} ...`);
-    fs.mkdirSync(dir, { recursive: true });
-    const pip = spawnSync(python(), [
-      '-m', 'pip', 'download', '--no-deps', '--only-binary=:all:',
-      '--python-version', WHEEL_PYTHON, '--implementation', 'cp', '--abi', abi,
-      '--platform', WHEEL_PLATFORM, '--progress-bar', 'off', '-d', dir, requirement,
-    ], { stdio: ['ignore', 'inherit', 'inherit'] });
-    if (pip.error || pip.status !== 0) throw new Error(`'pip download ${requirement}' failed (${pip.error?.message ?? `exit ${pip.status}`})`);
-    log(`litert: downloaded in ${seconds(started)}`);
-  }
-  return path.join(dir, find());
-}
-
 /** Provisions libLiteRt.so and links it as deps/litert/libLiteRt.so; returns the link. Throws when it cannot. */
 export function provisionLitert() {
   if (process.platform !== 'linux' || process.arch !== 'x64') throw new Error(`no ai-edge-litert ${LITERT_VERSION} library for ${process.platform}-${process.arch} is provisioned`);
   const dest = path.join(cacheDir(), `litert-${LITERT_VERSION}`);
   const library = path.join(dest, LIBRARY);
   if (!fs.existsSync(library)) {
-    const wheel = downloadWheel(path.join(cacheDir(), 'wheels'));
+    const wheel = downloadWheel({
+      project: 'ai-edge-litert', version: LITERT_VERSION, pythonVersion: WHEEL_PYTHON,
+      dir: path.join(cacheDir(), 'wheels'), say: (message) => log(`litert: ${message}`), about: 'about 22 MB',
+    });
     if (!listWheel(wheel).includes(MEMBER)) throw new Error(`${path.basename(wheel)} has no ${MEMBER}`);
     unpackWheel(wheel, dest, [[MEMBER, LIBRARY]]);
   }

@@ -1,6 +1,6 @@
 // `npm run demo:cluster -- --quick`: three real tfserve replicas behind a
 // real HAProxy on loopback, under REST + gRPC load. Runs where HAProxy is
-// installed or can be (as root, the demo installs Debian's package).
+// installed or can be (as root, scripts/install-tools.mjs installs Debian's package).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';

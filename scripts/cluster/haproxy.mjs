@@ -1,33 +1,16 @@
 // HAProxy for the cluster demo: the Debian package (installed when missing
-// and we are root), a config that balances tfserve's REST (HTTP/1) and gRPC
+// by scripts/install-tools.mjs), a config that balances tfserve's REST (HTTP/1) and gRPC
 // (h2c) ports by readiness, and its runtime API over the stats socket.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 
-import { log } from '../log.mjs';
+import { installTools, toolPath } from '../install-tools.mjs';
 
-function which(command) {
-  const found = spawnSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' });
-  return found.status === 0 ? found.stdout.trim() : null;
-}
-
-/** The haproxy binary; installs Debian's haproxy package first when it is missing and this process is root. */
+/** The haproxy binary; installs Debian's haproxy package first when it is missing (scripts/install-tools.mjs). */
 export function ensureHaproxy() {
-  let binary = which('haproxy') ?? ['/usr/sbin/haproxy', '/usr/local/sbin/haproxy'].find((p) => spawnSync(p, ['-v']).status === 0);
-  if (binary) return binary;
-  if (process.getuid?.() !== 0) throw new Error('haproxy is not installed: run as root (the demo installs Debian\'s haproxy) or `apt-get install haproxy`');
-  log('installing Debian\'s haproxy package (apt-get) ...');
-  // Without the sanitizer preload of npm run test:asan: apt and dpkg are not under test.
-  const { LD_PRELOAD: _preload, ...inherited } = process.env;
-  const env = { ...inherited, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'haproxy'], { stdio: ['ignore', 'ignore', 'inherit'], env });
-  if (install().status !== 0) {
-    spawnSync('apt-get', ['update'], { stdio: ['ignore', 'ignore', 'inherit'], env });
-    if (install().status !== 0) throw new Error('apt-get install haproxy failed');
-  }
-  binary = which('haproxy') ?? '/usr/sbin/haproxy';
-  return binary;
+  installTools(['haproxy']);
+  return toolPath('haproxy');
 }
 
 /** HAProxy's version line (e.g. "HAProxy version 2.6.12-1+deb12u4 ..."). */

@@ -336,6 +336,11 @@ async function main() {
   note('checked', 'the build stage deleted before the run', 'the runtime tree stands alone');
   const links = checkSelfContained(path.join(runtimeRoot, 'app'), path.join(runtimeRoot, 'app'));
   note('checked', 'no link leaves /app', `${links} symlinks, all inside`);
+  // The server loads the op libraries its install record lists (TF Text's) before any model.
+  const record = JSON.parse(fs.readFileSync(path.join(runtimeRoot, 'app', 'deps', 'libtensorflow.json'), 'utf8'));
+  const missingOps = (record.opLibraries ?? []).filter((link) => !fs.existsSync(path.join(runtimeRoot, 'app', 'deps', 'libtensorflow', link)));
+  if (missingOps.length > 0) throw new Error(`the runtime tree lacks op libraries its deps/libtensorflow.json lists: ${missingOps.join(', ')}`);
+  note('checked', 'op libraries in /app', `${record.opLibraries?.length ?? 0} listed in deps/libtensorflow.json, all present`);
   const packages = runtimeLibraryPackages(path.join(runtimeRoot, 'app', 'build', 'Release', 'tfserve.node'));
   const extra = packages.filter((p) => !SLIM_PACKAGES.has(p));
   if (extra.length > 0) throw new Error(`the addon needs ${extra.join(', ')}, which the slim runtime image lacks`);

@@ -9,6 +9,9 @@
 //   DEST/build/Release/tfserve.node   (the addon; rpath $ORIGIN/../../deps/libtensorflow/lib)
 //   DEST/deps/libtensorflow/lib/      (the TF shared libraries, copied: in the
 //                                      source tree they are links into the download cache)
+//   DEST/deps/libtensorflow/ops/      (TF Text's op libraries, copied likewise)
+//   DEST/deps/libtensorflow.json      (the install record: which op libraries load at start)
+//   DEST/deps/litert/libLiteRt.so     (LiteRT for TFLite models, when npm ci provisioned it)
 //   DEST/node_modules/                (the production dependencies the server loads, and
 //                                      theirs; not those only the install script needs)
 import fs from 'node:fs';
@@ -17,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 
 import { addonPath } from '../build-native.mjs';
 import { depsDir, readConfig } from '../libtensorflow.mjs';
+import { LITERT_LINK } from '../litert.mjs';
 import { log } from '../log.mjs';
 import { REPO_ROOT } from '../paths.mjs';
 
@@ -53,6 +57,32 @@ function runtimePackages(root) {
   return [...found];
 }
 
+/**
+ * deps/ as the server reads it at run time: the TF libraries, the op
+ * libraries the install record lists (src/engine/op-libraries.ts loads them
+ * before any model) with a record naming them, and LiteRT when present.
+ * copyFileSync follows the links into the download cache.
+ */
+export function copyTensorflowRuntime(config, dest) {
+  const destDeps = path.join(dest, 'deps', 'libtensorflow');
+  fs.mkdirSync(path.join(destDeps, 'lib'), { recursive: true });
+  for (const name of config.libraries) fs.copyFileSync(path.join(depsDir, 'lib', name), path.join(destDeps, 'lib', name));
+  const opLibraries = config.opLibraries ?? [];
+  for (const link of opLibraries) {
+    fs.mkdirSync(path.dirname(path.join(destDeps, link)), { recursive: true });
+    fs.copyFileSync(path.join(depsDir, link), path.join(destDeps, link));
+  }
+  // The build machine's paths (libDir, includeDir) mean nothing in the image.
+  const record = { source: config.source, version: config.version, variant: config.variant, libraries: config.libraries, opLibraries, ...(config.tfText ? { tfText: config.tfText } : {}) };
+  fs.writeFileSync(path.join(dest, 'deps', 'libtensorflow.json'), `${JSON.stringify(record, null, 2)}\n`);
+  const litert = fs.existsSync(LITERT_LINK);
+  if (litert) {
+    fs.mkdirSync(path.join(dest, 'deps', 'litert'), { recursive: true });
+    fs.copyFileSync(LITERT_LINK, path.join(dest, 'deps', 'litert', path.basename(LITERT_LINK)));
+  }
+  return { opLibraries: opLibraries.length, litert };
+}
+
 export function layOutRuntime(dest) {
   const config = readConfig();
   const from = (...parts) => path.join(REPO_ROOT, ...parts);
@@ -68,16 +98,14 @@ export function layOutRuntime(dest) {
   fs.cpSync(from('proto'), path.join(dest, 'proto'), { recursive: true });
   fs.mkdirSync(path.join(dest, 'build', 'Release'), { recursive: true });
   fs.copyFileSync(addonPath, path.join(dest, 'build', 'Release', 'tfserve.node'));
-  const libDir = path.join(dest, 'deps', 'libtensorflow', 'lib');
-  fs.mkdirSync(libDir, { recursive: true });
-  // copyFileSync follows the links into the download cache.
-  for (const name of config.libraries) fs.copyFileSync(path.join(depsDir, 'lib', name), path.join(libDir, name));
+  const extras = copyTensorflowRuntime(config, dest);
   const packages = runtimePackages(REPO_ROOT);
   for (const dir of packages) {
     // A nested node_modules is copied with its own package when that one is needed.
     fs.cpSync(dir, path.join(dest, path.relative(REPO_ROOT, dir)), { recursive: true, verbatimSymlinks: true, filter: (src) => src === dir || !src.startsWith(path.join(dir, 'node_modules')) });
   }
-  log(`runtime tree at ${dest}: TensorFlow ${config.version} (${config.libraries.join(', ')}), ${packages.length} packages in node_modules`);
+  log(`runtime tree at ${dest}: TensorFlow ${config.version} (${config.libraries.join(', ')}), ${extras.opLibraries} op libraries, ` +
+    `${extras.litert ? 'LiteRT' : 'no LiteRT'}, ${packages.length} packages in node_modules`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
