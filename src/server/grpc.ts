@@ -37,7 +37,7 @@ import type { GrpcPredictPayload } from './hot-path/grpc-predict';
 import { CallAbort } from './call-abort';
 import { type RawUnaryHandler, rawMethodDefinition } from './grpc-raw';
 import { runJob } from './hot-path/run';
-import { jobTarget, ownedBytes } from './hot-path/target';
+import { jobTarget } from './hot-path/target';
 
 const SIGNATURE_DEF_FIELD = 'signature_def';
 const SIGNATURE_DEF_MAP_TYPE_URL = 'type.googleapis.com/tensorflow.serving.SignatureDefMap';
@@ -102,8 +102,11 @@ function predictionHandlers({ manager, decodeLimits, maxResponseBytes }: Handler
       // (hot-path/grpc-predict.ts), on its worker threads.
       const modelSpec = readingWire('PredictRequest', () => decodePredictModelSpec(bytes, requestBudget(bytes.length, decodeLimits)));
       const response = await onTarget(manager, modelSpec, (target) => {
-        // Moved, not cloned: grpc-js's message is a view on a larger buffer, all of which a clone would copy.
-        const own = ownedBytes(bytes);
+        // Copied into a buffer of its own and moved, never cloned: grpc-js's
+        // message is a view on a larger buffer (all of which a clone copies),
+        // or, decompressed, a buffer of its own that call.request still needs
+        // (a failed call's model name is read from it), so never moved itself.
+        const own = new Uint8Array(bytes);
         const payload: GrpcPredictPayload = { bytes: own, limits: decodeLimits, maxResponseBytes, target: jobTarget(target) };
         return runJob(target, 'grpcPredict', payload, abort, [own.buffer as ArrayBuffer]);
       });
