@@ -206,6 +206,29 @@ describe('gRPC Predict on engine workers resolves the version on the main thread
     await assert.rejects(call(Uint8Array.of((1 << 3) | 0, 1)), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
   });
 
+  test('a gzip-compressed Predict that fails on the worker is still counted under its model', async () => {
+    // grpc-js hands a decompressed message over as a buffer of its own
+    // (not a view): moving it to the worker would leave call.request empty
+    // for the failure's model name.
+    const seen: Array<{ model: string; code: string }> = [];
+    const counted = await startGrpcServer({ manager, address: '127.0.0.1:0', onRequest: (info) => seen.push({ model: info.model, code: info.code }) });
+    const gzipClient = new grpc.Client(`127.0.0.1:${counted.port}`, grpc.credentials.createInsecure(), { 'grpc.default_compression_algorithm': 2 });
+    try {
+      const big = PredictRequest.encode(
+        PredictRequest.fromObject({ modelSpec: { name: 'hp' }, inputs: { nope: { dtype: 'DT_FLOAT', tensorShape: { dim: [{ size: 4096 }] }, floatVal: Array.from({ length: 4096 }, (_, i) => i * 0.37) } } }),
+      ).finish();
+      const error = await new Promise<grpc.ServiceError>((resolve, reject) =>
+        gzipClient.makeUnaryRequest('/tensorflow.serving.PredictionService/Predict', (b: Uint8Array) => Buffer.from(b), (b: Buffer) => b, big, (e) => (e ? resolve(e) : reject(new Error('answered OK')))),
+      );
+      assert.equal(error.code, grpc.status.INVALID_ARGUMENT, error.details);
+      assert.match(error.details, /nope/);
+      assert.deepEqual(seen, [{ model: 'hp', code: 'INVALID_ARGUMENT' }]);
+    } finally {
+      gzipClient.close();
+      await counted.close(1000);
+    }
+  });
+
   test('a version unloaded by a config change is no longer served; the other keeps serving', async () => {
     await manager.setConfig([modelConfig('hp', base, { versionPolicy: { kind: 'specific', versions: [1] } })]);
     await assert.rejects(call(predictBytes('hp', [1], { version: { value: 2 } })), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);

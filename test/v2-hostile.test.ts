@@ -15,7 +15,8 @@ import protobuf from 'protobufjs';
 import { type GrpcServer, startGrpcServer } from '../src/server/grpc';
 import { type RestServer, startRestServer } from '../src/server/rest';
 import type { ModelManager } from '../src/serving/model-manager';
-import { v2Type } from '../src/serving/v2/grpc-wire';
+import { decodeInferRequest, v2Type } from '../src/serving/v2/grpc-wire';
+import { requestBudget } from '../src/serving/wire';
 import { assertClose, fixture, needsTfServingData, readJson, tfServingModel } from './helpers';
 import { modelConfig, testManager } from './manager-helpers';
 import { get, post } from './rest-helpers';
@@ -150,6 +151,19 @@ describe('v2 gRPC: hostile ModelInfer requests', { skip }, () => {
     await refused(inferRequest([{ name: 'x', datatype: 'FP32', shape: [1, 1] }], [floats([1])], { outputs: [{ name: 'constructor' }] }), grpc.status.INVALID_ARGUMENT, /output 'constructor' is not an output/);
     await refused(inferRequest([{ name: 'x', datatype: 'FP32', shape: [1, 1] }], [floats([1])], { modelName: 'toString' }), grpc.status.NOT_FOUND, /toString/);
     await stillServes();
+  });
+});
+
+describe('v2 gRPC wire: empty tensors without contents', () => {
+  test('a 0-element input of every contents kind decodes to an empty tensor (no contents field at all)', () => {
+    for (const [datatype, shape] of [['BYTES', [0]], ['BYTES', [2, 0]], ['FP32', [0]], ['INT64', [3, 0]]] as const) {
+      const bytes = inferRequest([{ name: 'x', datatype, shape: [...shape] }]);
+      const request = decodeInferRequest(bytes, requestBudget(bytes.length));
+      const tensor = request.inputs[0]!.tensor;
+      assert.deepEqual(tensor.shape, shape, datatype);
+      if (datatype === 'BYTES') assert.deepEqual(tensor.data, { bytes: new Uint8Array(0), offsets: new Uint32Array(1) });
+      else assert.equal((tensor.data as ArrayLike<unknown>).length, 0, datatype);
+    }
   });
 });
 

@@ -35,8 +35,9 @@ import { DEFAULT_GRPC_MAX_MESSAGE_BYTES } from './flags';
 import { V2_SERVICE, v2StreamMethod, v2UnaryHandlers } from './v2/grpc';
 import type { GrpcPredictPayload } from './hot-path/grpc-predict';
 import { CallAbort } from './call-abort';
+import { type RawUnaryHandler, rawMethodDefinition } from './grpc-raw';
 import { runJob } from './hot-path/run';
-import { jobTarget, ownedBytes } from './hot-path/target';
+import { jobTarget } from './hot-path/target';
 
 const SIGNATURE_DEF_FIELD = 'signature_def';
 const SIGNATURE_DEF_MAP_TYPE_URL = 'type.googleapis.com/tensorflow.serving.SignatureDefMap';
@@ -70,27 +71,7 @@ export interface GrpcServer {
   close(graceMs: number): Promise<void>;
 }
 
-type Handler = (request: Buffer, call: grpc.ServerUnaryCall<Buffer, Uint8Array>, abort: CallAbort) => Promise<{ model: string; response: Uint8Array }>;
-
-function identity(buffer: Buffer): Buffer {
-  return buffer;
-}
-
-function toBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function methodDefinition(service: string, method: string): grpc.MethodDefinition<Buffer, Uint8Array> {
-  return {
-    path: `/${service}/${method}`,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: toBuffer,
-    responseDeserialize: identity,
-  };
-}
+type Handler = RawUnaryHandler;
 
 /** Writes a GetModelMetadataResponse: model_spec, metadata{"signature_def": Any(SignatureDefMap)}. */
 function encodeMetadataResponse(spec: { name: string; version: number }, signatureDefMap: Uint8Array): Uint8Array {
@@ -121,8 +102,11 @@ function predictionHandlers({ manager, decodeLimits, maxResponseBytes }: Handler
       // (hot-path/grpc-predict.ts), on its worker threads.
       const modelSpec = readingWire('PredictRequest', () => decodePredictModelSpec(bytes, requestBudget(bytes.length, decodeLimits)));
       const response = await onTarget(manager, modelSpec, (target) => {
-        // Moved, not cloned: grpc-js's message is a view on a larger buffer, all of which a clone would copy.
-        const own = ownedBytes(bytes);
+        // Copied into a buffer of its own and moved, never cloned: grpc-js's
+        // message is a view on a larger buffer (all of which a clone copies),
+        // or, decompressed, a buffer of its own that call.request still needs
+        // (a failed call's model name is read from it), so never moved itself.
+        const own = new Uint8Array(bytes);
         const payload: GrpcPredictPayload = { bytes: own, limits: decodeLimits, maxResponseBytes, target: jobTarget(target) };
         return runJob(target, 'grpcPredict', payload, abort, [own.buffer as ArrayBuffer]);
       });
@@ -189,7 +173,7 @@ function unaryService(
   const definition: Record<string, grpc.MethodDefinition<Buffer, Uint8Array>> = {};
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const [method, handler] of Object.entries(handlers)) {
-    definition[method] = methodDefinition(serviceName, method);
+    definition[method] = rawMethodDefinition(serviceName, method);
     implementation[method] = (call: grpc.ServerUnaryCall<Buffer, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>) => {
       const started = process.hrtime.bigint();
       const abort = new CallAbort();
@@ -291,8 +275,8 @@ function healthService(manager: ModelManager): {
   manager.on('load', update);
   manager.on('unload', update);
   const definition: grpc.ServiceDefinition = {
-    Check: methodDefinition(service, 'Check'),
-    Watch: { ...methodDefinition(service, 'Watch'), responseStream: true },
+    Check: rawMethodDefinition(service, 'Check'),
+    Watch: { ...rawMethodDefinition(service, 'Watch'), responseStream: true },
   };
   const implementation: grpc.UntypedServiceImplementation = {
     Check: (call: grpc.ServerUnaryCall<Buffer, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>) => {

@@ -10,7 +10,11 @@ import { type JobName, jobs } from './jobs';
 /** The job module the server's Engine loads on its workers. */
 export const JOBS_MODULE = path.join(__dirname, 'jobs.js');
 
-/** How the caller gives up: an AbortSignal, or (cheaper, gRPC's CallAbort) a flag made on demand. */
+/**
+ * How the caller gives up: an AbortSignal, or (cheaper) a CallAbort, whose
+ * cancel flag is made on demand: gRPC calls and REST requests both pass
+ * one, and REST's deadline still answers on time by racing the run (rest.ts `guarded`).
+ */
 export type GiveUp = { readonly signal: AbortSignal } | { readonly signal: AbortSignal; readonly cancelFlag: Int32Array };
 
 /**

@@ -5,7 +5,6 @@
 // small messages are checked before protobufjs decodes them, so hostile
 // input is INVALID_ARGUMENT, never a crash. ModelStreamInfer answers each
 // request of the stream in order, errors in error_message as v2 gives them.
-import type { CallAbort } from '../call-abort';
 import type * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 
@@ -16,6 +15,7 @@ import { readingWire } from '../../serving/proto-wire';
 import { decodeInferRequest, decodeSmall, encodeInferResponse, encodeSmall, inferResponseSize } from '../../serving/v2/grpc-wire';
 import { infer, modelMetadata, modelReady, serverMetadata } from '../../serving/v2/infer';
 import { requestBudget } from '../../serving/wire';
+import { type RawUnaryHandler, rawMethodDefinition } from '../grpc-raw';
 import { serverVersion } from './version';
 
 export const V2_SERVICE = 'inference.GRPCInferenceService';
@@ -27,8 +27,6 @@ export interface V2GrpcContext {
   maxResponseBytes: number;
 }
 
-/** As grpc.ts's unary handlers: the request's bytes in, the model's name (for metrics) and the response's bytes out. */
-export type V2Handler = (request: Buffer, call: grpc.ServerUnaryCall<Buffer, Uint8Array>, abort: CallAbort) => Promise<{ model: string; response: Uint8Array }>;
 
 interface ModelRef {
   name?: string;
@@ -50,7 +48,7 @@ async function modelInfer(context: V2GrpcContext, bytes: Uint8Array, signal: Abo
 }
 
 /** The service's unary methods; grpc.ts wraps them (metrics, cancellation, status mapping) as its own. */
-export function v2UnaryHandlers(context: V2GrpcContext): Record<string, V2Handler> {
+export function v2UnaryHandlers(context: V2GrpcContext): Record<string, RawUnaryHandler> {
   const { manager, decodeLimits } = context;
   const small = <T>(type: string, bytes: Buffer) => decodeSmall<T>(type, bytes, requestBudget(bytes.length, decodeLimits));
   return {
@@ -78,14 +76,6 @@ export function v2UnaryHandlers(context: V2GrpcContext): Record<string, V2Handle
   };
 }
 
-function identity(buffer: Buffer): Buffer {
-  return buffer;
-}
-
-function toBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 /** Requests of one stream received and not yet answered, past which the stream stops reading. */
 const MAX_QUEUED = 32;
 
@@ -102,15 +92,7 @@ export function v2StreamMethod(
   context: V2GrpcContext,
   onRequest?: (info: { service: string; method: string; model: string; code: 'OK' | StatusCode; seconds: number }) => void,
 ): { definition: grpc.MethodDefinition<Buffer, Uint8Array>; handler: (call: grpc.ServerDuplexStream<Buffer, Uint8Array>) => void } {
-  const definition: grpc.MethodDefinition<Buffer, Uint8Array> = {
-    path: `/${V2_SERVICE}/ModelStreamInfer`,
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: toBuffer,
-    responseDeserialize: identity,
-  };
+  const definition = rawMethodDefinition(V2_SERVICE, 'ModelStreamInfer', true);
   const handler = (call: grpc.ServerDuplexStream<Buffer, Uint8Array>) => {
     const controller = new AbortController();
     let ended = false;

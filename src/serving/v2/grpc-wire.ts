@@ -209,7 +209,8 @@ function tensorFromContents(buf: Uint8Array, span: Span | null, dtype: DType, sh
     const offsets = new Uint32Array(elements + 1);
     let at = 0;
     let i = 0;
-    const fill = new Cursor(buf, span!.start, span!.end);
+    // No contents at all is a valid empty tensor (a shape with a 0 dimension).
+    const fill = new Cursor(buf, span?.start ?? 0, span?.end ?? 0);
     while (!fill.done) {
       fill.tag();
       if (fill.field !== own.field) {
