@@ -35,22 +35,6 @@ export interface JobModule {
   jobs: Readonly<Record<string, JobHandler>>;
 }
 
-/** Per-call options of EngineModel.runJob. */
-export interface JobOptions {
-  /** Answer DEADLINE_EXCEEDED once this many milliseconds have passed. */
-  timeoutMs?: number;
-  /** Answer CANCELLED when this aborts; a run that has not started never starts. */
-  signal?: AbortSignal;
-  /**
-   * A shared flag (engine/cancellation.ts newSharedFlag) the caller sets to 1
-   * to give up: a run that has not started never starts. Unlike `signal`,
-   * the caller is not answered early: for callers that are gone anyway (a
-   * cancelled gRPC call), and cheaper per call. Not with signal or timeoutMs.
-   */
-  cancel?: Int32Array;
-  /** Buffers of the payload to move to the worker instead of copying (the caller must not use them afterwards). */
-  transfer?: ArrayBuffer[];
-}
 
 const loaded = new Map<string, JobModule>();
 

@@ -7,13 +7,13 @@ import { Piscina } from 'piscina';
 
 import { callerLimited, newSharedFlag } from './cancellation';
 import { JobOutbox } from './job-outbox';
-import { type JobModule, type JobOptions, cancelBound, jobHandler, loadJobModule } from './engine-jobs';
+import { type JobModule, cancelBound, jobHandler, loadJobModule } from './engine-jobs';
 import { type EngineBroadcast, type JobReply, type JobTask, type ModelLocation, type PredictReply, type PredictTask, channelName } from './engine-protocol';
 import { TfServeError, invalidArgument } from './errors';
 import { type LoadOptions, Model, type PredictOptions } from './model';
 import type { ResolvedVersion } from './model-dir';
 import type { Device, NativeBatchingStats } from './native';
-import type { Servable } from './servable';
+import type { JobOptions, Servable } from './servable';
 import type { Signature } from './signatures';
 import { type AnyTensor, type TensorInput, ownedBuffers } from './tensor';
 

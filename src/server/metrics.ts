@@ -10,7 +10,7 @@ import type { StatusCode } from '../engine/errors';
 import { type Device, type NativeBatchingStats, native } from '../engine/native';
 import { DEFAULT_SIGNATURE, type PredictOptions } from '../engine/model';
 import type { Servable, ServableLoader } from '../engine/servable';
-import type { JobOptions } from '../engine/engine-jobs';
+import type { JobOptions } from '../engine/servable';
 import { CLASSIFY_METHOD, REGRESS_METHOD } from '../serving/inference';
 import type { LoadEvent } from '../serving/model-manager';
 import type { TensorInput } from '../engine/tensor';

@@ -3,7 +3,7 @@
 // only picks the version (model_spec or URL -> lease) and frames HTTP.
 import path from 'node:path';
 
-import type { JobOptions } from '../../engine/engine-jobs';
+import type { JobOptions } from '../../engine/servable';
 import type { Target } from '../../serving/inference';
 import { type JobName, jobs } from './jobs';
 
