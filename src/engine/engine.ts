@@ -111,7 +111,11 @@ export class Engine {
   /** @internal */
   run(model: EngineModel, inputs: Record<string, TensorInput>, options: EnginePredictOptions): Promise<Record<string, AnyTensor>> {
     if (this.closed) return Promise.reject(new TfServeError('FAILED_PRECONDITION', 'the engine is closed'));
-    const answered = this.pool === null ? model.local.predict(inputs, options) : this.runInPool(this.pool, model, inputs, options);
+    return this.track(this.pool === null ? model.local.predict(inputs, options) : this.runInPool(this.pool, model, inputs, options));
+  }
+
+  /** Counts a run in flight until it settles (close() waits for them). */
+  private track<T>(answered: Promise<T>): Promise<T> {
     this.inFlight.add(answered);
     const forget = () => this.inFlight.delete(answered);
     answered.then(forget, forget);
@@ -162,10 +166,7 @@ export class Engine {
               return reply.value;
             }, workerFailure);
           });
-    this.inFlight.add(answered);
-    const forget = () => this.inFlight.delete(answered);
-    answered.then(forget, forget);
-    return answered;
+    return this.track(answered);
   }
 
   /** @internal */
