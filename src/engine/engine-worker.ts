@@ -110,12 +110,9 @@ async function runJobs(group: JobGroupTask): Promise<unknown> {
   );
 }
 
-async function run(task: EngineTask | JobGroupTask): Promise<unknown> {
+// Jobs always arrive in groups (JobOutbox), predictions one by one.
+async function run(task: PredictTask | JobGroupTask): Promise<unknown> {
   if (task.kind === 'jobs') return runJobs(task);
-  if (task.kind === 'job') {
-    const { reply, transfer } = await runJob(task);
-    return moved(reply, transfer);
-  }
   return predict(task);
 }
 
