@@ -56,11 +56,12 @@ let loaded: OpLibrary[] = [];
  * thread last learned it from the addon, which it asks whenever one is new).
  */
 export async function loadOpLibraries(extra: readonly string[] = []): Promise<OpLibrary[]> {
-  const wanted = [...bundledOpLibraries(), ...checkOpLibraries(extra)];
+  const extras = checkOpLibraries(extra);
+  const wanted = [...bundledOpLibraries(), ...extras];
   if (wanted.every((file) => loaded.some((library) => library.path === file))) return loaded;
-  for (const file of extra) {
+  for (const file of extras) {
     // TF's own message for a missing file is dlopen's, without the path.
-    if (!fs.existsSync(path.resolve(file))) throw new TfServeError('NOT_FOUND', `op library '${path.resolve(file)}' does not exist`);
+    if (!fs.existsSync(file)) throw new TfServeError('NOT_FOUND', `op library '${file}' does not exist`);
   }
   return fromAddon(wanted);
 }
@@ -92,7 +93,7 @@ export async function explainMissingOp(error: TfServeError): Promise<TfServeErro
   if (!match) return error;
   // Other threads may have loaded more than this one knows of.
   await fromAddon([]).catch(() => loaded);
-  const libraries = loaded.length ? describeOpLibraries(loaded, { names: true }) : 'none';
+  const libraries = describeOpLibraries(loaded, { names: true });
   return new TfServeError(error.code,
     `the model uses op '${match[1]}', which neither TensorFlow ${native.tfVersion()} nor a loaded op library registers ` +
     `(op libraries loaded: ${libraries}); pass the library that registers it in opLibraries (server: --op_libraries). TensorFlow said: ${error.message}`);
