@@ -32,3 +32,18 @@ export function grpcCall(port: number, method: string, requestType: string, requ
 export function grpcPredict(port: number, request: Obj, conversion = DEFAULT_CONVERSION): Promise<Obj> {
   return grpcCall(port, '/tensorflow.serving.PredictionService/Predict', 'tensorflow.serving.PredictRequest', request, 'tensorflow.serving.PredictResponse', conversion);
 }
+
+/** One unary call on an open client, hand-built bytes in, the answer's bytes out (30 s deadline). */
+export function grpcRawCall(client: grpc.Client, method: string, request: Uint8Array): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    client.makeUnaryRequest(
+      method,
+      (b: Uint8Array) => Buffer.from(b),
+      (b: Buffer) => b,
+      request,
+      new grpc.Metadata(),
+      { deadline: Date.now() + 30_000 },
+      (error, response) => (error ? reject(error) : resolve(response!)),
+    );
+  });
+}

@@ -16,6 +16,7 @@ import { startGrpcServer, type GrpcServer } from '../src/server/grpc';
 import type { ModelManager } from '../src/serving/model-manager';
 import { servingType } from '../src/serving/protos';
 import { fixture, needsTfServingData, repoRoot, tfServingModel } from './helpers';
+import { grpcRawCall } from './grpc-helpers';
 import { modelConfig, testManager } from './manager-helpers';
 import { Engine } from '../src/engine/engine';
 import { JOBS_MODULE } from '../src/server/hot-path/run';
@@ -30,19 +31,7 @@ const STATUS = '/tensorflow.serving.ModelService/GetModelStatus';
 const DT_FLOAT = 1;
 const DT_STRING = 7;
 
-function call(client: grpc.Client, method: string, request: Uint8Array): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    client.makeUnaryRequest(
-      method,
-      (b: Uint8Array) => Buffer.from(b),
-      (b: Buffer) => b,
-      request,
-      new grpc.Metadata(),
-      { deadline: Date.now() + 30_000 },
-      (error, response) => (error ? reject(error) : resolve(response!)),
-    );
-  });
-}
+const call = grpcRawCall;
 
 /** Calls, expects `code` and a message matching `pattern` within `withinMs`. */
 async function refused(client: grpc.Client, method: string, request: Uint8Array, code: grpc.status, pattern: RegExp, withinMs = 2000): Promise<number> {

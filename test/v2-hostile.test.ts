@@ -18,6 +18,7 @@ import type { ModelManager } from '../src/serving/model-manager';
 import { decodeInferRequest, v2Type } from '../src/serving/v2/grpc-wire';
 import { requestBudget } from '../src/serving/wire';
 import { assertClose, fixture, needsTfServingData, readJson, tfServingModel } from './helpers';
+import { grpcRawCall } from './grpc-helpers';
 import { modelConfig, testManager } from './manager-helpers';
 import { get, post } from './rest-helpers';
 
@@ -50,11 +51,7 @@ after(async () => {
 });
 
 function call(method: string, request: Uint8Array): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    client.makeUnaryRequest(method, (b: Uint8Array) => Buffer.from(b), (b: Buffer) => b, request, new grpc.Metadata(), { deadline: Date.now() + 30_000 }, (error, response) =>
-      error ? reject(error) : resolve(response!),
-    );
-  });
+  return grpcRawCall(client, method, request);
 }
 
 async function refused(request: Uint8Array, code: grpc.status, pattern: RegExp, withinMs = 2000): Promise<void> {

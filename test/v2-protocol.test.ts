@@ -16,6 +16,7 @@ import { type RestServer, startRestServer } from '../src/server/rest';
 import type { ModelManager } from '../src/serving/model-manager';
 import { v2Type } from '../src/serving/v2/grpc-wire';
 import { fixture, needsTfServingData, tfServingModel } from './helpers';
+import { grpcRawCall } from './grpc-helpers';
 import { modelConfig, testManager } from './manager-helpers';
 import { get, httpRequest, post } from './rest-helpers';
 
@@ -44,11 +45,7 @@ after(async () => {
 });
 
 function call(method: string, request: Uint8Array): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    client.makeUnaryRequest(`/inference.GRPCInferenceService/${method}`, (b: Uint8Array) => Buffer.from(b), (b: Buffer) => b, request, new grpc.Metadata(), { deadline: Date.now() + 30_000 }, (error, response) =>
-      error ? reject(error) : resolve(response!),
-    );
-  });
+  return grpcRawCall(client, `/inference.GRPCInferenceService/${method}`, request);
 }
 
 function encode(type: string, object: Record<string, unknown>): Uint8Array {
