@@ -204,6 +204,20 @@ export function countVarints(buf: Uint8Array, start: number, end: number): numbe
   return count;
 }
 
+/** The varint at buf[pos] (before end) as an unsigned 64-bit bigint, and the position after it. */
+export function readVarint64(buf: Uint8Array, pos: number, end: number): [bigint, number] {
+  let result = 0n;
+  let shift = 0n;
+  for (;;) {
+    if (pos >= end) throw new Error('truncated varint');
+    const byte = buf[pos++]!;
+    result |= BigInt(byte & 0x7f) << shift;
+    if (byte < 0x80) return [BigInt.asUintN(64, result), pos];
+    shift += 7n;
+    if (shift > 63n) throw new Error('varint longer than 10 bytes');
+  }
+}
+
 /** A packed varint run ends on a whole varint (its last byte has no continuation bit). */
 export function endsVarints(run: Uint8Array): boolean {
   return run.length === 0 || run[run.length - 1]! < 0x80;

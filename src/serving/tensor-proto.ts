@@ -12,7 +12,7 @@ import { type DType, type DTypeInfo, INTEGER_RANGES, type NumericArray, dtypeFro
 import { invalidArgument } from '../engine/errors';
 import { type AnyTensor, MAX_RANK, type PackedStrings, type Tensor, checkShapeLimits, formatShape, isPackedStrings, packedAt, packedCount } from '../engine/tensor';
 import { DecodeBudget, tensorCost } from './decode-limits';
-import { Cursor, FIXED32, FIXED64, LEN, VARINT, countVarints, endsVarints, readSpan, readTag, readingWire } from './proto-wire';
+import { Cursor, FIXED32, FIXED64, LEN, VARINT, countVarints, endsVarints, readSpan, readTag, readVarint64, readingWire } from './proto-wire';
 
 const HALF_BITS_RANGE = [-32768, 65535] as const;
 
@@ -91,19 +91,6 @@ interface Census {
   lastStringLength: number;
   /** Scalars seen per numeric *_val field (present = set, even if empty). */
   values: Map<number, number>;
-}
-
-function readVarint64(buf: Uint8Array, pos: number, end: number): [bigint, number] {
-  let result = 0n;
-  let shift = 0n;
-  for (;;) {
-    if (pos >= end) throw new Error('truncated varint');
-    const byte = buf[pos++]!;
-    result |= BigInt(byte & 0x7f) << shift;
-    if (byte < 0x80) return [BigInt.asUintN(64, result), pos];
-    shift += 7n;
-    if (shift > 63n) throw new Error('varint longer than 10 bytes');
-  }
 }
 
 /** The varints of buf[start, end), as unsigned 64-bit values (fast path for small ones). */

@@ -13,7 +13,7 @@ import { invalidArgument } from '../../engine/errors';
 import { lazyProtoRoot } from '../../engine/proto';
 import { type TensorInput, checkShapeLimits, formatShape } from '../../engine/tensor';
 import { type DecodeBudget, STRING_ELEMENT_COST, tensorCost } from '../decode-limits';
-import { Cursor, FIXED32, FIXED64, LEN, VARINT, checkMessage, countVarints, decodeUtf8, readingWire } from '../proto-wire';
+import { Cursor, FIXED32, FIXED64, LEN, VARINT, checkMessage, countVarints, decodeUtf8, readVarint64, readingWire } from '../proto-wire';
 import { dtypeOfDatatype, elementBytes } from './datatypes';
 import type { V2InferRequest, V2InferResult, V2InputTensor, V2Parameters, V2RequestedOutput } from './infer';
 import { rawSize, tensorFromRaw, tensorToRaw } from './raw';
@@ -67,14 +67,9 @@ interface Span {
 
 /** A varint as an unsigned 64-bit bigint (the cursor is checked: at most 10 bytes). */
 function varint64(c: Cursor): bigint {
-  let result = 0n;
-  for (let shift = 0n; ; shift += 7n) {
-    if (c.pos >= c.end) throw new Error(`truncated varint at offset ${c.pos}`);
-    const byte = c.buf[c.pos++]!;
-    result |= BigInt(byte & 0x7f) << shift;
-    if (byte < 0x80) return BigInt.asUintN(64, result);
-    if (shift >= 63n) throw new Error(`varint longer than 10 bytes at offset ${c.pos}`);
-  }
+  const [value, next] = readVarint64(c.buf, c.pos, c.end);
+  c.pos = next;
+  return value;
 }
 
 /** A varint that fits a JS number exactly (fast path), else its bigint. */
