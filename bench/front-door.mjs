@@ -1,13 +1,14 @@
 // Front-door cost: what the server's threads spend per request, by thread,
 // under standard load tools, next to the embedded engine in the same run.
 //
-//   npm run bench:front-door -- [--seconds 10] [--clients 64] [--engine-workers N]
+//   npm run bench:front-door -- [--seconds 10] [--clients 64] [--engine-workers N] [--front-door-threads N]
 //                               [--model .fixtures/gaofei_cnn] [--skip-floor] [--json out.json]
-//                               [--docs [--before earlier.json] [--from report.json]]
+//                               [--label NAME] [--docs [--before earlier.json[,...]] [--from report.json]]
 //
 // --docs writes the results as the "Front doors" section of
 // docs/benchmarks.md (between markers the full bench keeps); --before adds
-// an earlier run's --json report (e.g. of an older tree) beside this one;
+// earlier runs' --json reports (e.g. of an older tree; comma-separated) beside this one, each
+// under its --label;
 // --from writes the section from a saved --json report instead of measuring.
 //
 // Paths measured against the `tfserve` binary (its own process, batching as
@@ -46,6 +47,8 @@ const { values: opts } = parseArgs({
     clients: { type: 'string', default: '64' },
     seconds: { type: 'string', default: '10' },
     'engine-workers': { type: 'string' },
+    'front-door-threads': { type: 'string' },
+    label: { type: 'string' },
     model: { type: 'string', default: path.join(FIXTURES_DIR, 'gaofei_cnn') },
     'skip-floor': { type: 'boolean', default: false },
     'skip-embedded': { type: 'boolean', default: false },
@@ -245,6 +248,7 @@ async function startTfserve(dir, restPort) {
     `--batching_parameters_file=${batchingFile}`,
   ];
   if (opts['engine-workers'] !== undefined) args.push(`--engine_workers=${opts['engine-workers']}`);
+  if (opts['front-door-threads'] !== undefined) args.push(`--front_door_threads=${opts['front-door-threads']}`);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const grpcPort = await waitFor(child, (out) => {
     const port = Number(/Running gRPC ModelServer at 127\.0\.0\.1:(\d+)/.exec(out)?.[1] ?? 0);
@@ -350,7 +354,7 @@ async function main() {
   const reference = JSON.parse(fs.readFileSync(path.join(opts.model, 'reference.json'), 'utf8'));
   const image = Float32Array.from(reference.images[0]);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfserve-front-door-'));
-  const report = { clients, seconds, cores: os.availableParallelism(), engineWorkers: opts['engine-workers'] ?? 'the server default', batching: SWEEP_BATCHING };
+  const report = { clients, seconds, cores: os.availableParallelism(), engineWorkers: opts['engine-workers'] ?? 'the server default', frontDoorThreads: opts['front-door-threads'] ?? 'the server default', ...(opts.label ? { label: opts.label } : {}), batching: SWEEP_BATCHING };
   try {
     const files = await payloads(dir, image);
     if (!opts['skip-embedded']) report.embedded = await measureEmbedded(clients, seconds, image);
@@ -381,7 +385,7 @@ async function main() {
     }
   }
   if (opts.json) fs.writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`);
-  if (opts.docs) writeDocsSection(report, opts.before ? JSON.parse(fs.readFileSync(opts.before, 'utf8')) : null);
+  if (opts.docs) writeDocsSection(report, befores());
 }
 
 // ---------------------------------------------------------------- docs
@@ -395,7 +399,7 @@ function cpuCell(us) {
 /** Rows of one report: throughput and CPU µs per request by thread group, per path. */
 function reportRows(label, report) {
   const rows = [];
-  const named = ['main thread', 'tfs-engine', 'tf-session', 'tfs-batch'];
+  const named = ['main thread', 'tfs-front', 'tfs-engine', 'tf-session', 'tfs-batch'];
   const add = (where, name, r) => {
     const us = r.usPerRequest ?? {};
     // Threads tfserve does not name: V8's platform threads, libuv's pool (and, before threads were named, all of them).
@@ -405,7 +409,7 @@ function reportRows(label, report) {
   };
   for (const name of PATHS) if (report.tfserve?.[name]) add('tfserve', name, report.tfserve[name]);
   for (const name of PATHS) if (report.floor?.[name]) add('floor', name, report.floor[name]);
-  if (report.embedded) rows.push(`| ${label} | embedded | Engine predict() | ${report.embedded.rps.toFixed(0)} | ${report.embedded.errors ?? 0} | - | - | - | - | - | - |`);
+  if (report.embedded) rows.push(`| ${label} | embedded | Engine predict() | ${report.embedded.rps.toFixed(0)} | ${report.embedded.errors ?? 0} | - | - | - | - | - | - | - |`);
   return rows;
 }
 
@@ -434,19 +438,24 @@ function targetLines(report) {
   return ['Targets (issue 10), latest run:', '', '| measure | goal | measured | met |', '|---|---|---|---|', ...rows];
 }
 
+/** The --before reports, oldest first. */
+function befores() {
+  return opts.before ? opts.before.split(',').map((file) => JSON.parse(fs.readFileSync(file, 'utf8'))) : [];
+}
+
 function writeDocsSection(report, before) {
   const file = path.join(DOCS_DIR, 'benchmarks.md');
-  const runs = before ? [['before', before], ['after', report]] : [['this run', report]];
+  const runs = [...before.map((r, i) => [r.label ?? (before.length > 1 ? `before ${i + 1}` : 'before'), r]), [report.label ?? (before.length ? 'after' : 'this run'), report]];
   const lines = [
     FRONT_DOOR_START,
     '## Front doors: server CPU per request, by thread (issue 10)',
     '',
     `\`npm run bench:front-door\` (bench/front-door.mjs): the \`tfserve\` binary on the CNN (${report.clients} concurrent clients, ${report.seconds} s per path, batching ${JSON.stringify(report.batching)}), driven by ghz for gRPC Predict (the 28x28 image as \`tensor_content\` and as 784 \`float_val\`) and by wrk for REST \`:predict\` (\`{"instances": [image]}\`); tools from \`node scripts/install-tools.mjs\`. CPU per thread from \`/proc/<pid>/task/*/stat\` (utime + stime) over each run, divided by the requests answered. **floor**: the same tools against grpc-js and node:http handlers that answer a fixed message at once: what the HTTP/2 and HTTP/1 framing alone costs the main thread. **embedded**: Engine predict() from ${report.clients} callers in the bench's own process, the same batching.`,
     '',
-    `Machine: ${report.cores} cores, shared with other work while measured (load from other processes moves these numbers by tens of percent); engine workers: ${runs.map(([l, r]) => `${l} ${r.engineWorkers}`).join(', ')}.`,
+    `Machine: ${report.cores} cores, shared with other work while measured (load from other processes moves these numbers by tens of percent); engine workers and front-door threads: ${runs.map(([l, r]) => `${l} ${r.engineWorkers} / ${r.frontDoorThreads ?? 0}`).join(', ')}.`,
     '',
-    '| run | server | path | req/s | errors | main thread µs | engine workers µs | TF pools µs | batch threads µs | other µs | total µs |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| run | server | path | req/s | errors | main thread µs | front-door threads µs | engine workers µs | TF pools µs | batch threads µs | other µs | total µs |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...runs.flatMap(([label, r]) => reportRows(label, r)),
     '',
     ...runs.map(([label, r]) => ratioLine(label, r)).filter(Boolean),
@@ -465,5 +474,5 @@ function writeDocsSection(report, before) {
 }
 
 if (opts['floor-server']) await floorServer();
-else if (opts.from) writeDocsSection(JSON.parse(fs.readFileSync(opts.from, 'utf8')), opts.before ? JSON.parse(fs.readFileSync(opts.before, 'utf8')) : null);
+else if (opts.from) writeDocsSection(JSON.parse(fs.readFileSync(opts.from, 'utf8')), befores());
 else await main();

@@ -1,5 +1,5 @@
 // Module entry: loadSavedModel(), loadOpLibraries(), tfVersion(), queueBucketBounds(), liveSessions(),
-// loadTfliteModel(), liveTfliteModels(), nameThread().
+// loadTfliteModel(), liveTfliteModels(), nameThread(), listenTcp(), dupFd(), closeFd().
 #include <napi.h>
 
 #include <exception>
@@ -11,6 +11,7 @@
 
 #include "addon_data.h"
 #include "js_error.h"
+#include "listen_socket.h"
 #include "batcher.h"
 #include "model_registry.h"
 #include "model_wrap.h"
@@ -158,6 +159,42 @@ Napi::Value NameThread(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// listenTcp(host, port): { port, fd }, dupFd(fd), closeFd(fd): listening
+// sockets the front-door threads share (listen_socket.h).
+Napi::Value ListenTcpJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) throw InvalidArgument(env, "listenTcp(host, port) takes a string and a number");
+  const int port = info[1].As<Napi::Number>().Int32Value();
+  if (port < 0 || port > 65535) throw InvalidArgument(env, "listenTcp: port must be 0-65535");
+  ListeningSocket listening;
+  try {
+    listening = ListenTcp(info[0].As<Napi::String>().Utf8Value(), port);
+  } catch (const std::exception& error) {
+    Napi::Error failure = Napi::Error::New(env, error.what());
+    failure.Set("code", "UNAVAILABLE");
+    throw failure;
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("port", listening.port);
+  result.Set("fd", listening.fd);
+  return result;
+}
+
+Napi::Value DupFdJs(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) throw InvalidArgument(info.Env(), "dupFd(fd) takes a number");
+  try {
+    return Napi::Number::New(info.Env(), DupFd(info[0].As<Napi::Number>().Int32Value()));
+  } catch (const std::exception& error) {
+    throw Napi::Error::New(info.Env(), error.what());
+  }
+}
+
+Napi::Value CloseFdJs(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) throw InvalidArgument(info.Env(), "closeFd(fd) takes a number");
+  CloseFd(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
 Napi::Value LiveSessions(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(SavedModel::LiveCount()));
 }
@@ -176,6 +213,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("loadTfliteModel", Napi::Function::New<LoadTfliteModel>(env, "loadTfliteModel"));
   exports.Set("liveTfliteModels", Napi::Function::New<LiveTfliteModels>(env, "liveTfliteModels"));
   exports.Set("nameThread", Napi::Function::New<NameThread>(env, "nameThread"));
+  exports.Set("listenTcp", Napi::Function::New<ListenTcpJs>(env, "listenTcp"));
+  exports.Set("dupFd", Napi::Function::New<DupFdJs>(env, "dupFd"));
+  exports.Set("closeFd", Napi::Function::New<CloseFdJs>(env, "closeFd"));
   return exports;
 }
 

@@ -2,61 +2,24 @@
 // the main thread and calls the addon, which shares one session per model
 // version with every other thread. It also runs the jobs of the engine's job
 // module (engine-jobs.ts): whole front-door requests, bytes in, bytes out.
-import { BroadcastChannel, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
 
 import { Piscina, transferableSymbol, valueSymbol } from 'piscina';
 
 import { type JobModule, cancelBound, jobHandler, loadJobModule } from './engine-jobs';
-import { type EngineBroadcast, type EngineTask, type JobGroupTask, type JobReply, type JobTask, type ModelLocation, type PredictReply, type PredictTask, channelName } from './engine-protocol';
+import type { EngineTask, JobGroupTask, JobReply, JobTask, PredictReply, PredictTask } from './engine-protocol';
 import { isCancelled } from './cancellation';
 import { TfServeError } from './errors';
-import { Model } from './model';
 import { native } from './native';
+import { threadModels } from './thread-models';
 import type { AnyTensor } from './tensor';
-
-const models = new Map<number, Promise<Model>>();
-
-function unload(key: number): void {
-  const model = models.get(key);
-  models.delete(key);
-  void model?.then((m) => m.unload(), () => undefined);
-}
 
 // Shown in /proc/<pid>/task/*/comm, so that CPU per thread can be told apart (bench/front-door.mjs).
 native.nameThread('tfs-engine');
 
 const { engineId, jobs } = workerData as { engineId: string; jobs?: string };
 const jobModule: JobModule | null = jobs === undefined ? null : loadJobModule(jobs);
-
-const channel = new BroadcastChannel(channelName(engineId));
-channel.unref();
-channel.onmessage = (event) => {
-  const message = (event as unknown as { data: EngineBroadcast }).data;
-  if ('unload' in message) unload(message.unload);
-  else for (const key of [...models.keys()]) unload(key);
-};
-
-const isUnloaded = (task: EngineTask) => Atomics.load(task.unloaded, 0) !== 0;
-
-async function modelFor(task: EngineTask): Promise<Model> {
-  // Requests can still be queued in the pool after their model was unloaded
-  // (their callers were answered early): they must not load it again.
-  if (isUnloaded(task)) throw new TfServeError('FAILED_PRECONDITION', 'the model was unloaded');
-  let model = models.get(task.key);
-  if (!model) {
-    const { basePath, version, load } = JSON.parse(task.location) as ModelLocation;
-    model = Model.open(basePath, version, load);
-    models.set(task.key, model);
-    model.catch(() => models.delete(task.key));
-  }
-  const loaded = await model;
-  // Unloaded while this load ran, and this worker may have missed the broadcast.
-  if (isUnloaded(task)) {
-    unload(task.key);
-    throw new TfServeError('FAILED_PRECONDITION', 'the model was unloaded');
-  }
-  return loaded;
-}
+const models = threadModels(engineId);
 
 function transferable(outputs: Record<string, AnyTensor>): ArrayBuffer[] {
   const buffers = new Set<ArrayBuffer>();
@@ -92,7 +55,7 @@ async function runJob(task: JobTask): Promise<{ reply: JobReply; transfer: Array
   try {
     if (callerGone(task)) throw new TfServeError('CANCELLED', 'the request was cancelled');
     const handler = jobHandler(jobModule, task.job);
-    const model = await modelFor(task);
+    const model = await models.modelFor(task);
     const result = await handler(cancelBound(model, task.cancel), task.payload as never, {});
     return { reply: { value: result.value }, transfer: result.transfer ?? [] };
   } catch (error) {
@@ -120,7 +83,7 @@ async function predict(task: PredictTask): Promise<unknown> {
   let reply: PredictReply;
   try {
     if (callerGone(task)) throw new TfServeError('CANCELLED', 'the request was cancelled');
-    const model = await modelFor(task);
+    const model = await models.modelFor(task);
     const outputs = await model.predictWithToken(task.inputs, task.options, task.cancel);
     reply = { outputs };
     return moved(reply, transferable(outputs));

@@ -13,7 +13,7 @@ import { TfServeError, invalidArgument } from './errors';
 import { type LoadOptions, Model, type PredictOptions } from './model';
 import type { ResolvedVersion } from './model-dir';
 import type { Device, NativeBatchingStats } from './native';
-import type { JobOptions, Servable } from './servable';
+import type { JobOptions, JobTicket, Servable } from './servable';
 import type { Signature } from './signatures';
 import { type AnyTensor, type TensorInput, ownedBuffers } from './tensor';
 
@@ -47,14 +47,17 @@ export class Engine {
   private loads = 0;
   private readonly jobModule: JobModule | null;
   private readonly outbox: JobOutbox | null;
+  /** @internal identifies this engine's unload broadcasts on every thread */
+  readonly engineId = randomUUID();
 
   private constructor(
     readonly workers: number,
-    jobs: string | undefined,
+    /** @internal the job module's path */
+    readonly jobs: string | undefined,
   ) {
     // Loaded here too when there are workers: a module that does not load fails create(), not a request.
     this.jobModule = jobs === undefined ? null : loadJobModule(jobs);
-    const engineId = randomUUID();
+    const { engineId } = this;
     this.channel = new BroadcastChannel(channelName(engineId));
     this.channel.unref();
     this.pool =
@@ -274,6 +277,17 @@ export class EngineModel implements Servable {
   runJob(job: string, payload: unknown, options: JobOptions = {}): Promise<unknown> {
     if (!this.local.loaded) return Promise.reject(new TfServeError('FAILED_PRECONDITION', `${this.name} version ${this.version} was unloaded`));
     return this.engine.runJob(this, job, payload, options);
+  }
+
+  /**
+   * What lets another thread run the engine's jobs on this version itself
+   * (engine-protocol.ts JobTicket; thread-models.ts runJobHere), or null when
+   * the engine has no job module. Valid while the caller holds the version.
+   */
+  jobTicket(): JobTicket | null {
+    const { jobs, engineId } = this.engine;
+    if (jobs === undefined || !this.local.loaded) return null;
+    return { ...this.taskBase, engineId, jobs };
   }
 
   batchingStats(): NativeBatchingStats[] {

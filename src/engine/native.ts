@@ -131,6 +131,16 @@ export interface NativeAddon {
   liveTfliteModels(): number;
   /** Names the calling thread (15 bytes at most) as /proc/<pid>/task/<tid>/comm shows it. */
   nameThread(name: string): void;
+  /**
+   * Binds and listens on host:port (0: a free port), for threads to adopt
+   * with node:net's listen({ fd }) (the server's front-door threads, each
+   * with its own dupFd of it). Throws code UNAVAILABLE when the address cannot be had.
+   */
+  listenTcp(host: string, port: number): { port: number; fd: number };
+  /** Another descriptor of the same socket. */
+  dupFd(fd: number): number;
+  /** Closes a descriptor from listenTcp/dupFd that no thread adopted. */
+  closeFd(fd: number): void;
 }
 
 // TF logs every INFO line to stderr unless told otherwise.

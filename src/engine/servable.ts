@@ -60,6 +60,12 @@ export interface Servable {
    * themselves.
    */
   runJob?(job: string, payload: unknown, options?: JobOptions): Promise<unknown>;
+  /**
+   * What another thread needs to run those jobs on this version itself
+   * (thread-models.ts runJobHere), valid while the caller holds the
+   * version; null or absent when jobs can only run through runJob.
+   */
+  jobTicket?(): JobTicket | null;
   /** What this version's batchers did (empty when it does not batch). */
   batchingStats(): NativeBatchingStats[];
 }
@@ -69,6 +75,24 @@ export interface Servable {
  * the version is served as (a Servable's own name is its directory's).
  */
 export type ServableLoader = (basePath: string, options: LoadOptions & { version: number }, name: string) => Promise<Servable>;
+
+/**
+ * What a thread outside the engine's pool needs to run a job on a version
+ * itself (thread-models.ts runJobHere): the engine's id (its unload
+ * broadcasts), its job module, and the version's fields every engine task
+ * carries (engine-protocol.ts). Given out by EngineModel.jobTicket() while
+ * the caller holds the version (a lease).
+ */
+export interface JobTicket {
+  engineId: string;
+  /** Absolute path of the engine's job module. */
+  jobs: string;
+  key: number;
+  /** A ModelLocation as JSON. */
+  location: string;
+  /** Shared flag set once the version is unloaded. */
+  unloaded: Int32Array;
+}
 
 /** Per-call options of EngineModel.runJob. */
 export interface JobOptions {

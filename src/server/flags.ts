@@ -64,6 +64,7 @@ export interface ServerFlags {
   restApiMaxBodyBytes: number;
   shutdownGraceSeconds: number;
   engineWorkers: number;
+  frontDoorThreads: number;
   serveDuringLoad: boolean;
   requestDecodeFactor: number;
   requestDecodeFloorBytes: number;
@@ -147,6 +148,8 @@ export const DEFAULT_FLAGS: Readonly<ServerFlags> = Object.freeze({
   shutdownGraceSeconds: 10,
   // Predict requests are decoded, run and encoded on these (hot-path/): at least one, so the event loop only frames HTTP.
   engineWorkers: Math.max(1, Math.min(4, os.availableParallelism() - 1)),
+  // The ports are served by these (front-door/): HTTP/2 and HTTP/1 framing and Predict off the main thread.
+  frontDoorThreads: Math.max(1, Math.min(4, os.availableParallelism() - 1)),
   serveDuringLoad: false,
   requestDecodeFactor: DEFAULT_DECODE_LIMITS.factor,
   requestDecodeFloorBytes: DEFAULT_DECODE_LIMITS.floorBytes,
@@ -218,6 +221,7 @@ export const FLAG_SPECS: readonly FlagSpec[] = [
   { name: 'grpc_max_message_bytes', key: 'grpcMaxMessageBytes', kind: 'int', min: 1024, max: 2 ** 31 - 1, own: true, help: 'largest gRPC request or response in bytes' },
   { name: 'rest_api_max_body_bytes', key: 'restApiMaxBodyBytes', kind: 'int', min: 1024, max: 2 ** 31 - 1, own: true, help: 'largest REST request body in bytes, after gzip decoding (larger: 413)' },
   { name: 'engine_workers', key: 'engineWorkers', kind: 'int', min: 0, max: 64, own: true, help: 'worker threads that decode, validate, run and encode Predict requests (default: cores - 1, 1 to 4); 0 does it on the main thread (TensorFlow itself never runs there)' },
+  { name: 'front_door_threads', key: 'frontDoorThreads', kind: 'int', min: 0, max: 64, own: true, help: 'threads that serve the gRPC and REST ports themselves (HTTP/2 and HTTP/1 framing, and Predict from request bytes to answer bytes), so the main thread only leases versions and keeps metrics (default: cores - 1, 1 to 4); 0 serves the ports on the main thread' },
   { name: 'shutdown_grace_seconds', key: 'shutdownGraceSeconds', kind: 'int', ...COUNT, own: true, help: 'on SIGTERM/SIGINT, how long in-flight requests may take to finish' },
   { name: 'serve_during_load', key: 'serveDuringLoad', kind: 'bool', own: true, help: 'open the ports before the configured models have loaded (tensorflow_model_server opens them after): /healthz answers at once and /readyz says 503 until every model is AVAILABLE; for Kubernetes startup and liveness probes during long loads' },
   { name: 'request_decode_factor', key: 'requestDecodeFactor', kind: 'int', min: 1, max: 1024, own: true, help: "a request's decoded tensors may take this many times its size in bytes (gRPC message or REST body)" },

@@ -5,8 +5,20 @@ import type * as grpc from '@grpc/grpc-js';
 
 import type { CallAbort } from './call-abort';
 
-/** A unary handler: the request's bytes in, the model's name (for metrics) and the response's bytes out. */
-export type RawUnaryHandler = (request: Buffer, call: grpc.ServerUnaryCall<Buffer, Uint8Array>, abort: CallAbort) => Promise<{ model: string; response: Uint8Array }>;
+/**
+ * A unary handler: the request's bytes in, the model's name (for metrics)
+ * and the response's bytes out. `recorded`: the call was passed on to a
+ * server that counts it itself (a front-door thread's, see front-door/).
+ */
+export type RawUnaryHandler = (request: Buffer, call: grpc.ServerUnaryCall<Buffer, Uint8Array>, abort: CallAbort) => Promise<{ model: string; response: Uint8Array; recorded?: boolean }>;
+
+/** A gRPC method as a server registered it. */
+export interface GrpcMethod {
+  /** /package.Service/Method */
+  path: string;
+  requestStream: boolean;
+  responseStream: boolean;
+}
 
 function identity(buffer: Buffer): Buffer {
   return buffer;

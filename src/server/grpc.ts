@@ -35,7 +35,7 @@ import { DEFAULT_GRPC_MAX_MESSAGE_BYTES } from './flags';
 import { V2_SERVICE, v2StreamMethod, v2UnaryHandlers } from './v2/grpc';
 import type { GrpcPredictPayload } from './hot-path/grpc-predict';
 import { CallAbort } from './call-abort';
-import { type RawUnaryHandler, rawMethodDefinition } from './grpc-raw';
+import { type GrpcMethod, type RawUnaryHandler, rawMethodDefinition } from './grpc-raw';
 import { runJob } from './hot-path/run';
 import { jobTarget } from './hot-path/target';
 
@@ -67,6 +67,8 @@ export interface GrpcServerOptions {
 export interface GrpcServer {
   /** The bound TCP port (0 for a unix socket). */
   port: number;
+  /** Every method the server answers (front-door threads pass the ones they do not run to it). */
+  methods: GrpcMethod[];
   /** Stops accepting calls, lets running ones finish for up to graceMs, then cuts the rest. */
   close(graceMs: number): Promise<void>;
 }
@@ -165,7 +167,8 @@ function modelServiceHandlers({ manager, decodeLimits }: HandlerContext): Record
   };
 }
 
-function unaryService(
+/** grpc-js definitions and implementations of `handlers` (raw bytes, TF status codes, one onRequest per call). */
+export function unaryService(
   serviceName: string,
   handlers: Record<string, Handler>,
   onRequest: GrpcServerOptions['onRequest'],
@@ -187,10 +190,15 @@ function unaryService(
           answered = true;
           model = result.model;
           callback(null, result.response);
-          finish('OK');
+          if (!result.recorded) finish('OK');
         },
         (error: unknown) => {
           answered = true;
+          if (isPassedOnError(error)) {
+            // Another server answered it (and counted it): its status goes back as it was.
+            callback(error);
+            return;
+          }
           const failure = TfServeError.from(error);
           model = peekModelName(call.request, method);
           // TF's error codes are gRPC's status codes, name for name and number for number.
@@ -201,6 +209,11 @@ function unaryService(
     };
   }
   return { definition, implementation };
+}
+
+/** A gRPC client's error (a call passed on to another server): it has a numeric status code and its own details. */
+function isPassedOnError(error: unknown): error is grpc.ServiceError {
+  return error instanceof Error && typeof (error as Partial<grpc.ServiceError>).code === 'number' && typeof (error as Partial<grpc.ServiceError>).details === 'string' && (error as Partial<grpc.ServiceError>).metadata instanceof grpc.Metadata;
 }
 
 // Field numbers from a request down to its model name, where they are not
@@ -324,17 +337,22 @@ function healthService(manager: ModelManager): {
   return { definition, implementation, shutdown };
 }
 
-/** Starts the gRPC server; resolves once it listens. */
-export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
+/** grpc-js's server options from the flags, and the largest response they let it send. */
+export function grpcServerOptions(options: Pick<GrpcServerOptions, 'maxMessageBytes' | 'channelOptions'>): { serverOptions: grpc.ServerOptions; maxResponseBytes: number } {
   const serverOptions: grpc.ServerOptions = {
     'grpc.max_receive_message_length': options.maxMessageBytes ?? DEFAULT_GRPC_MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': options.maxMessageBytes ?? DEFAULT_GRPC_MAX_MESSAGE_BYTES,
     ...options.channelOptions,
   };
-  const server = new grpc.Server(serverOptions);
   // The send limit in effect (a channel argument may have replaced the flag's; -1 is none), which responses are sized against.
   const sendLimit = serverOptions['grpc.max_send_message_length'] as number;
-  const maxResponseBytes = sendLimit < 0 ? Infinity : sendLimit;
+  return { serverOptions, maxResponseBytes: sendLimit < 0 ? Infinity : sendLimit };
+}
+
+/** Starts the gRPC server; resolves once it listens. */
+export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
+  const { serverOptions, maxResponseBytes } = grpcServerOptions(options);
+  const server = new grpc.Server(serverOptions);
   const context: HandlerContext = { manager: options.manager, decodeLimits: options.decodeLimits ?? DEFAULT_DECODE_LIMITS, maxResponseBytes };
   const prediction = unaryService('tensorflow.serving.PredictionService', predictionHandlers(context), options.onRequest);
   const modelService = unaryService('tensorflow.serving.ModelService', modelServiceHandlers(context), options.onRequest);
@@ -346,6 +364,9 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   server.addService(modelService.definition, modelService.implementation);
   server.addService({ ...v2.definition, ModelStreamInfer: v2Stream.definition }, { ...v2.implementation, ModelStreamInfer: v2Stream.handler });
   server.addService(health.definition, health.implementation);
+  const methods = [prediction.definition, modelService.definition, v2.definition, { ModelStreamInfer: v2Stream.definition }, health.definition].flatMap((definition) =>
+    Object.values(definition).map(({ path, requestStream, responseStream }) => ({ path, requestStream, responseStream })),
+  );
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(options.address, grpc.ServerCredentials.createInsecure(), (error, bound) => {
       if (error) {
@@ -359,6 +380,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   let closing: Promise<void> | null = null;
   return {
     port,
+    methods,
     close(graceMs: number): Promise<void> {
       closing ??= new Promise<void>((resolve) => {
         health.shutdown();

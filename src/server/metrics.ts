@@ -120,6 +120,11 @@ export class ServerMetrics {
     });
   }
 
+  /** One run timed elsewhere (a front-door thread's Predict, decoding and encoding included, as runJob's below). */
+  recordRuntime(model: string, api: string, seconds: number): void {
+    this.runtimeLatency.observe({ model_name: model, API: api, runtime: 'TF1' }, seconds * 1e6);
+  }
+
   /** Wraps a loader so that every Servable's predict() feeds the runtime latency, by the name the manager serves it as. */
   instrumentLoader(loader: ServableLoader): ServableLoader {
     const runtimeLatency = this.runtimeLatency;

@@ -1,17 +1,18 @@
 // TF Serving's REST API on node:http, plus liveness, readiness and the
 // Prometheus endpoint.
 import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 
-import { type StatusCode, TfServeError } from '../engine/errors';
 import { DEFAULT_SIGNATURE } from '../engine/model';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../serving/decode-limits';
 import { classify, modelMetadata, modelStatus, predictOn, regress } from '../serving/inference';
 import type { ModelManager } from '../serving/model-manager';
 import type { ServerMetrics } from './metrics';
-import { HttpError, readBody } from './rest-body';
+import { readBody } from './rest-body';
+import { type Answer, errorAnswer, guarded, ok, sendAnswer } from './rest-answer';
+import { RequestBook, drain } from './rest-drain';
 import { jobTarget, ownedBytes } from './hot-path/target';
-import { CallAbort } from './call-abort';
+import type { CallAbort } from './call-abort';
 import { runJob } from './hot-path/run';
 import type { RestPredictPayload } from './hot-path/rest-predict';
 import { type ExamplesDecoded, type PredictDecoded, inputSignatures } from './rest-codec/decode';
@@ -24,15 +25,13 @@ import { serveV2, v2Labels } from './v2/rest';
 export const LIVENESS_PATH = '/healthz';
 export const READINESS_PATH = '/readyz';
 
-/** While draining, how long no new request must arrive (with none in flight) before connections are dropped. */
-const QUIET_MS = 50;
-const POLL_MS = 10;
-
 export interface RestServerOptions {
   manager: ModelManager;
   host: string;
   /** 0 = any free port. */
   port: number;
+  /** Listen on this unix socket instead of host:port (the main thread's server behind front-door threads). */
+  socketPath?: string;
   /** Per-request deadline in milliseconds; 0 = none. */
   timeoutMs: number;
   maxBodyBytes: number;
@@ -48,53 +47,10 @@ export interface RestServerOptions {
 }
 
 export interface RestServer {
+  /** 0 on a unix socket. */
   readonly port: number;
   /** Stops accepting connections, lets requests in flight finish for up to graceMs, then drops what is left. */
   close(graceMs: number): Promise<void>;
-}
-
-/** TF Serving's mapping of status codes to HTTP statuses. */
-const HTTP_STATUS: Record<'OK' | StatusCode, number> = {
-  OK: 200,
-  CANCELLED: 499,
-  UNKNOWN: 500,
-  INVALID_ARGUMENT: 400,
-  DEADLINE_EXCEEDED: 504,
-  NOT_FOUND: 404,
-  ALREADY_EXISTS: 409,
-  PERMISSION_DENIED: 403,
-  UNAUTHENTICATED: 401,
-  RESOURCE_EXHAUSTED: 429,
-  FAILED_PRECONDITION: 400,
-  ABORTED: 409,
-  OUT_OF_RANGE: 400,
-  UNIMPLEMENTED: 501,
-  INTERNAL: 500,
-  UNAVAILABLE: 503,
-  DATA_LOSS: 500,
-};
-
-function httpStatusOf(code: 'OK' | StatusCode): number {
-  return HTTP_STATUS[code] ?? 500;
-}
-
-interface Answer {
-  status: number;
-  code: 'OK' | StatusCode;
-  /** Text, or UTF-8 bytes written elsewhere (the hot path's answers). */
-  body: string | Uint8Array;
-  contentType?: string;
-  headers?: Record<string, string | number>;
-}
-
-function errorAnswer(error: unknown): Answer {
-  if (error instanceof HttpError) return { status: error.status, code: error.code, body: encodeError(error.message) };
-  const wrapped = TfServeError.from(error);
-  return { status: httpStatusOf(wrapped.code), code: wrapped.code, body: encodeError(wrapped.message) };
-}
-
-function ok(body: string | Uint8Array): Answer {
-  return { status: 200, code: 'OK', body };
 }
 
 interface ApiContext {
@@ -161,55 +117,8 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
     limits,
     maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
   };
-  const inFlight = new Set<Promise<void>>();
-  let draining = false;
-  let lastRequestAt = 0;
-
-  const send = (res: http.ServerResponse, answer: Answer) => {
-    if (res.headersSent || res.destroyed) return;
-    const body = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : answer.body;
-    res.writeHead(answer.status, {
-      'Content-Type': answer.contentType ?? 'application/json',
-      'Content-Length': body.byteLength,
-      ...answer.headers,
-      ...(draining ? { Connection: 'close' } : {}),
-    });
-    res.end(body);
-  };
-
-  /**
-   * Runs one API request under its deadline (--rest_api_timeout_in_ms) and
-   * its connection: a client that goes away before its answer gives the
-   * request up, so its decoding job (and a run that has not started) stops
-   * instead of holding a codec worker for nobody.
-   */
-  const guarded = async <T>(res: http.ServerResponse, run: (abort: CallAbort) => Promise<T>): Promise<T> => {
-    // The switch is made lazily (CallAbort): most requests have no deadline
-    // and are never given up, and an AbortController costs ~10 µs.
-    const abort = new CallAbort();
-    let deadline: NodeJS.Timeout | null = null;
-    let timedOut: Promise<never> | null = null;
-    if (options.timeoutMs > 0) {
-      // A deadline answers on time, whatever the work is doing: it races the work on the signal.
-      const { signal } = abort;
-      timedOut = new Promise<never>((_, reject) => {
-        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-      });
-      timedOut.catch(() => undefined);
-      deadline = setTimeout(() => abort.abort(new TfServeError('DEADLINE_EXCEEDED', `Request timed out after ${options.timeoutMs} ms (--rest_api_timeout_in_ms)`)), options.timeoutMs);
-    }
-    const gone = () => {
-      if (!res.writableFinished) abort.abort(new TfServeError('CANCELLED', 'The client closed the connection before the answer'));
-    };
-    res.once('close', gone);
-    try {
-      const work = run(abort);
-      return await (timedOut ? Promise.race([work, timedOut]) : work);
-    } finally {
-      if (deadline) clearTimeout(deadline);
-      res.off('close', gone);
-    }
-  };
+  const book = new RequestBook();
+  const send = (res: http.ServerResponse, answer: Answer) => sendAnswer(res, answer, book.draining);
 
   const serveModelApi = async (req: http.IncomingMessage, res: http.ServerResponse, pathname: string): Promise<{ answer: Answer; route?: ModelRoute }> => {
     let route: ModelRoute;
@@ -222,7 +131,7 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
     try {
       const body = () => readBody(req, options.maxBodyBytes);
       if (route.method === 'status' || route.method === 'metadata') req.resume();
-      const text = await guarded(res, (abort) => runModelApi(apiContext, route, body, abort));
+      const text = await guarded(res, options.timeoutMs, (abort) => runModelApi(apiContext, route, body, abort));
       return { answer: ok(text), route };
     } catch (error) {
       return { answer: errorAnswer(error), route };
@@ -235,14 +144,14 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
     codec,
     limits,
     maxResponseBytes: apiContext.maxResponseBytes,
-    ready: () => !draining && manager.isReady(),
+    ready: () => !book.draining && manager.isReady(),
   };
   const serveV2Api = async (req: http.IncomingMessage, res: http.ServerResponse, pathname: string, started: bigint): Promise<void> => {
     let answer: Answer;
     let labels = v2Labels(req.method ?? '', pathname);
     let bodyRead = false;
     try {
-      const v2 = await guarded(res, (abort) =>
+      const v2 = await guarded(res, options.timeoutMs, (abort) =>
         serveV2(
           req,
           pathname,
@@ -277,8 +186,8 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
     }
     if (pathname === READINESS_PATH) {
       req.resume();
-      const ready = !draining && manager.isReady();
-      const why = draining ? 'shutting down' : ready ? 'ready' : 'not every configured model has an AVAILABLE version';
+      const ready = !book.draining && manager.isReady();
+      const why = book.draining ? 'shutting down' : ready ? 'ready' : 'not every configured model has an AVAILABLE version';
       return send(res, { status: ready ? 200 : 503, code: ready ? 'OK' : 'UNAVAILABLE', body: `{"status": "${why}"}` });
     }
     if (metrics && options.prometheusPath && pathname === options.prometheusPath) {
@@ -303,11 +212,7 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
   };
 
   const server = http.createServer((req, res) => {
-    lastRequestAt = Date.now();
-    const task = handle(req, res)
-      .catch((error: unknown) => send(res, errorAnswer(error)))
-      .finally(() => inFlight.delete(task));
-    inFlight.add(task);
+    book.track(handle(req, res).catch((error: unknown) => send(res, errorAnswer(error))));
   });
   // Slow or idle clients must not hold a draining server open past its grace.
   server.keepAliveTimeout = 5000;
@@ -318,31 +223,19 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
       reject(error);
     };
     server.once('error', failed);
-    server.listen(options.port, options.host, () => {
+    const listening = () => {
       server.off('error', failed);
-      const port = (server.address() as AddressInfo).port;
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? (address as AddressInfo).port : 0;
       resolve({
         port,
         close: async (graceMs: number) => {
-          draining = true;
-          const drainStart = Date.now();
-          const deadline = drainStart + graceMs;
-          // Connections and requests the kernel already holds are taken in before the listener closes.
-          await new Promise((done) => setImmediate(done));
-          // net.Server's close stops listening without dropping idle keep-alive connections,
-          // on which a request may already be under way.
-          const closed = new Promise<void>((done) => net.Server.prototype.close.call(server, () => done()));
-          while (Date.now() < deadline) {
-            const quietFor = Date.now() - Math.max(lastRequestAt, drainStart);
-            if (inFlight.size === 0 && quietFor >= QUIET_MS) break;
-            await new Promise((done) => setTimeout(done, Math.min(POLL_MS, Math.max(1, deadline - Date.now()))));
-          }
-          // Every request is answered (or the grace is over): drop the connections left.
-          server.closeAllConnections();
-          await closed;
+          await drain(server, book, graceMs);
           await codec.close();
         },
       });
-    });
+    };
+    if (options.socketPath !== undefined) server.listen(options.socketPath, listening);
+    else server.listen(options.port, options.host, listening);
   });
 }

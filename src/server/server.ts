@@ -2,6 +2,9 @@
 // manager, gRPC and REST front doors, metrics, config polling, and the
 // draining shutdown.
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Worker } from 'node:worker_threads';
 
 import { TfServeError } from '../engine/errors';
 import { Engine } from '../engine/engine';
@@ -15,12 +18,15 @@ import { parseBatchingParametersFile, parseModelConfigText, parseMonitoringConfi
 import { type LoadEvent, type ModelConfig, ModelManager } from '../serving/model-manager';
 import { runWarmup } from '../serving/warmup';
 import type { ServerFlags } from './flags';
-import { type GrpcServer, startGrpcServer } from './grpc';
+import { type GrpcServer, grpcServerOptions, startGrpcServer } from './grpc';
+import { FrontDoors } from './front-door/front-doors';
+import { native } from '../engine/native';
 import { parseGrpcChannelArguments } from './grpc-channel-args';
 import type { Servable } from '../engine/servable';
 import { describeDevices } from './devices-log';
 import { type BatchingStatsSource, type DevicesSource, ServerMetrics, registerBatchingMetrics, registerDeviceMetrics } from './metrics';
 import { LIVENESS_PATH, READINESS_PATH, type RestServer, startRestServer } from './rest';
+import { DEFAULT_MAX_RESPONSE_BYTES } from './rest-json';
 import { JOBS_MODULE } from './hot-path/run';
 
 export interface ServingServer {
@@ -34,6 +40,8 @@ export interface ServingServer {
    * graceMs, then unloads the models.
    */
   shutdown(graceMs: number): Promise<void>;
+  /** @internal the front-door threads serving the ports now (none with --front_door_threads=0) */
+  frontDoorThreads(): Worker[];
 }
 
 export interface StartOptions {
@@ -137,6 +145,15 @@ function devicesOf(manager: ModelManager): DevicesSource {
   };
 }
 
+/** A listening socket for the front-door threads, failing as grpc-js and node:net do when the address is taken. */
+function listenTcp(host: string, port: number, what: string): { port: number; fd: number } {
+  try {
+    return native.listenTcp(host, port);
+  } catch (error) {
+    throw new TfServeError('UNAVAILABLE', `cannot listen for ${what} on ${hostPort(host, port)}: ${(error as Error).message}`);
+  }
+}
+
 /**
  * gRPC core removes a stale socket file before it binds a unix socket, and so
  * does tensorflow_model_server: a server that was killed leaves its file
@@ -204,8 +221,15 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
 
   const grpcServers: GrpcServer[] = [];
   let rest: RestServer | null = null;
+  let frontDoors: FrontDoors | null = null;
+  let publicGrpcPort = 0;
+  let publicRestPort: number | null = null;
+  /** The main thread's private sockets' directory, with front-door threads. */
+  let privateDir: string | null = null;
   const closeAll = async (graceMs: number) => {
-    await Promise.all([...grpcServers.map((s) => s.close(graceMs)), rest?.close(graceMs)]);
+    // Side by side: a front door's passed-on calls finish on the main thread's servers, which let running calls end too.
+    await Promise.all([frontDoors?.close(graceMs), ...grpcServers.map((s) => s.close(graceMs)), rest?.close(graceMs)]);
+    if (privateDir) fs.rmSync(privateDir, { recursive: true, force: true });
   };
   const openPorts = async () => {
     const onRequest = metrics.grpcRecorder();
@@ -213,26 +237,74 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
     if (channel.applied.length > 0) log(`gRPC server arguments: ${channel.applied.join(', ')}`);
     for (const ignored of channel.ignored) log(`--grpc_channel_arguments: ignored ${ignored}`);
     const grpcOptions = { manager, maxMessageBytes, channelOptions: channel.options, decodeLimits, onRequest };
-    const grpcServer = await startGrpcServer({ ...grpcOptions, address: hostPort(flags.bindAddress, flags.port) });
-    grpcServers.push(grpcServer);
-    log(`Running gRPC ModelServer at ${hostPort(flags.bindAddress, grpcServer.port)} ...`);
+    const restOptions = {
+      manager,
+      host: flags.bindAddress,
+      port: flags.restApiPort,
+      timeoutMs: flags.restApiTimeoutInMs,
+      maxBodyBytes: flags.restApiMaxBodyBytes,
+      decodeLimits,
+      metrics,
+      prometheusPath,
+    };
+    let grpcPort: number;
+    let restPort: number | null = null;
+    if (flags.frontDoorThreads > 0) {
+      // The public ports are the front-door threads'; the main thread's servers answer what they pass on, on private sockets.
+      privateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfserve-'));
+      const grpcUpstream = `unix:${path.join(privateDir, 'grpc.sock')}`;
+      const restUpstream = path.join(privateDir, 'rest.sock');
+      const internal = await startGrpcServer({ ...grpcOptions, address: grpcUpstream });
+      grpcServers.push(internal);
+      if (flags.restApiPort > 0) rest = await startRestServer({ ...restOptions, socketPath: restUpstream });
+      const grpcSocket = listenTcp(flags.bindAddress, flags.port, 'gRPC');
+      let restSocket: { port: number; fd: number } | null = null;
+      try {
+        if (flags.restApiPort > 0) restSocket = listenTcp(flags.bindAddress, flags.restApiPort, 'HTTP/REST');
+      } catch (error) {
+        native.closeFd(grpcSocket.fd);
+        throw error;
+      }
+      const { serverOptions, maxResponseBytes } = grpcServerOptions(grpcOptions);
+      frontDoors = await FrontDoors.start({
+        threads: flags.frontDoorThreads,
+        manager,
+        grpcFd: grpcSocket.fd,
+        restFd: restSocket?.fd ?? null,
+        config: {
+          grpcUpstream,
+          grpcMethods: internal.methods,
+          grpcOptions: serverOptions as Record<string, unknown>,
+          maxResponseBytes,
+          decodeLimits,
+          rest: restSocket && { upstreamSocket: restUpstream, timeoutMs: flags.restApiTimeoutInMs, maxBodyBytes: flags.restApiMaxBodyBytes, maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES },
+        },
+        onGrpc: onRequest,
+        onRest: (record) => metrics.recordRequest(record),
+        onRuntime: (model, seconds) => metrics.recordRuntime(model, 'predict', seconds),
+        log,
+      });
+      grpcPort = grpcSocket.port;
+      restPort = restSocket?.port ?? null;
+    } else {
+      const grpcServer = await startGrpcServer({ ...grpcOptions, address: hostPort(flags.bindAddress, flags.port) });
+      grpcServers.push(grpcServer);
+      grpcPort = grpcServer.port;
+      if (flags.restApiPort > 0) {
+        rest = await startRestServer(restOptions);
+        restPort = rest.port;
+      }
+    }
+    publicGrpcPort = grpcPort;
+    publicRestPort = restPort;
+    log(`Running gRPC ModelServer at ${hostPort(flags.bindAddress, grpcPort)} ...`);
     if (flags.grpcSocketPath) {
       removeStaleSocket(flags.grpcSocketPath);
       grpcServers.push(await startGrpcServer({ ...grpcOptions, address: `unix:${flags.grpcSocketPath}` }));
       log(`Running gRPC ModelServer at unix:${flags.grpcSocketPath} ...`);
     }
-    if (flags.restApiPort > 0) {
-      rest = await startRestServer({
-        manager,
-        host: flags.bindAddress,
-        port: flags.restApiPort,
-        timeoutMs: flags.restApiTimeoutInMs,
-        maxBodyBytes: flags.restApiMaxBodyBytes,
-        decodeLimits,
-        metrics,
-        prometheusPath,
-      });
-      log(`Exporting HTTP/REST API at:${hostPort(flags.bindAddress, rest.port)} ...`);
+    if (restPort !== null) {
+      log(`Exporting HTTP/REST API at:${hostPort(flags.bindAddress, restPort)} ...`);
       if (prometheusPath) log(`Prometheus metrics at ${prometheusPath}`);
     }
   };
@@ -275,8 +347,9 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
 
   let shutdown: Promise<void> | null = null;
   return {
-    grpcPort: grpcServers[0]!.port,
-    restPort: rest ? (rest as RestServer).port : null,
+    grpcPort: publicGrpcPort,
+    frontDoorThreads: () => frontDoors?.threads ?? [],
+    restPort: publicRestPort,
     loaded,
     shutdown(graceMs: number) {
       shutdown ??= (async () => {

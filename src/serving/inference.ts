@@ -8,7 +8,7 @@ import type { Servable } from '../engine/servable';
 import type { Signature } from '../engine/signatures';
 import { type AnyTensor, type PackedStrings, type TensorInput, packedCount } from '../engine/tensor';
 import { type Example, type SerializedExamples, encodeExample, isSerializedExamples, withContext } from './example';
-import type { ModelManager, VersionStatus } from './model-manager';
+import type { Lease, ModelManager, VersionStatus } from './model-manager';
 import { decodeTensorProto } from './tensor-proto';
 
 export interface ModelSpecInput {
@@ -105,8 +105,14 @@ export function onTarget<T>(manager: ModelManager, spec: ModelSpecInput, run: (t
   return withLease(manager, checkSpec(spec), run);
 }
 
+/** The version `spec` names, leased (its name checked first): the caller release()s it. */
+export function leaseTarget(manager: ModelManager, spec: ModelSpecInput): Lease {
+  const checked = checkSpec(spec);
+  return manager.acquire({ name: checked.name, version: checked.version, versionLabel: checked.versionLabel });
+}
+
 async function withLease<T>(manager: ModelManager, spec: ModelSpecInput, run: (target: Target) => Promise<T>): Promise<T> {
-  const lease = manager.acquire({ name: spec.name, version: spec.version, versionLabel: spec.versionLabel });
+  const lease = leaseTarget(manager, spec);
   try {
     return await run(lease);
   } finally {

@@ -1,0 +1,135 @@
+// A front-door thread's REST server: node:http on connections this
+// thread's event loop accepts from the shared listening socket. A /v1
+// `:predict` whose body is under the inline size runs here, from body bytes
+// to JSON answer bytes (the hot path's own job, hot-path/rest-predict.ts, on
+// a version the main thread leased); every other request, and a body large
+// enough for the REST codec's heap-capped workers, is passed to the main
+// thread's REST server (a unix socket), which answers it as it always has.
+import http from 'node:http';
+
+import { runJobHere } from '../../engine/thread-models';
+import { readBody } from '../rest-body';
+import { INLINE_BODY_BYTES } from '../rest-codec/pool';
+import { type Answer, errorAnswer, guarded, ok, sendAnswer } from '../rest-answer';
+import { RequestBook, drain } from '../rest-drain';
+import { type ModelRoute, matchModelRoute } from '../rest-routes';
+import type { RestPredictPayload } from '../hot-path/rest-predict';
+import type { Door } from './grpc-door';
+import type { MainLink } from './main-link';
+import type { FrontDoorConfig, RestDoorConfig } from './protocol';
+
+// Hop-by-hop (RFC 9110 7.6.1): each connection's own.
+const HOP_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade']);
+
+/** Run here, or pass to the main thread (with the body already read, when it was). */
+type Outcome = { answer: Answer } | { passOn: Uint8Array | null };
+
+function predictRoute(req: http.IncomingMessage, pathname: string): ModelRoute | null {
+  if (req.method !== 'POST' || !pathname.startsWith('/v1/') || !pathname.endsWith(':predict')) return null;
+  try {
+    const route = matchModelRoute(req.method, pathname);
+    return route.method === 'predict' ? route : null;
+  } catch {
+    return null; // the main thread answers the malformed URL, as it always has
+  }
+}
+
+export async function startRestDoor(config: RestDoorConfig, door: FrontDoorConfig, link: MainLink): Promise<Door> {
+  const book = new RequestBook();
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
+  const send = (res: http.ServerResponse, answer: Answer) => sendAnswer(res, answer, book.draining);
+
+  /** Sends the request to the main thread's server and its answer back; `body`: already read (and decoded), else streamed. */
+  const passOn = (req: http.IncomingMessage, res: http.ServerResponse, body: Uint8Array | null): Promise<void> =>
+    new Promise<void>((resolve) => {
+      // Gone while its body was read: nothing to pass on (and no main-thread work to hold for nobody).
+      if (res.closed || res.destroyed) {
+        resolve();
+        return;
+      }
+      const headers: http.OutgoingHttpHeaders = {};
+      for (const [key, value] of Object.entries(req.headers)) if (!HOP_HEADERS.has(key)) headers[key] = value;
+      if (body !== null) {
+        // What was read is the decoded body: it goes on as plain bytes.
+        delete headers['content-encoding'];
+        delete headers['transfer-encoding'];
+        headers['content-length'] = body.byteLength;
+      }
+      const upstream = http.request({ socketPath: config.upstreamSocket, method: req.method, path: req.url, headers, agent }, (answer) => {
+        const out: http.OutgoingHttpHeaders = {};
+        for (const [key, value] of Object.entries(answer.headers)) if (!HOP_HEADERS.has(key)) out[key] = value;
+        if (book.draining) out.connection = 'close';
+        res.writeHead(answer.statusCode ?? 502, out);
+        answer.pipe(res);
+        answer.on('end', resolve);
+        answer.on('error', () => {
+          res.destroy();
+          resolve();
+        });
+      });
+      upstream.on('error', (error) => {
+        if (res.headersSent) res.destroy();
+        else send(res, { status: 503, code: 'UNAVAILABLE', body: JSON.stringify({ error: `the server could not answer: ${error.message}` }) });
+        resolve();
+      });
+      // A client that leaves gives the request up on the main thread too.
+      res.on('close', () => {
+        if (!res.writableFinished) upstream.destroy();
+        resolve();
+      });
+      if (body !== null) upstream.end(body);
+      else req.pipe(upstream);
+    });
+
+  const predictHere = async (req: http.IncomingMessage, res: http.ServerResponse, route: ModelRoute): Promise<Outcome> => {
+    try {
+      return await guarded(res, config.timeoutMs, async (abort): Promise<Outcome> => {
+        const body = await readBody(req, config.maxBodyBytes);
+        // Large bodies: the main thread's REST codec parses them in workers it can stop mid-parse.
+        if (body.byteLength >= INLINE_BODY_BYTES) return { passOn: body };
+        const grant = await link.lease({ name: route.name, version: route.version, versionLabel: route.versionLabel });
+        if ('proxy' in grant) return { passOn: body };
+        const payload: RestPredictPayload = { body, limits: door.decodeLimits, maxResponseBytes: config.maxResponseBytes, target: grant.target };
+        const result = await link.runOn(grant, () => runJobHere(grant.ticket, 'restPredict', payload, abort.cancelFlag));
+        return { answer: ok(result.value as Uint8Array) };
+      });
+    } catch (error) {
+      return { answer: errorAnswer(error) };
+    }
+  };
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const started = process.hrtime.bigint();
+    let pathname: string;
+    try {
+      pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+    } catch {
+      pathname = req.url ?? '/';
+    }
+    const route = predictRoute(req, pathname);
+    if (route === null) return passOn(req, res, null);
+    const outcome = await predictHere(req, res, route);
+    if ('passOn' in outcome) return passOn(req, res, outcome.passOn);
+    send(res, outcome.answer);
+    link.send({ kind: 'rest', record: { entrypoint: 'REST', api: 'predict', model: route.name, code: outcome.answer.code, seconds: Number(process.hrtime.bigint() - started) / 1e9 } });
+  };
+
+  const server = http.createServer((req, res) => {
+    book.track(handle(req, res).catch((error: unknown) => send(res, errorAnswer(error))));
+  });
+  // As the main thread's REST server (rest.ts).
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ fd: config.fd }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    close: async (graceMs) => {
+      await drain(server, book, graceMs);
+      agent.destroy();
+    },
+  };
+}

@@ -1,0 +1,197 @@
+// Front-door threads (--front_door_threads, src/server/front-door/): the
+// ports served by threads that frame HTTP/2 and HTTP/1 and run Predict
+// themselves, every other call passed on to the main thread's servers.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { test } from 'node:test';
+
+import * as grpc from '@grpc/grpc-js';
+
+import { DEFAULT_FLAGS, type ServerFlags } from '../src/server/flags';
+import { startServer } from '../src/server/server';
+import { fixture, freePort, readJson, rejectsWithCode, tempDir, waitUntil } from './helpers';
+import { grpcCall, grpcPredict } from './grpc-helpers';
+import { get, post } from './rest-helpers';
+
+const CNN = fixture('gaofei_cnn');
+const reference = readJson<{ images: number[][]; prediction: number[] }>(path.join(CNN, 'reference.json'));
+
+/** Threads of this process named `name` (/proc/self/task/<tid>/comm). */
+function threadsNamed(name: string): number {
+  let count = 0;
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      if (fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === name) count++;
+    } catch {
+      // the thread ended while we looked
+    }
+  }
+  return count;
+}
+
+async function flagsFor(threads: number, extra: Partial<ServerFlags> = {}): Promise<ServerFlags> {
+  const dir = tempDir('front-doors');
+  const monitoring = path.join(dir, 'monitoring.config');
+  fs.writeFileSync(monitoring, 'prometheus_config { enable: true path: "/metrics" }\n');
+  return {
+    ...DEFAULT_FLAGS,
+    port: 0,
+    restApiPort: await freePort(),
+    bindAddress: '127.0.0.1',
+    modelName: 'cnn',
+    modelBasePath: CNN,
+    fileSystemPollWaitSeconds: 0,
+    monitoringConfigFile: monitoring,
+    frontDoorThreads: threads,
+    ...extra,
+  };
+}
+
+const image = () => reference.images[0]!;
+
+function grpcImageRequest(): Record<string, unknown> {
+  return {
+    modelSpec: { name: 'cnn' },
+    inputs: { image: { dtype: 'DT_FLOAT', tensorShape: { dim: [{ size: 1 }, { size: 28 }, { size: 28 }] }, floatVal: image() } },
+  };
+}
+
+async function checkPredicts(grpcPort: number, restPort: number): Promise<void> {
+  const answer = await grpcPredict(grpcPort, grpcImageRequest());
+  const outputs = answer.outputs as Record<string, { int64Val: number[] }>;
+  assert.deepEqual(outputs.prediction!.int64Val, [reference.prediction[0]]);
+  const rest = await post(restPort, '/v1/models/cnn:predict', JSON.stringify({ instances: [chunk(image(), 28)] }));
+  assert.equal(rest.status, 200, rest.text);
+  assert.equal((JSON.parse(rest.text) as { predictions: Array<{ prediction: number }> }).predictions[0]!.prediction, reference.prediction[0]);
+}
+
+function chunk(values: number[], size: number): number[][] {
+  return Array.from({ length: values.length / size }, (_, i) => values.slice(i * size, (i + 1) * size));
+}
+
+function countOf(metrics: string, pattern: RegExp): number {
+  return Number(pattern.exec(metrics)?.[1] ?? 0);
+}
+
+test('two front-door threads serve gRPC and REST Predict, pass every other call to the main thread, and count each call once', async () => {
+  const before = threadsNamed('tfs-front');
+  const server = await startServer(await flagsFor(2), { log: () => undefined });
+  try {
+    assert.equal(threadsNamed('tfs-front') - before, 2, 'two threads named tfs-front');
+    const restPort = server.restPort!;
+    // Many connections (one client each), so that both threads take some.
+    await Promise.all(Array.from({ length: 6 }, () => checkPredicts(server.grpcPort, restPort)));
+    // Passed on: metadata (gRPC and REST), model status, health, v2.
+    const metadata = await grpcCall(server.grpcPort, '/tensorflow.serving.PredictionService/GetModelMetadata', 'tensorflow.serving.GetModelMetadataRequest', { modelSpec: { name: 'cnn' }, metadataField: ['signature_def'] }, 'tensorflow.serving.GetModelMetadataResponse');
+    assert.equal((metadata.modelSpec as { name: string }).name, 'cnn');
+    assert.equal((await get(restPort, '/v1/models/cnn/metadata')).status, 200);
+    assert.equal((await get(restPort, '/v2/models/cnn/ready')).status, 200);
+    assert.equal((await get(restPort, '/readyz')).status, 200);
+    // A passed-on failure keeps the main thread's status and message.
+    await assert.rejects(
+      grpcCall(server.grpcPort, '/tensorflow.serving.PredictionService/GetModelMetadata', 'tensorflow.serving.GetModelMetadataRequest', { modelSpec: { name: 'nope' }, metadataField: ['signature_def'] }, 'tensorflow.serving.GetModelMetadataResponse'),
+      (error: grpc.ServiceError) => error.code === grpc.status.NOT_FOUND && /nope/.test(error.details),
+    );
+    // A Predict the thread refuses before any lease: the model is named, the status is TF Serving's.
+    await assert.rejects(grpcPredict(server.grpcPort, { ...grpcImageRequest(), modelSpec: { name: 'missing' } }), (error: grpc.ServiceError) => error.code === grpc.status.NOT_FOUND && /missing/.test(error.details));
+    const bad = await post(restPort, '/v1/models/cnn:predict', '{"instances": [[1, 2]]}');
+    assert.equal(bad.status, 400, bad.text);
+    assert.match(bad.text, /"error"/);
+
+    // 6 + 1 (gRPC) and 6 + 1 (REST) Predicts, 1 + 1 metadata, 1 v2 ready; the failures under their own labels.
+    let metrics = '';
+    await waitUntil(
+      () => `the calls in the metrics:\n${metrics}`,
+      async () => {
+        metrics = (await get(restPort, '/metrics')).text;
+        return countOf(metrics, /:tensorflow:serving:request_count\{model_name="cnn",status="OK"\} (\d+)/) >= 14;
+      },
+      5000,
+    );
+    assert.equal(countOf(metrics, /:tensorflow:serving:request_latency_count\{model_name="cnn",API="predict",entrypoint="GRPC"\} (\d+)/), 6);
+    assert.equal(countOf(metrics, /:tensorflow:serving:request_latency_count\{model_name="cnn",API="predict",entrypoint="REST"\} (\d+)/), 7);
+    assert.equal(countOf(metrics, /:tensorflow:serving:request_latency_count\{model_name="cnn",API="get_model_metadata",entrypoint="GRPC"\} (\d+)/), 1);
+    assert.equal(countOf(metrics, /:tensorflow:serving:request_latency_count\{model_name="cnn",API="get_model_metadata",entrypoint="REST"\} (\d+)/), 1);
+    assert.equal(countOf(metrics, /:tensorflow:serving:request_count\{model_name="missing",status="NOT_FOUND"\} (\d+)/), 1);
+    assert.equal(countOf(metrics, /:tensorflow:serving:request_count\{model_name="cnn",status="INVALID_ARGUMENT"\} (\d+)/), 1);
+    // Runs on the threads are timed as runs (decoding and encoding included).
+    assert.equal(countOf(metrics, /:tensorflow:serving:runtime_latency_count\{model_name="cnn",API="predict",runtime="TF1"\} (\d+)/), 13);
+  } finally {
+    await server.shutdown(1000);
+  }
+  await waitUntil('the front-door threads end with the server', () => threadsNamed('tfs-front') === before, 5000);
+});
+
+test('a front-door thread that ends is replaced, and the ports keep serving meanwhile', async () => {
+  const before = threadsNamed('tfs-front');
+  const server = await startServer(await flagsFor(2), { log: () => undefined });
+  try {
+    const [victim] = server.frontDoorThreads();
+    await victim!.terminate();
+    // The other thread holds the ports while the replacement starts.
+    await checkPredicts(server.grpcPort, server.restPort!);
+    await waitUntil('a replacement thread', () => server.frontDoorThreads().length === 2 && !server.frontDoorThreads().includes(victim!), 10000);
+    await Promise.all(Array.from({ length: 4 }, () => checkPredicts(server.grpcPort, server.restPort!)));
+  } finally {
+    await server.shutdown(1000);
+  }
+  await waitUntil('the front-door threads end with the server', () => threadsNamed('tfs-front') === before, 5000);
+});
+
+test('a gRPC or REST port already taken fails the start with UNAVAILABLE naming the address, and leaves no thread behind', async () => {
+  const before = threadsNamed('tfs-front');
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = (taken.address() as net.AddressInfo).port;
+  try {
+    await rejectsWithCode(startServer(await flagsFor(1, { port }), { log: () => undefined }), 'UNAVAILABLE', new RegExp(`gRPC on 127\\.0\\.0\\.1:${port}`));
+    await rejectsWithCode(startServer(await flagsFor(1, { restApiPort: port }), { log: () => undefined }), 'UNAVAILABLE', new RegExp(`HTTP/REST on 127\\.0\\.0\\.1:${port}`));
+  } finally {
+    taken.close();
+  }
+  assert.equal(threadsNamed('tfs-front'), before);
+});
+
+test('--front_door_threads=0 serves the ports on the main thread, as before', async () => {
+  const before = threadsNamed('tfs-front');
+  const server = await startServer(await flagsFor(0), { log: () => undefined });
+  try {
+    assert.equal(threadsNamed('tfs-front'), before);
+    assert.deepEqual(server.frontDoorThreads(), []);
+    await checkPredicts(server.grpcPort, server.restPort!);
+  } finally {
+    await server.shutdown(1000);
+  }
+});
+
+test('a client that cancels a passed-on stream, and one that closes a REST connection mid-request, leave the server serving', async () => {
+  const server = await startServer(await flagsFor(1), { log: () => undefined });
+  try {
+    // grpc.health.v1.Health/Watch is a server stream the thread passes on: cancelled, both hops end.
+    const client = new grpc.Client(`127.0.0.1:${server.grpcPort}`, grpc.credentials.createInsecure());
+    const watch = client.makeServerStreamRequest('/grpc.health.v1.Health/Watch', (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0));
+    const first = await new Promise<Buffer>((resolve, reject) => {
+      watch.once('data', resolve);
+      watch.once('error', reject);
+    });
+    assert.deepEqual([...first], [0x08, 0x01], 'SERVING');
+    const ended = new Promise<grpc.ServiceError>((resolve) => watch.once('error', resolve));
+    watch.cancel();
+    assert.equal((await ended).code, grpc.status.CANCELLED);
+    client.close();
+    // Half a body, then the connection closes.
+    await new Promise<void>((resolve) => {
+      const socket = net.connect(server.restPort!, '127.0.0.1', () => {
+        socket.write('POST /v1/models/cnn:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"instances": [');
+        setTimeout(() => socket.destroy(), 50);
+      });
+      socket.on('close', () => resolve());
+      socket.on('error', () => undefined);
+    });
+    await checkPredicts(server.grpcPort, server.restPort!);
+  } finally {
+    await server.shutdown(1000);
+  }
+});
