@@ -105,10 +105,20 @@ function cpuByGroup(pid, before, after) {
   return groups;
 }
 
+/** CPU seconds of this process's children that have ended (cutime + cstime): the load tools, which run as one child each. */
+function endedChildrenSeconds() {
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // cutime and cstime are fields 16 and 17 of the whole line: 14 and 15 after the comm.
+  return (Number(fields[13]) + Number(fields[14])) / TICKS_PER_SECOND;
+}
+
 async function measured(pid, requestsOf, load) {
   const before = threadTimes(pid);
+  const toolBefore = endedChildrenSeconds();
   const result = await load();
   const after = threadTimes(pid);
+  const toolSeconds = endedChildrenSeconds() - toolBefore;
   const requests = requestsOf(result);
   const groups = cpuByGroup(pid, before, after);
   const usPerRequest = {};
@@ -119,7 +129,9 @@ async function measured(pid, requestsOf, load) {
     total += seconds;
   }
   usPerRequest.total = requests > 0 ? (total * 1e6) / requests : null;
-  return { ...result, usPerRequest };
+  // The load tool's own CPU (ghz, wrk) shares the same cores: the bill a request costs the machine is total + this.
+  const loadToolUsPerRequest = requests > 0 ? (toolSeconds * 1e6) / requests : null;
+  return { ...result, usPerRequest, loadToolUsPerRequest };
 }
 
 // ---------------------------------------------------------------- tools
@@ -314,8 +326,12 @@ async function measureEmbedded(clients, seconds, image) {
     const model = await engine.load(opts.model, { batching: SWEEP_BATCHING });
     let errors = 0;
     const call = () => model.predict({ image: { dtype: 'float32', shape: [1, 28, 28], data: image } }).catch(() => errors++);
+    const cpuBefore = process.cpuUsage();
     const result = await closedLoop({ concurrency: clients, batch: 1, seconds, warmupSeconds: WARMUP_SECONDS, call });
-    return { requests: result.calls, errors, rps: result.examplesPerSecond, p50Ms: result.latencyUs.p50 / 1000, p99Ms: result.latencyUs.p99 / 1000 };
+    const cpu = process.cpuUsage(cpuBefore);
+    // The whole process (callers, engine, TF) over warm-up and run, per request answered in the run: a close upper bound.
+    const cpuUsPerRequest = result.calls > 0 ? ((cpu.user + cpu.system) * (seconds / (seconds + WARMUP_SECONDS))) / result.calls : null;
+    return { requests: result.calls, errors, rps: result.examplesPerSecond, p50Ms: result.latencyUs.p50 / 1000, p99Ms: result.latencyUs.p99 / 1000, cpuUsPerRequest };
   } finally {
     await engine.close();
   }
@@ -341,9 +357,13 @@ function show(title, results) {
   for (const [name, r] of Object.entries(results)) {
     const errors = r.errors ? `, ${r.errors} errors${r.errorSample ? ` (${r.errorSample})` : ''}` : '';
     console.log(`  ${name.padEnd(20)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  (${r.requests} requests${errors})`);
-    if (!r.usPerRequest) continue;
+    if (!r.usPerRequest) {
+      if (r.cpuUsPerRequest) console.log(`  ${''.padEnd(20)} CPU µs/request: process ${r.cpuUsPerRequest.toFixed(1)} (callers, engine and TF)`);
+      continue;
+    }
     const parts = Object.entries(r.usPerRequest).map(([group, us]) => `${group} ${us === null ? '-' : us.toFixed(1)}`);
-    console.log(`  ${''.padEnd(20)} CPU µs/request: ${parts.join(', ')}`);
+    const tool = r.loadToolUsPerRequest ? `; load tool ${r.loadToolUsPerRequest.toFixed(1)}` : '';
+    console.log(`  ${''.padEnd(20)} CPU µs/request: ${parts.join(', ')}${tool}`);
   }
 }
 
@@ -404,12 +424,12 @@ function reportRows(label, report) {
     const us = r.usPerRequest ?? {};
     // Threads tfserve does not name: V8's platform threads, libuv's pool (and, before threads were named, all of them).
     const other = Object.entries(us).filter(([group]) => !named.includes(group) && group !== 'total');
-    const cells = [...named.map((group) => cpuCell(us[group])), other.length ? cpuCell(other.reduce((sum, [, v]) => sum + (v ?? 0), 0)) : '-', cpuCell(us.total)];
+    const cells = [...named.map((group) => cpuCell(us[group])), other.length ? cpuCell(other.reduce((sum, [, v]) => sum + (v ?? 0), 0)) : '-', cpuCell(us.total), cpuCell(r.loadToolUsPerRequest ?? undefined)];
     rows.push(`| ${label} | ${where} | ${name} | ${r.rps.toFixed(0)} | ${r.errors ?? 0} | ${cells.join(' | ')} |`);
   };
   for (const name of PATHS) if (report.tfserve?.[name]) add('tfserve', name, report.tfserve[name]);
   for (const name of PATHS) if (report.floor?.[name]) add('floor', name, report.floor[name]);
-  if (report.embedded) rows.push(`| ${label} | embedded | Engine predict() | ${report.embedded.rps.toFixed(0)} | ${report.embedded.errors ?? 0} | - | - | - | - | - | - | - |`);
+  if (report.embedded) rows.push(`| ${label} | embedded | Engine predict() | ${report.embedded.rps.toFixed(0)} | ${report.embedded.errors ?? 0} | - | - | - | - | - | - | ${cpuCell(report.embedded.cpuUsPerRequest ?? undefined)} | - |`);
   return rows;
 }
 
@@ -454,8 +474,8 @@ function writeDocsSection(report, before) {
     '',
     `Machine: ${report.cores} cores, shared with other work while measured (load from other processes moves these numbers by tens of percent); engine workers and front-door threads: ${runs.map(([l, r]) => `${l} ${r.engineWorkers} / ${r.frontDoorThreads ?? 0}`).join(', ')}.`,
     '',
-    '| run | server | path | req/s | errors | main thread µs | front-door threads µs | engine workers µs | TF pools µs | batch threads µs | other µs | total µs |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| run | server | path | req/s | errors | main thread µs | front-door threads µs | engine workers µs | TF pools µs | batch threads µs | other µs | total µs | load tool µs |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...runs.flatMap(([label, r]) => reportRows(label, r)),
     '',
     ...runs.map(([label, r]) => ratioLine(label, r)).filter(Boolean),

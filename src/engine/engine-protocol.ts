@@ -42,7 +42,6 @@ export interface JobGroupTask {
 
 export type EngineTask = PredictTask | JobTask;
 
-
 /** Where the main thread found a version on disk and how it loaded it: what a worker needs to open its own handle. */
 export interface ModelLocation {
   basePath: string;
