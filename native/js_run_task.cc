@@ -22,10 +22,23 @@ AddonData::AddonData(Napi::Env env) : gate(std::make_shared<DeliveryGate>()) {
 }
 
 void DeliverRun(Napi::Env env, Napi::Function, void*, JsRunTask* task) {
-  if (env == nullptr) {
-    task->Discard();
-  } else {
-    task->Deliver(env, /*settled_inline=*/false);
+  JsRunTask::DeliverReady(env, task);
+}
+
+void JsRunTask::DeliverReady(Napi::Env env, JsRunTask* first) {
+  // `first` is in the list until we take it; the gate outlives the tasks.
+  std::shared_ptr<DeliveryGate> gate = first->gate_;
+  std::vector<JsRunTask*> ready;
+  {
+    std::lock_guard<std::mutex> lock(gate->mutex);
+    ready.swap(gate->ready);
+  }
+  for (JsRunTask* task : ready) {
+    if (env == nullptr) {
+      task->Discard();
+    } else {
+      task->Deliver(env, /*settled_inline=*/false);
+    }
   }
 }
 
@@ -109,7 +122,13 @@ void JsRunTask::SendThroughGate() {
   // gate through a local reference, not through `this`.
   std::shared_ptr<DeliveryGate> gate = gate_;
   std::unique_lock<std::mutex> lock(gate->mutex);
-  if (gate->open && gate->delivery.BlockingCall(this) == napi_ok) return;
+  if (gate->open) {
+    // A non-empty list already has a delivery call on its way, which takes this one too.
+    const bool call = gate->ready.empty();
+    gate->ready.push_back(this);
+    if (!call || gate->delivery.BlockingCall(this) == napi_ok) return;
+    gate->ready.pop_back();  // no call queued: nothing was added after it, since we hold the mutex
+  }
   lock.unlock();
   Discard();
 }

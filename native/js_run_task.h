@@ -30,6 +30,10 @@ class JsRunTask : public Task {
   // Hands the task to the model's scheduler. JS thread.
   static Napi::Promise Submit(std::unique_ptr<JsRunTask> task, RunSpec spec, const BatchingParams* batching);
 
+  // Delivers (or, with a null env, discards) every run in `first`'s gate's
+  // ready list, `first` among them. JS thread (or env teardown).
+  static void DeliverReady(Napi::Env env, JsRunTask* first);
+
   // Settles the promise and frees the task. JS thread.
   void Deliver(Napi::Env env, bool settled_inline);
   // Frees the task without touching JS (its env is gone).
