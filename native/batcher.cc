@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "delivery_hold.h"
 #include "run_pool.h"
 #include "shape_guard.h"
 #include "saved_model.h"
@@ -275,6 +276,8 @@ void Batcher::Loop() {
 }
 
 void Batcher::Process(std::unique_ptr<Batch> batch) {
+  // The batch's answers reach each JS thread in one hand-off, when this ends.
+  DeliveryHold hold;
   const auto now = Clock::now();
   std::vector<TaskPtr> tasks;
   std::vector<int64_t> rows;

@@ -43,8 +43,10 @@ class JsRunTask : public Task {
   void Complete(RunResult result) override;
 
  private:
-  // Queues the finished task to its env's thread, or discards it if that env is gone.
-  void SendThroughGate();
+  // Queues finished tasks (of one env, in order) to that env's thread, or
+  // discards them if the env is gone. One delivery call at most.
+  static void SendThroughGate(const std::vector<JsRunTask*>& tasks);
+  friend class DeliveryHold;
   // Only a cancellable task needs detaching at env teardown, so only those
   // are tracked in the gate's in-flight set.
   bool Tracked() const { return !cancel_.IsEmpty(); }
