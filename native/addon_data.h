@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_set>
+#include <vector>
 
 namespace tfserve {
 
@@ -26,6 +27,11 @@ struct DeliveryGate {
   // Cancellable runs submitted from this env and not yet delivered or
   // discarded: their cancel flags live in this env's memory.
   std::unordered_set<JsRunTask*> in_flight;
+  // Finished runs waiting for the env's thread. Only the run that finds it
+  // empty calls the delivery, and the env's thread takes them all at once:
+  // a batch's 64 results cost one call and one wake-up, not 64 calls whose
+  // locking the JS thread would contend with while it drains them.
+  std::vector<JsRunTask*> ready;
 };
 
 struct AddonData {

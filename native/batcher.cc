@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "delivery_hold.h"
 #include "run_pool.h"
 #include "shape_guard.h"
 #include "saved_model.h"
@@ -233,11 +234,15 @@ void Batcher::Enqueue(TaskPtr task, int64_t rows, const std::string& shape_key) 
 void Batcher::Loop() {
   MarkServingThread();
   DeprioritizeComputeThread();
-  const auto timeout = std::chrono::microseconds(params_.batch_timeout_micros);
+  const auto idle_timeout = std::chrono::microseconds(params_.batch_timeout_micros);
+  const auto busy_timeout = std::chrono::microseconds(params_.BusyTimeoutMicros());
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
     if (stopping_ && batches_.empty()) return;
     const auto now = Clock::now();
+    // While another batch runs, a batch that is not full may wait longer to
+    // fill; the thread that finishes the running batch re-reads this at once.
+    const auto timeout = running_ > 0 ? busy_timeout : idle_timeout;
     auto wake = Clock::time_point::max();
     auto pick = batches_.end();
     for (auto it = batches_.begin(); it != batches_.end(); ++it) {
@@ -260,13 +265,19 @@ void Batcher::Loop() {
     batches_.erase(pick);
     auto open = open_.find(batch->shape_key);
     if (open != open_.end() && open->second == batch.get()) open_.erase(open);
+    ++running_;
     lock.unlock();
     Process(std::move(batch));
     lock.lock();
+    // Batches waiting on the busy timeout may be due now; this thread looks
+    // first, and other free threads look when a batch arrives or closes.
+    --running_;
   }
 }
 
 void Batcher::Process(std::unique_ptr<Batch> batch) {
+  // The batch's answers reach each JS thread in one hand-off, when this ends.
+  DeliveryHold hold;
   const auto now = Clock::now();
   std::vector<TaskPtr> tasks;
   std::vector<int64_t> rows;

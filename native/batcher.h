@@ -79,6 +79,7 @@ class Batcher {
   std::deque<std::unique_ptr<Batch>> batches_;  // oldest first
   std::map<std::string, Batch*> open_;          // the open batch per input shape
   bool stopping_ = false;
+  int64_t running_ = 0;  // batches being processed by batch threads
   BatcherStats stats_;
   std::vector<std::thread> threads_;
 };

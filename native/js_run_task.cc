@@ -4,6 +4,7 @@
 #include <thread>
 #include <utility>
 
+#include "delivery_hold.h"
 #include "env_int.h"
 #include "js_error.h"
 #include "tensor_marshal.h"
@@ -22,10 +23,23 @@ AddonData::AddonData(Napi::Env env) : gate(std::make_shared<DeliveryGate>()) {
 }
 
 void DeliverRun(Napi::Env env, Napi::Function, void*, JsRunTask* task) {
-  if (env == nullptr) {
-    task->Discard();
-  } else {
-    task->Deliver(env, /*settled_inline=*/false);
+  JsRunTask::DeliverReady(env, task);
+}
+
+void JsRunTask::DeliverReady(Napi::Env env, JsRunTask* first) {
+  // `first` is in the list until we take it; the gate outlives the tasks.
+  std::shared_ptr<DeliveryGate> gate = first->gate_;
+  std::vector<JsRunTask*> ready;
+  {
+    std::lock_guard<std::mutex> lock(gate->mutex);
+    ready.swap(gate->ready);
+  }
+  for (JsRunTask* task : ready) {
+    if (env == nullptr) {
+      task->Discard();
+    } else {
+      task->Deliver(env, /*settled_inline=*/false);
+    }
   }
 }
 
@@ -101,17 +115,56 @@ void JsRunTask::Complete(RunResult result) {
   if (handoff_.compare_exchange_strong(waiting, kDoneForJs, std::memory_order_acq_rel)) {
     return;  // the JS thread is waiting for it; `this` is its to free now
   }
-  SendThroughGate();
+  if (DeliveryHold* hold = DeliveryHold::Current()) {
+    hold->Add(this);
+    return;
+  }
+  SendThroughGate({this});
 }
 
-void JsRunTask::SendThroughGate() {
-  // Once queued, the task may be delivered and freed at any moment: hold the
-  // gate through a local reference, not through `this`.
-  std::shared_ptr<DeliveryGate> gate = gate_;
+void JsRunTask::SendThroughGate(const std::vector<JsRunTask*>& tasks) {
+  if (tasks.empty()) return;
+  // Once queued, a task may be delivered and freed at any moment: hold the
+  // gate through a local reference, not through a task.
+  std::shared_ptr<DeliveryGate> gate = tasks.front()->gate_;
   std::unique_lock<std::mutex> lock(gate->mutex);
-  if (gate->open && gate->delivery.BlockingCall(this) == napi_ok) return;
+  if (gate->open) {
+    // A non-empty list already has a delivery call on its way, which takes these too.
+    const size_t before = gate->ready.size();
+    gate->ready.insert(gate->ready.end(), tasks.begin(), tasks.end());
+    if (before > 0 || gate->delivery.BlockingCall(tasks.front()) == napi_ok) return;
+    gate->ready.clear();  // no call queued: nothing was added after them, since we hold the mutex
+  }
   lock.unlock();
-  Discard();
+  for (JsRunTask* task : tasks) task->Discard();
+}
+
+namespace {
+thread_local DeliveryHold* current_hold = nullptr;
+}  // namespace
+
+DeliveryHold::DeliveryHold() {
+  if (current_hold == nullptr) {
+    current_hold = this;
+    owner_ = true;
+  }
+}
+
+DeliveryHold* DeliveryHold::Current() { return current_hold; }
+
+DeliveryHold::~DeliveryHold() {
+  if (!owner_) return;
+  current_hold = nullptr;
+  // In order, one hand-off per run of consecutive tasks of the same env.
+  std::vector<JsRunTask*> group;
+  for (JsRunTask* task : held_) {
+    if (!group.empty() && group.front()->gate_ != task->gate_) {
+      JsRunTask::SendThroughGate(group);
+      group.clear();
+    }
+    group.push_back(task);
+  }
+  JsRunTask::SendThroughGate(group);
 }
 
 void JsRunTask::Forget() {

@@ -30,6 +30,10 @@ class JsRunTask : public Task {
   // Hands the task to the model's scheduler. JS thread.
   static Napi::Promise Submit(std::unique_ptr<JsRunTask> task, RunSpec spec, const BatchingParams* batching);
 
+  // Delivers (or, with a null env, discards) every run in `first`'s gate's
+  // ready list, `first` among them. JS thread (or env teardown).
+  static void DeliverReady(Napi::Env env, JsRunTask* first);
+
   // Settles the promise and frees the task. JS thread.
   void Deliver(Napi::Env env, bool settled_inline);
   // Frees the task without touching JS (its env is gone).
@@ -39,8 +43,10 @@ class JsRunTask : public Task {
   void Complete(RunResult result) override;
 
  private:
-  // Queues the finished task to its env's thread, or discards it if that env is gone.
-  void SendThroughGate();
+  // Queues finished tasks (of one env, in order) to that env's thread, or
+  // discards them if the env is gone. One delivery call at most.
+  static void SendThroughGate(const std::vector<JsRunTask*>& tasks);
+  friend class DeliveryHold;
   // Only a cancellable task needs detaching at env teardown, so only those
   // are tracked in the gate's in-flight set.
   bool Tracked() const { return !cancel_.IsEmpty(); }

@@ -69,6 +69,7 @@ BatchingParams ParseBatching(Napi::Env env, Napi::Object object) {
   params.num_batch_threads = std::max(1u, std::thread::hardware_concurrency());
   ReadCount(env, object, "maxBatchSize", 1, kMaxCount, &params.max_batch_size);
   ReadCount(env, object, "batchTimeoutMicros", 0, kMaxCount, &params.batch_timeout_micros);
+  ReadCount(env, object, "busyBatchTimeoutMicros", 0, kMaxCount, &params.busy_batch_timeout_micros);
   ReadCount(env, object, "numBatchThreads", 1, kMaxBatchThreads, &params.num_batch_threads);
   ReadCount(env, object, "maxEnqueuedBatches", 1, kMaxCount, &params.max_enqueued_batches);
   params.enable_large_batch_splitting = ReadFlag(object, "enableLargeBatchSplitting", false);

@@ -192,6 +192,46 @@ describe('batching parameters', () => {
     }
   });
 
+  test('busyBatchTimeoutMicros: an idle model runs a request at once; a busy one fills the next batch', async () => {
+    const base = fixture('gaofei_cnn');
+    // A busy wait of a minute: were it applied to an idle model, the lone
+    // request below would not come back within the test's bound.
+    const batching: BatchingOptions = { maxBatchSize: 512, batchTimeoutMicros: 0, busyBatchTimeoutMicros: 60_000_000, numBatchThreads: 2, maxEnqueuedBatches: 8 };
+    const model = await loadModel(base, { batching });
+    try {
+      const one = { image: { shape: [1, 28, 28], data: new Float32Array(784).fill(0.25) } };
+      const started = Date.now();
+      await model.predict(one);
+      assert.ok(Date.now() - started < 10_000, 'a request to an idle model runs at once');
+      const before = model.batchingStats()[0]!;
+      // A full batch of 512 rows starts on one batch thread at once (tens of
+      // ms of CNN); the 7 single rows queued right behind it wait for it, with
+      // the second batch thread free, and then run as one batch, not as
+      // whatever had arrived when that thread looked.
+      const t0 = Date.now();
+      const order: string[] = [];
+      const full = model.predict({ image: { shape: [512, 28, 28], data: new Float32Array(512 * 784).fill(0.5) } }).finally(() => order.push('full'));
+      const singles = Array.from({ length: 7 }, () => model.predict(one).finally(() => order.push('single')));
+      const [big, ...small] = await Promise.all([full, ...singles]);
+      // Without the busy wait, the free thread runs the first single (~1 ms)
+      // long before the 512 rows are done.
+      assert.equal(order[0], 'full', `answer order: ${order.join(', ')}`);
+      assert.ok(Date.now() - t0 < 10_000, 'the waiting batch ran when the running one ended, not after the busy timeout');
+      assert.equal(big!.prediction!.shape[0], 512);
+      for (const out of small) assert.equal(out.prediction!.shape[0], 1);
+      const after = model.batchingStats()[0]!;
+      assert.equal(after.batches - before.batches, 2, 'the full batch, then one batch of the 7 rows');
+      assert.equal(after.rows - before.rows, 519);
+    } finally {
+      await model.unload();
+    }
+    await assert.rejects(loadModel(base, { batching: { busyBatchTimeoutMicros: -1 } }), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'INVALID_ARGUMENT');
+      assert.match(error.message, /batching\.busyBatchTimeoutMicros must be an integer >= 0/);
+      return true;
+    });
+  });
+
   test('an output without a batch dim fails the batch with FAILED_PRECONDITION naming it', async () => {
     const model = await loadModel(fixture('counter'), { batching: { maxBatchSize: 8 } });
     try {

@@ -25,17 +25,21 @@ const PACKAGE = path.join(REPO_ROOT, 'dist', 'src', 'index.js');
 export const name = 'tfserve';
 
 /**
- * Batching for the sweep, in TF Serving's terms. Batches of up to 64 rows (the
- * batch size the issue compares against); no waiting for a batch to fill,
- * since under load requests pile up while the previous batch runs; a queue deep
- * enough that 256 closed-loop callers never see UNAVAILABLE. One batch thread:
- * while it runs a batch with all of TF's intra-op threads, the next batch
- * fills, so batches are larger (CNN, 64 callers: ~34 rows against ~19 with a
- * batch thread per core) and an example costs
- * ~10-15% less CPU (process CPU per example, measured side by side on the
- * shared 2-core machine; see docs/benchmarks.md).
+ * Batching for the sweep, in TF Serving's terms plus tfserve's busy timeout,
+ * set as a user serving many concurrent callers on this 2-core machine would:
+ * a batch thread per core, each running its batch on one intra-op thread
+ * (SWEEP_SESSION), batches of 32 rows so that 64 callers fill both. TF runs
+ * two single-threaded batches of 32 side by side at least as fast as one
+ * batch of 64 over both cores (tf_loop, interleaved: 7,350-7,840 against
+ * 6,675-7,520 ex/s). No batch timeout: an idle model runs a request at once.
+ * The busy timeout makes the second thread wait (up to 2 ms, or until the
+ * running batch ends) for a full batch instead of starting on the few rows
+ * that arrived since the last one began (without it: ~13-22 rows per batch).
+ * The cost: at 4-16 callers a batch runs on one core, not two (16 callers:
+ * ~20-30% fewer ex/s than one batch thread over TF's whole pool); see
+ * docs/benchmarks.md, issue 10.
  */
-export const SWEEP_BATCHING = { maxBatchSize: 64, batchTimeoutMicros: 0, maxEnqueuedBatches: 64, numBatchThreads: 1 };
+export const SWEEP_BATCHING = { maxBatchSize: 32, batchTimeoutMicros: 0, busyBatchTimeoutMicros: 2000, maxEnqueuedBatches: 64, numBatchThreads: 2 };
 
 /**
  * The session for sequential batch-1 calls: one intra-op thread. A batch-1
@@ -46,8 +50,8 @@ export const SWEEP_BATCHING = { maxBatchSize: 64, batchTimeoutMicros: 0, maxEnqu
  */
 export const LATENCY_SESSION = { intraOpThreads: 1 };
 
-/** The sweep's session: TF's default intra-op pool (one thread per core), which the one batch thread uses whole. */
-export const SWEEP_SESSION = {};
+/** The sweep's session: one intra-op thread, so each batch thread's run stays on its own core. */
+export const SWEEP_SESSION = { intraOpThreads: 1 };
 
 function loadPackage() {
   if (!fs.existsSync(PACKAGE)) throw new Error(`${PACKAGE} is missing: build tfserve first (npm run build)`);
