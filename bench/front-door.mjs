@@ -33,7 +33,7 @@ import { parseArgs } from 'node:util';
 
 import { installTools, toolPath } from '../scripts/install-tools.mjs';
 import { freePort } from '../scripts/free-port.mjs';
-import { SWEEP_BATCHING } from './contenders/tfserve.mjs';
+import { SWEEP_BATCHING, SWEEP_SESSION } from './contenders/tfserve.mjs';
 import { closedLoop } from './lib/closed-loop.mjs';
 import { FRONT_DOOR_END, FRONT_DOOR_START } from './lib/docs-sections.mjs';
 import { DOCS_DIR, FIXTURES_DIR, REPO_ROOT } from './lib/paths.mjs';
@@ -243,9 +243,11 @@ async function stop(child) {
 
 async function startTfserve(dir, restPort) {
   const batchingFile = path.join(dir, 'batching.config');
+  // TF Serving's batching file; tfserve's own busy timeout is a flag, and the sweep's session is TF Serving's thread flags.
+  const { busyBatchTimeoutMicros, ...servingBatching } = SWEEP_BATCHING;
   fs.writeFileSync(
     batchingFile,
-    Object.entries(SWEEP_BATCHING)
+    Object.entries(servingBatching)
       .map(([key, value]) => `${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)} { value: ${value} }\n`)
       .join(''),
   );
@@ -259,6 +261,8 @@ async function startTfserve(dir, restPort) {
     '--enable_batching',
     `--batching_parameters_file=${batchingFile}`,
   ];
+  if (busyBatchTimeoutMicros !== undefined) args.push(`--busy_batch_timeout_micros=${busyBatchTimeoutMicros}`);
+  if (SWEEP_SESSION.intraOpThreads !== undefined) args.push(`--tensorflow_intra_op_parallelism=${SWEEP_SESSION.intraOpThreads}`);
   if (opts['engine-workers'] !== undefined) args.push(`--engine_workers=${opts['engine-workers']}`);
   if (opts['front-door-threads'] !== undefined) args.push(`--front_door_threads=${opts['front-door-threads']}`);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -323,7 +327,7 @@ async function measureEmbedded(clients, seconds, image) {
   const workers = opts['engine-workers'] !== undefined ? Number(opts['engine-workers']) : undefined;
   const engine = await Engine.create(workers !== undefined ? { workers } : {});
   try {
-    const model = await engine.load(opts.model, { batching: SWEEP_BATCHING });
+    const model = await engine.load(opts.model, { batching: SWEEP_BATCHING, session: SWEEP_SESSION });
     let errors = 0;
     const call = () => model.predict({ image: { dtype: 'float32', shape: [1, 28, 28], data: image } }).catch(() => errors++);
     const cpuBefore = process.cpuUsage();
@@ -374,7 +378,7 @@ async function main() {
   const reference = JSON.parse(fs.readFileSync(path.join(opts.model, 'reference.json'), 'utf8'));
   const image = Float32Array.from(reference.images[0]);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfserve-front-door-'));
-  const report = { clients, seconds, cores: os.availableParallelism(), engineWorkers: opts['engine-workers'] ?? 'the server default', frontDoorThreads: opts['front-door-threads'] ?? 'the server default', ...(opts.label ? { label: opts.label } : {}), batching: SWEEP_BATCHING };
+  const report = { clients, seconds, cores: os.availableParallelism(), engineWorkers: opts['engine-workers'] ?? 'the server default', frontDoorThreads: opts['front-door-threads'] ?? 'the server default', ...(opts.label ? { label: opts.label } : {}), batching: SWEEP_BATCHING, session: SWEEP_SESSION };
   try {
     const files = await payloads(dir, image);
     if (!opts['skip-embedded']) report.embedded = await measureEmbedded(clients, seconds, image);
@@ -470,7 +474,7 @@ function writeDocsSection(report, before) {
     FRONT_DOOR_START,
     '## Front doors: server CPU per request, by thread (issue 10)',
     '',
-    `\`npm run bench:front-door\` (bench/front-door.mjs): the \`tfserve\` binary on the CNN (${report.clients} concurrent clients, ${report.seconds} s per path, batching ${JSON.stringify(report.batching)}), driven by ghz for gRPC Predict (the 28x28 image as \`tensor_content\` and as 784 \`float_val\`) and by wrk for REST \`:predict\` (\`{"instances": [image]}\`); tools from \`node scripts/install-tools.mjs\`. CPU per thread from \`/proc/<pid>/task/*/stat\` (utime + stime) over each run, divided by the requests answered. **floor**: the same tools against grpc-js and node:http handlers that answer a fixed message at once: what the HTTP/2 and HTTP/1 framing alone costs the main thread. **embedded**: Engine predict() from ${report.clients} callers in the bench's own process, the same batching.`,
+    `\`npm run bench:front-door\` (bench/front-door.mjs): the \`tfserve\` binary on the CNN (${report.clients} concurrent clients, ${report.seconds} s per path, batching ${JSON.stringify(report.batching)}${report.session ? `, session ${JSON.stringify(report.session)}` : ""}), driven by ghz for gRPC Predict (the 28x28 image as \`tensor_content\` and as 784 \`float_val\`) and by wrk for REST \`:predict\` (\`{"instances": [image]}\`); tools from \`node scripts/install-tools.mjs\`. CPU per thread from \`/proc/<pid>/task/*/stat\` (utime + stime) over each run, divided by the requests answered. **floor**: the same tools against grpc-js and node:http handlers that answer a fixed message at once: what the HTTP/2 and HTTP/1 framing alone costs the main thread. **embedded**: Engine predict() from ${report.clients} callers in the bench's own process, the same batching and session. **load tool µs**: the CPU ghz or wrk used per request (the same 2 cores serve both); the embedded row's total is the whole bench process (callers, engine and TF) per request.`,
     '',
     `Machine: ${report.cores} cores, shared with other work while measured (load from other processes moves these numbers by tens of percent); engine workers and front-door threads: ${runs.map(([l, r]) => `${l} ${r.engineWorkers} / ${r.frontDoorThreads ?? 0}`).join(', ')}.`,
     '',

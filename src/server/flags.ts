@@ -19,6 +19,7 @@ export interface ServerFlags {
   modelConfigFilePollWaitSeconds: number;
   fileSystemPollWaitSeconds: number;
   enableBatching: boolean;
+  busyBatchTimeoutMicros: number;
   batchingParametersFile: string;
   tensorflowSessionParallelism: number;
   tensorflowIntraOpParallelism: number;
@@ -104,6 +105,7 @@ export const DEFAULT_FLAGS: Readonly<ServerFlags> = Object.freeze({
   modelConfigFilePollWaitSeconds: 0,
   fileSystemPollWaitSeconds: 1,
   enableBatching: false,
+  busyBatchTimeoutMicros: -1,
   batchingParametersFile: '',
   tensorflowSessionParallelism: 0,
   tensorflowIntraOpParallelism: 0,
@@ -201,6 +203,7 @@ export const FLAG_SPECS: readonly FlagSpec[] = [
   { name: 'model_config_file_poll_wait_seconds', key: 'modelConfigFilePollWaitSeconds', kind: 'int', ...COUNT, help: 'seconds between re-reads of --model_config_file (0 = read once)' },
   { name: 'file_system_poll_wait_seconds', key: 'fileSystemPollWaitSeconds', kind: 'int', ...COUNT, help: 'seconds between scans of the base paths for new versions (0 = scan once)' },
   { name: 'enable_batching', key: 'enableBatching', kind: 'bool', help: 'batch concurrent requests together' },
+  { name: 'busy_batch_timeout_micros', key: 'busyBatchTimeoutMicros', kind: 'int', min: -1, max: 60_000_000, own: true, help: "with --enable_batching: how long a batch that is not full may wait while another batch of its queue runs (TF Serving's batching file has no such field; -1, the default: batch_timeout_micros); an idle model still runs a request at once" },
   { name: 'batching_parameters_file', key: 'batchingParametersFile', kind: 'string', help: 'BatchingParameters text-format file (needs --enable_batching)' },
   { name: 'tensorflow_session_parallelism', key: 'tensorflowSessionParallelism', kind: 'int', ...COUNT, help: 'threads of a TF session, both intra- and inter-op (0 = TF decides)' },
   { name: 'tensorflow_intra_op_parallelism', key: 'tensorflowIntraOpParallelism', kind: 'int', ...COUNT, help: "threads parallelizing one op's execution (0 = TF decides)" },
@@ -327,6 +330,9 @@ function checkConflicts(flags: ServerFlags, given: ReadonlySet<keyof ServerFlags
   }
   if (flags.batchingParametersFile && !flags.enableBatching) {
     throw new FlagError('--batching_parameters_file needs --enable_batching');
+  }
+  if (flags.busyBatchTimeoutMicros >= 0 && !flags.enableBatching) {
+    throw new FlagError('--busy_batch_timeout_micros needs --enable_batching');
   }
   if (flags.tensorflowSessionParallelism > 0 && (flags.tensorflowIntraOpParallelism > 0 || flags.tensorflowInterOpParallelism > 0)) {
     throw new FlagError('set either --tensorflow_session_parallelism or --tensorflow_intra_op_parallelism/--tensorflow_inter_op_parallelism, not both');

@@ -190,7 +190,12 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
     opLibraries,
     session: sessionOptions(flags),
     tags: flags.savedModelTags.split(',').map((tag) => tag.trim()).filter((tag) => tag !== ''),
-    batching: flags.enableBatching ? (flags.batchingParametersFile ? parseBatchingParametersFile(flags.batchingParametersFile) : {}) : false,
+    batching: flags.enableBatching
+      ? {
+          ...(flags.batchingParametersFile ? parseBatchingParametersFile(flags.batchingParametersFile) : {}),
+          ...(flags.busyBatchTimeoutMicros >= 0 ? { busyBatchTimeoutMicros: flags.busyBatchTimeoutMicros } : {}),
+        }
+      : false,
   };
 
   const metrics = new ServerMetrics();
