@@ -12,7 +12,8 @@ import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_FLAGS, type ServerFlags } from '../src/server/flags';
 import { startServer } from '../src/server/server';
 import { fixture, freePort, readJson, rejectsWithCode, tempDir, waitUntil } from './helpers';
-import { grpcCall, grpcPredict } from './grpc-helpers';
+import { grpcCall, grpcPredict, grpcRawCall } from './grpc-helpers';
+import { v2Type } from '../src/serving/v2/grpc-wire';
 import { get, post } from './rest-helpers';
 
 const CNN = fixture('gaofei_cnn');
@@ -83,6 +84,18 @@ test('two front-door threads serve gRPC and REST Predict, pass every other call 
     const restPort = server.restPort!;
     // Many connections (one client each), so that both threads take some.
     await Promise.all(Array.from({ length: 6 }, () => checkPredicts(server.grpcPort, restPort)));
+    // The v2 protocol's ModelInfer runs on the thread too.
+    const v2 = new grpc.Client(`127.0.0.1:${server.grpcPort}`, grpc.credentials.createInsecure());
+    try {
+      const request = v2Type('ModelInferRequest');
+      const bytes = request.encode(request.fromObject({ modelName: 'cnn', inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 28, 28] }], rawInputContents: [new Uint8Array(new Float32Array(image()).buffer)] })).finish();
+      const answer = v2Type('ModelInferResponse').decode(await grpcRawCall(v2, '/inference.GRPCInferenceService/ModelInfer', bytes)) as unknown as { outputs: Array<{ name: string }>; rawOutputContents: Uint8Array[] };
+      const at = answer.outputs.findIndex((output) => output.name === 'prediction');
+      const raw = answer.rawOutputContents[at]!;
+      assert.equal(Number(new BigInt64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + 8))[0]), reference.prediction[0]);
+    } finally {
+      v2.close();
+    }
     // Passed on: metadata (gRPC and REST), model status, health, v2.
     const metadata = await grpcCall(server.grpcPort, '/tensorflow.serving.PredictionService/GetModelMetadata', 'tensorflow.serving.GetModelMetadataRequest', { modelSpec: { name: 'cnn' }, metadataField: ['signature_def'] }, 'tensorflow.serving.GetModelMetadataResponse');
     assert.equal((metadata.modelSpec as { name: string }).name, 'cnn');
@@ -100,13 +113,13 @@ test('two front-door threads serve gRPC and REST Predict, pass every other call 
     assert.equal(bad.status, 400, bad.text);
     assert.match(bad.text, /"error"/);
 
-    // 6 + 1 (gRPC) and 6 + 1 (REST) Predicts, 1 + 1 metadata, 1 v2 ready; the failures under their own labels.
+    // 6 + 1 (gRPC) and 6 + 1 (REST) Predicts, 1 ModelInfer, 1 + 1 metadata, 1 v2 ready; the failures under their own labels.
     let metrics = '';
     await waitUntil(
       () => `the calls in the metrics:\n${metrics}`,
       async () => {
         metrics = (await get(restPort, '/metrics')).text;
-        return countOf(metrics, /:tensorflow:serving:request_count\{model_name="cnn",status="OK"\} (\d+)/) >= 14;
+        return countOf(metrics, /:tensorflow:serving:request_count\{model_name="cnn",status="OK"\} (\d+)/) >= 15;
       },
       5000,
     );
@@ -117,7 +130,8 @@ test('two front-door threads serve gRPC and REST Predict, pass every other call 
     assert.equal(countOf(metrics, /:tensorflow:serving:request_count\{model_name="missing",status="NOT_FOUND"\} (\d+)/), 1);
     assert.equal(countOf(metrics, /:tensorflow:serving:request_count\{model_name="cnn",status="INVALID_ARGUMENT"\} (\d+)/), 1);
     // Runs on the threads are timed as runs (decoding and encoding included).
-    assert.equal(countOf(metrics, /:tensorflow:serving:runtime_latency_count\{model_name="cnn",API="predict",runtime="TF1"\} (\d+)/), 13);
+    assert.equal(countOf(metrics, /:tensorflow:serving:request_latency_count\{model_name="cnn",API="model_infer",entrypoint="GRPC"\} (\d+)/), 1);
+    assert.equal(countOf(metrics, /:tensorflow:serving:runtime_latency_count\{model_name="cnn",API="predict",runtime="TF1"\} (\d+)/), 14);
   } finally {
     await server.shutdown(1000);
   }

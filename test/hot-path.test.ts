@@ -13,7 +13,7 @@ import { newSharedFlag } from '../src/engine/cancellation';
 import { Engine, type EngineModel } from '../src/engine/engine';
 import { CallAbort } from '../src/server/call-abort';
 import { startGrpcServer, type GrpcServer } from '../src/server/grpc';
-import type { GrpcPredictPayload } from '../src/server/hot-path/grpc-predict';
+import type { GrpcJobPayload } from '../src/server/hot-path/target';
 import { JOBS_MODULE } from '../src/server/hot-path/run';
 import { DEFAULT_DECODE_LIMITS } from '../src/serving/decode-limits';
 import type { ModelManager } from '../src/serving/model-manager';
@@ -38,7 +38,7 @@ function predictBytes(name: string, x: number[], extra: Record<string, unknown> 
 type Decoded = { modelSpec: { name: string; version?: { value: string } }; outputs: Record<string, { floatVal: number[] }> };
 const decodeResponse = (bytes: Uint8Array) => PredictResponse.toObject(PredictResponse.decode(bytes), { longs: String }) as Decoded;
 
-function payload(bytes: Uint8Array, version: number): GrpcPredictPayload {
+function payload(bytes: Uint8Array, version: number): GrpcJobPayload {
   return { bytes, limits: DEFAULT_DECODE_LIMITS, maxResponseBytes: 1 << 20, target: { name: 'hp', version, methodNameCheck: false } };
 }
 

@@ -33,11 +33,10 @@ import {
 } from '../serving/wire';
 import { DEFAULT_GRPC_MAX_MESSAGE_BYTES } from './flags';
 import { V2_SERVICE, v2StreamMethod, v2UnaryHandlers } from './v2/grpc';
-import type { GrpcPredictPayload } from './hot-path/grpc-predict';
 import { CallAbort } from './call-abort';
 import { type GrpcMethod, type RawUnaryHandler, rawMethodDefinition } from './grpc-raw';
 import { runJob } from './hot-path/run';
-import { jobTarget } from './hot-path/target';
+import { type GrpcJobPayload, jobTarget } from './hot-path/target';
 
 const SIGNATURE_DEF_FIELD = 'signature_def';
 const SIGNATURE_DEF_MAP_TYPE_URL = 'type.googleapis.com/tensorflow.serving.SignatureDefMap';
@@ -109,7 +108,7 @@ function predictionHandlers({ manager, decodeLimits, maxResponseBytes }: Handler
         // or, decompressed, a buffer of its own that call.request still needs
         // (a failed call's model name is read from it), so never moved itself.
         const own = new Uint8Array(bytes);
-        const payload: GrpcPredictPayload = { bytes: own, limits: decodeLimits, maxResponseBytes, target: jobTarget(target) };
+        const payload: GrpcJobPayload = { bytes: own, limits: decodeLimits, maxResponseBytes, target: jobTarget(target) };
         return runJob(target, 'grpcPredict', payload, abort, [own.buffer as ArrayBuffer]);
       });
       return { model: modelSpec.name, response };

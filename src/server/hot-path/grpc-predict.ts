@@ -4,22 +4,12 @@
 import type { JobContext, JobResult } from '../../engine/engine-jobs';
 import { TfServeError } from '../../engine/errors';
 import type { Servable } from '../../engine/servable';
-import type { DecodeLimits } from '../../serving/decode-limits';
 import { predictOn } from '../../serving/inference';
 import { readingWire } from '../../serving/proto-wire';
 import { decodePredictRequest, encodePredictResponse, predictResponseSize, requestBudget } from '../../serving/wire';
-import { type JobTarget, ownedBytes } from './target';
+import { type GrpcJobPayload, ownedBytes } from './target';
 
-export interface GrpcPredictPayload {
-  /** The serialized PredictRequest as it arrived. */
-  bytes: Uint8Array;
-  limits: DecodeLimits;
-  /** The largest response grpc-js will send. */
-  maxResponseBytes: number;
-  target: JobTarget;
-}
-
-export async function grpcPredict(servable: Servable, payload: GrpcPredictPayload, { signal }: JobContext): Promise<JobResult> {
+export async function grpcPredict(servable: Servable, payload: GrpcJobPayload, { signal }: JobContext): Promise<JobResult> {
   const { bytes, limits, maxResponseBytes, target } = payload;
   const request = readingWire('PredictRequest', () => decodePredictRequest(bytes, requestBudget(bytes.length, limits)));
   // The main thread resolved the version from this same model_spec; the signature is read here.

@@ -1,5 +1,16 @@
 // What a front-door job is told about the version the main thread leased.
+import type { DecodeLimits } from '../../serving/decode-limits';
 import type { Target } from '../../serving/inference';
+
+/** What a gRPC job (grpcPredict, v2GrpcInfer) is given. */
+export interface GrpcJobPayload {
+  /** The serialized request as it arrived. */
+  bytes: Uint8Array;
+  limits: DecodeLimits;
+  /** The largest response grpc-js will send. */
+  maxResponseBytes: number;
+  target: JobTarget;
+}
 
 /** A Target without its servable: the job gets the servable of the thread it runs on. */
 export type JobTarget = Omit<Target, 'servable'>;

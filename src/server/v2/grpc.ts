@@ -11,9 +11,10 @@ import protobuf from 'protobufjs';
 import { type StatusCode, TfServeError } from '../../engine/errors';
 import type { DecodeLimits } from '../../serving/decode-limits';
 import type { ModelManager } from '../../serving/model-manager';
-import { readingWire } from '../../serving/proto-wire';
-import { decodeInferRequest, decodeSmall, encodeInferResponse, encodeSmall, inferResponseSize } from '../../serving/v2/grpc-wire';
-import { infer, modelMetadata, modelReady, serverMetadata } from '../../serving/v2/infer';
+import { decodeSmall, encodeSmall, readInferModel } from '../../serving/v2/grpc-wire';
+import { leaseModel, modelMetadata, modelReady, serverMetadata } from '../../serving/v2/infer';
+import { type GiveUp, runJob } from '../hot-path/run';
+import { type GrpcJobPayload, jobTarget } from '../hot-path/target';
 import { requestBudget } from '../../serving/wire';
 import { type RawUnaryHandler, rawMethodDefinition } from '../grpc-raw';
 import { serverVersion } from './version';
@@ -33,18 +34,23 @@ interface ModelRef {
   version?: string;
 }
 
-/** One ModelInfer: decode, run on the engine path, size the answer before building it. */
-async function modelInfer(context: V2GrpcContext, bytes: Uint8Array, signal: AbortSignal): Promise<{ model: string; response: Uint8Array }> {
-  const request = readingWire('ModelInferRequest', () => decodeInferRequest(bytes, requestBudget(bytes.length, context.decodeLimits)));
-  const result = await infer(context.manager, { name: request.modelName, version: request.modelVersion }, request, signal);
-  const size = inferResponseSize(result);
-  if (size > context.maxResponseBytes) {
-    throw new TfServeError(
-      'RESOURCE_EXHAUSTED',
-      `the ModelInferResponse would be about ${size} bytes, more than the ${context.maxResponseBytes} a gRPC message may have (--grpc_max_message_bytes): request fewer outputs`,
-    );
+/**
+ * One ModelInfer, as TF Serving's Predict runs (grpc.ts): here only the
+ * model's name and version are read, to lease it; the request is decoded,
+ * run and its answer encoded by the `v2GrpcInfer` job where the version runs
+ * (hot-path/v2-grpc-infer.ts).
+ */
+async function modelInfer(context: V2GrpcContext, bytes: Uint8Array, giveUp: GiveUp): Promise<{ model: string; response: Uint8Array }> {
+  const { name, version } = readInferModel(bytes);
+  const lease = leaseModel(context.manager, name, version);
+  try {
+    // A buffer of its own, moved to the worker (grpc-js's message is a view on a larger one).
+    const own = new Uint8Array(bytes);
+    const payload: GrpcJobPayload = { bytes: own, limits: context.decodeLimits, maxResponseBytes: context.maxResponseBytes, target: jobTarget(lease) };
+    return { model: name, response: await runJob(lease, 'v2GrpcInfer', payload, giveUp, [own.buffer as ArrayBuffer]) };
+  } finally {
+    lease.release();
   }
-  return { model: request.modelName, response: encodeInferResponse(result) };
 }
 
 /** The service's unary methods; grpc.ts wraps them (metrics, cancellation, status mapping) as its own. */
@@ -72,7 +78,7 @@ export function v2UnaryHandlers(context: V2GrpcContext): Record<string, RawUnary
       const { name = '', version = '' } = small<ModelRef>('ModelMetadataRequest', bytes);
       return { model: name, response: encodeSmall('ModelMetadataResponse', { ...modelMetadata(manager, name, version) }) };
     },
-    ModelInfer: (bytes, _call, abort) => modelInfer(context, bytes, abort.signal),
+    ModelInfer: (bytes, _call, abort) => modelInfer(context, bytes, abort),
   };
 }
 
@@ -109,7 +115,7 @@ export function v2StreamMethod(
         let model = '';
         let code: 'OK' | StatusCode = 'OK';
         try {
-          const result = await modelInfer(context, bytes, controller.signal);
+          const result = await modelInfer(context, bytes, { signal: controller.signal });
           model = result.model;
           if (!controller.signal.aborted) call.write(streamResponse(null, result.response));
         } catch (error) {

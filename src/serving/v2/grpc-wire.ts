@@ -261,6 +261,28 @@ function tensorFromContents(buf: Uint8Array, span: Span | null, dtype: DType, sh
   return { dtype, shape, data: array } as TensorInput;
 }
 
+/**
+ * model_name and model_version of a serialized ModelInferRequest (their
+ * last occurrences, as protobuf reads them), without decoding the rest: what
+ * picks the version before the request is decoded where it runs.
+ */
+export function readInferModel(bytes: Uint8Array): { name: string; version: string } {
+  // The whole message's wire types, UTF-8 and nesting first, as decodeInferRequest checks them: the same refusals come first.
+  checkMessage(v2Type('ModelInferRequest'), bytes, 'ModelInferRequest');
+  return readingWire('ModelInferRequest', () => {
+    const c = new Cursor(bytes);
+    let name = '';
+    let version = '';
+    while (!c.done) {
+      c.tag();
+      if (c.wire === LEN && c.field === REQ.modelName) name = str(c, 'model_name');
+      else if (c.wire === LEN && c.field === REQ.modelVersion) version = str(c, 'model_version');
+      else c.skip();
+    }
+    return { name, version };
+  });
+}
+
 export interface DecodedInferRequest extends V2InferRequest {
   modelName: string;
   modelVersion: string;

@@ -86,10 +86,15 @@ export function parseVersion(version: string | undefined): number | undefined {
   return Number(version);
 }
 
+/** The version a request names, checked (a name; a version that is a number). */
+export function v2ModelSpec(name: string, version: string | undefined): { name: string; version?: number } {
+  if (typeof name !== 'string' || name === '') throw invalidArgument('the request names no model: set the model name');
+  return { name, version: parseVersion(version) };
+}
+
 /** Leases the version a request names; NOT_FOUND for unknown models and versions, UNAVAILABLE while loading. */
 export function leaseModel(manager: ModelManager, name: string, version: string | undefined): Lease {
-  if (typeof name !== 'string' || name === '') throw invalidArgument('the request names no model: set the model name');
-  return manager.acquire({ name, version: parseVersion(version) });
+  return manager.acquire(v2ModelSpec(name, version));
 }
 
 function signatureNameOf(parameters: V2Parameters): string {
@@ -147,16 +152,6 @@ export async function inferOn(target: Target, request: V2InferRequest, signal?: 
     return { name, datatype: datatypeOf(tensor.dtype)!, shape: tensor.shape, tensor, requested: requested.get(name) ?? {} };
   });
   return { modelName: target.name, modelVersion: String(target.version), ...(request.id ? { id: request.id } : {}), outputs };
-}
-
-/** Runs a v2 inference on the model and version named, leased for the call. */
-export async function infer(manager: ModelManager, model: { name: string; version?: string }, request: V2InferRequest, signal?: AbortSignal): Promise<V2InferResult> {
-  const lease = leaseModel(manager, model.name, model.version);
-  try {
-    return await inferOn(lease, request, signal);
-  } finally {
-    lease.release();
-  }
 }
 
 function tensorMetadata(specs: Record<string, TensorSpec>): V2TensorMetadata[] {
