@@ -3,6 +3,7 @@
 // themselves, every other call passed on to the main thread's servers.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -68,6 +69,19 @@ async function checkPredicts(grpcPort: number, restPort: number): Promise<void> 
   assert.equal((JSON.parse(rest.text) as { predictions: Array<{ prediction: number }> }).predictions[0]!.prediction, reference.prediction[0]);
 }
 
+/** A POST whose answer is kept as bytes (the v2 binary-data extension's answers are not text). */
+function postBytes(port: number, urlPath: string, body: Buffer, headers: Record<string, string | number>): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: urlPath, headers: { ...headers, 'Content-Length': body.length } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (part: Buffer) => chunks.push(part));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 function chunk(values: number[], size: number): number[][] {
   return Array.from({ length: values.length / size }, (_, i) => values.slice(i * size, (i + 1) * size));
 }
@@ -96,6 +110,18 @@ test('two front-door threads serve gRPC and REST Predict, pass every other call 
     } finally {
       v2.close();
     }
+    // And v2 REST infer, JSON and binary-data.
+    const v2Json = await post(restPort, '/v2/models/cnn/infer', JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 28, 28], data: image() }], outputs: [{ name: 'prediction' }] }));
+    assert.equal(v2Json.status, 200, v2Json.text);
+    assert.deepEqual((JSON.parse(v2Json.text) as { outputs: Array<{ data: number[] }> }).outputs[0]!.data, [reference.prediction[0]]);
+    const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 28, 28], parameters: { binary_data_size: 784 * 4 } }], outputs: [{ name: 'prediction', parameters: { binary_data: true } }] }));
+    const v2Binary = await postBytes(restPort, '/v2/models/cnn/infer', Buffer.concat([header, Buffer.from(new Float32Array(image()).buffer)]), { 'Inference-Header-Content-Length': header.length });
+    assert.equal(v2Binary.status, 200, v2Binary.body.toString());
+    assert.equal(v2Binary.headers['content-type'], 'application/octet-stream');
+    const jsonLength = Number(v2Binary.headers['inference-header-content-length']);
+    const tail = v2Binary.body.subarray(jsonLength);
+    assert.equal(tail.length, 8, `an int64 after ${jsonLength} bytes of JSON`);
+    assert.equal(Number(tail.readBigInt64LE(0)), reference.prediction[0]);
     // Passed on: metadata (gRPC and REST), model status, health, v2.
     const metadata = await grpcCall(server.grpcPort, '/tensorflow.serving.PredictionService/GetModelMetadata', 'tensorflow.serving.GetModelMetadataRequest', { modelSpec: { name: 'cnn' }, metadataField: ['signature_def'] }, 'tensorflow.serving.GetModelMetadataResponse');
     assert.equal((metadata.modelSpec as { name: string }).name, 'cnn');
@@ -113,13 +139,13 @@ test('two front-door threads serve gRPC and REST Predict, pass every other call 
     assert.equal(bad.status, 400, bad.text);
     assert.match(bad.text, /"error"/);
 
-    // 6 + 1 (gRPC) and 6 + 1 (REST) Predicts, 1 ModelInfer, 1 + 1 metadata, 1 v2 ready; the failures under their own labels.
+    // 6 + 1 (gRPC) and 6 + 1 (REST) Predicts, 1 + 2 v2 infers (gRPC, REST), 1 + 1 metadata, 1 v2 ready; the failures under their own labels.
     let metrics = '';
     await waitUntil(
       () => `the calls in the metrics:\n${metrics}`,
       async () => {
         metrics = (await get(restPort, '/metrics')).text;
-        return countOf(metrics, /:tensorflow:serving:request_count\{model_name="cnn",status="OK"\} (\d+)/) >= 15;
+        return countOf(metrics, /:tensorflow:serving:request_count\{model_name="cnn",status="OK"\} (\d+)/) >= 17;
       },
       5000,
     );
@@ -131,7 +157,8 @@ test('two front-door threads serve gRPC and REST Predict, pass every other call 
     assert.equal(countOf(metrics, /:tensorflow:serving:request_count\{model_name="cnn",status="INVALID_ARGUMENT"\} (\d+)/), 1);
     // Runs on the threads are timed as runs (decoding and encoding included).
     assert.equal(countOf(metrics, /:tensorflow:serving:request_latency_count\{model_name="cnn",API="model_infer",entrypoint="GRPC"\} (\d+)/), 1);
-    assert.equal(countOf(metrics, /:tensorflow:serving:runtime_latency_count\{model_name="cnn",API="predict",runtime="TF1"\} (\d+)/), 14);
+    assert.equal(countOf(metrics, /:tensorflow:serving:request_latency_count\{model_name="cnn",API="v2_infer",entrypoint="REST"\} (\d+)/), 2);
+    assert.equal(countOf(metrics, /:tensorflow:serving:runtime_latency_count\{model_name="cnn",API="predict",runtime="TF1"\} (\d+)/), 16);
   } finally {
     await server.shutdown(1000);
   }

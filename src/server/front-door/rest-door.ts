@@ -1,8 +1,9 @@
 // A front-door thread's REST server: node:http on connections this
 // thread's event loop accepts from the shared listening socket. A /v1
-// `:predict` whose body is under the inline size runs here, from body bytes
-// to JSON answer bytes (the hot path's own job, hot-path/rest-predict.ts, on
-// a version the main thread leased); every other request, and a body large
+// `:predict` or a v2 infer whose body is under the inline size runs here,
+// from body bytes to answer bytes (the hot path's own jobs,
+// hot-path/rest-predict.ts and v2-rest-infer.ts, on a version the main
+// thread leased); every other request, and a body large
 // enough for the REST codec's heap-capped workers, is passed to the main
 // thread's REST server (a unix socket), which answers it as it always has.
 import http from 'node:http';
@@ -12,7 +13,12 @@ import { readBody } from '../rest-body';
 import { INLINE_BODY_BYTES } from '../rest-codec/pool';
 import { type Answer, errorAnswer, guarded, ok, sendAnswer } from '../rest-answer';
 import { RequestBook, drain } from '../rest-drain';
-import { type ModelRoute, matchModelRoute } from '../rest-routes';
+import { matchModelRoute } from '../rest-routes';
+import type { ModelSpecInput } from '../../serving/inference';
+import { v2ModelSpec } from '../../serving/v2/infer';
+import { inferAnswer, matchV2Route } from '../v2/rest';
+import { HEADER_LENGTH_HEADER, headerLength } from '../v2/rest-json';
+import type { V2RestInferAnswer, V2RestInferPayload } from '../hot-path/v2-rest-infer';
 import type { RestPredictPayload } from '../hot-path/rest-predict';
 import type { Door } from './grpc-door';
 import type { MainLink } from './main-link';
@@ -24,14 +30,29 @@ const HOP_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'te
 /** Run here, or pass to the main thread (with the body already read, when it was). */
 type Outcome = { answer: Answer } | { passOn: Uint8Array | null };
 
-function predictRoute(req: http.IncomingMessage, pathname: string): ModelRoute | null {
-  if (req.method !== 'POST' || !pathname.startsWith('/v1/') || !pathname.endsWith(':predict')) return null;
+/** A request this thread runs itself: TF Serving's :predict or the v2 protocol's infer, with the version its URL names. */
+interface HotRoute {
+  /** The metrics' API label, as the main thread's server gives it. */
+  api: 'predict' | 'v2_infer';
+  spec: ModelSpecInput;
+}
+
+function hotRoute(req: http.IncomingMessage, pathname: string): HotRoute | null {
+  if (req.method !== 'POST') return null;
+  // A URL the main thread would refuse is passed on, and answered as it always has been.
   try {
-    const route = matchModelRoute(req.method, pathname);
-    return route.method === 'predict' ? route : null;
+    if (pathname.startsWith('/v1/') && pathname.endsWith(':predict')) {
+      const route = matchModelRoute(req.method, pathname);
+      return route.method === 'predict' ? { api: 'predict', spec: { name: route.name, version: route.version, versionLabel: route.versionLabel } } : null;
+    }
+    if (pathname.startsWith('/v2/models/')) {
+      const route = matchV2Route(req.method, pathname);
+      return route?.kind === 'infer' ? { api: 'v2_infer', spec: v2ModelSpec(route.name, route.version) } : null;
+    }
   } catch {
-    return null; // the main thread answers the malformed URL, as it always has
+    return null;
   }
+  return null;
 }
 
 export async function startRestDoor(config: RestDoorConfig, door: FrontDoorConfig, link: MainLink): Promise<Door> {
@@ -81,17 +102,28 @@ export async function startRestDoor(config: RestDoorConfig, door: FrontDoorConfi
       else req.pipe(upstream);
     });
 
-  const predictHere = async (req: http.IncomingMessage, res: http.ServerResponse, route: ModelRoute): Promise<Outcome> => {
+  const runHere = async (req: http.IncomingMessage, res: http.ServerResponse, hot: HotRoute): Promise<Outcome> => {
     try {
       return await guarded(res, config.timeoutMs, async (abort): Promise<Outcome> => {
         const body = await readBody(req, config.maxBodyBytes);
         // Large bodies: the main thread's REST codec parses them in workers it can stop mid-parse.
         if (body.byteLength >= INLINE_BODY_BYTES) return { passOn: body };
-        const grant = await link.lease({ name: route.name, version: route.version, versionLabel: route.versionLabel });
+        const limits = door.decodeLimits;
+        const { maxResponseBytes } = config;
+        // Checked before the lease, in the order the main thread checks it.
+        const jsonLength = hot.api === 'v2_infer' ? headerLength(req.headers[HEADER_LENGTH_HEADER]) : null;
+        const grant = await link.lease(hot.spec);
         if ('proxy' in grant) return { passOn: body };
-        const payload: RestPredictPayload = { body, limits: door.decodeLimits, maxResponseBytes: config.maxResponseBytes, target: grant.target };
-        const result = await link.runOn(grant, () => runJobHere(grant.ticket, 'restPredict', payload, abort.cancelFlag));
-        return { answer: ok(result.value as Uint8Array) };
+        const { target } = grant;
+        if (hot.api === 'predict') {
+          const payload: RestPredictPayload = { body, limits, maxResponseBytes, target };
+          const result = await link.runOn(grant, () => runJobHere(grant.ticket, 'restPredict', payload, abort.cancelFlag));
+          return { answer: ok(result.value as Uint8Array) };
+        }
+        const payload: V2RestInferPayload = { body, headerLength: jsonLength, limits, maxResponseBytes, target };
+        const result = await link.runOn(grant, () => runJobHere(grant.ticket, 'v2RestInfer', payload, abort.cancelFlag));
+        const answer = inferAnswer(result.value as V2RestInferAnswer);
+        return { answer: { ...answer, code: 'OK' } };
       });
     } catch (error) {
       return { answer: errorAnswer(error) };
@@ -106,12 +138,12 @@ export async function startRestDoor(config: RestDoorConfig, door: FrontDoorConfi
     } catch {
       pathname = req.url ?? '/';
     }
-    const route = predictRoute(req, pathname);
-    if (route === null) return passOn(req, res, null);
-    const outcome = await predictHere(req, res, route);
+    const hot = hotRoute(req, pathname);
+    if (hot === null) return passOn(req, res, null);
+    const outcome = await runHere(req, res, hot);
     if ('passOn' in outcome) return passOn(req, res, outcome.passOn);
     send(res, outcome.answer);
-    link.send({ kind: 'rest', record: { entrypoint: 'REST', api: 'predict', model: route.name, code: outcome.answer.code, seconds: Number(process.hrtime.bigint() - started) / 1e9 } });
+    link.send({ kind: 'rest', record: { entrypoint: 'REST', api: hot.api, model: hot.spec.name, code: outcome.answer.code, seconds: Number(process.hrtime.bigint() - started) / 1e9 } });
   };
 
   const server = http.createServer((req, res) => {

@@ -23,13 +23,13 @@ export type GiveUp = { readonly signal: AbortSignal } | { readonly signal: Abort
  * from a custom loader) the same handler here. `transfer`: payload buffers
  * to move to the worker.
  */
-export async function runJob(target: Target, job: JobName, payload: unknown, giveUp: GiveUp, transfer: ArrayBuffer[] = []): Promise<Uint8Array> {
+export async function runJob<T = Uint8Array>(target: Target, job: JobName, payload: unknown, giveUp: GiveUp, transfer: ArrayBuffer[] = []): Promise<T> {
   const { servable } = target;
   if (servable.runJob) {
     // A cancel flag alone costs a few µs; a signal makes the engine watch it to answer early as well.
     const options: JobOptions = 'cancelFlag' in giveUp ? { cancel: giveUp.cancelFlag, transfer } : { signal: giveUp.signal, transfer };
-    return (await servable.runJob(job, payload, options)) as Uint8Array;
+    return (await servable.runJob(job, payload, options)) as T;
   }
   const result = await jobs[job](servable, payload as never, { signal: giveUp.signal });
-  return result.value as Uint8Array;
+  return result.value as T;
 }

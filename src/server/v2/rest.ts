@@ -14,7 +14,10 @@ import type { DecodeLimits } from '../../serving/decode-limits';
 import type { ModelManager } from '../../serving/model-manager';
 import { type V2InferRequest, inferOn, leaseModel, modelMetadata, modelReady, serverMetadata } from '../../serving/v2/infer';
 import { jsonString } from '../json-write';
-import type { RestCodec } from '../rest-codec/pool';
+import { INLINE_BODY_BYTES, type RestCodec } from '../rest-codec/pool';
+import { runJob } from '../hot-path/run';
+import { jobTarget, ownedBytes } from '../hot-path/target';
+import type { V2RestInferAnswer, V2RestInferPayload } from '../hot-path/v2-rest-infer';
 import { HEADER_LENGTH_HEADER, headerLength } from './rest-json';
 import { serverVersion } from './version';
 
@@ -81,6 +84,12 @@ function json(body: string): V2Answer {
   return { status: 200, body };
 }
 
+/** An infer answer: JSON, or JSON then binary outputs (the binary-data extension: octet-stream and the JSON's length in a header). */
+export function inferAnswer({ body, headerLength: jsonLength }: V2RestInferAnswer): V2Answer {
+  if (jsonLength === null) return { status: 200, body };
+  return { status: 200, body, contentType: 'application/octet-stream', headers: { 'Inference-Header-Content-Length': jsonLength } };
+}
+
 /**
  * Answers one /v2 request. `body()` reads the request body (size limit,
  * Content-Encoding); `signal` is the request's deadline and disconnect.
@@ -116,18 +125,19 @@ export async function serveV2(req: http.IncomingMessage, pathname: string, body:
       // Unknown models and versions are answered 404 before the body is decoded.
       const lease = leaseModel(manager, route.name, route.version);
       try {
+        // The hot path, as /v1's :predict: a body under the inline size is decoded, run and its answer written where the version runs.
+        if (bytes.byteLength < INLINE_BODY_BYTES) {
+          const own = ownedBytes(bytes);
+          const payload: V2RestInferPayload = { body: own, headerLength: jsonLength, limits: context.limits, maxResponseBytes: context.maxResponseBytes, target: jobTarget(lease) };
+          return inferAnswer(await runJob<V2RestInferAnswer>(lease, 'v2RestInfer', payload, { signal }, [own.buffer as ArrayBuffer]));
+        }
         const request = (await context.codec.decode({ kind: 'v2infer', body: bytes, headerLength: jsonLength, limits: context.limits }, signal)) as { kind: 'v2infer'; request: V2InferRequest };
         const result = await inferOn(lease, request.request, signal);
         // Large answers are written by a codec worker, as /v1's are.
         const answer = await context.codec.encodeV2(result, request.request.parameters, context.maxResponseBytes, signal);
         if (answer.binary.length === 0) return json(answer.json);
         const header = Buffer.from(answer.json, 'utf8');
-        return {
-          status: 200,
-          body: Buffer.concat([header, ...answer.binary]),
-          contentType: 'application/octet-stream',
-          headers: { 'Inference-Header-Content-Length': header.byteLength },
-        };
+        return inferAnswer({ body: Buffer.concat([header, ...answer.binary]), headerLength: header.byteLength });
       } finally {
         lease.release();
       }
