@@ -53,6 +53,15 @@ export function ok(body: string | Uint8Array): Answer {
   return { status: 200, code: 'OK', body };
 }
 
+/** The request's path, as WHATWG URL parsing reads it (dot segments resolved); the raw URL when it does not parse. */
+export function requestPathname(req: http.IncomingMessage): string {
+  try {
+    return new URL(req.url ?? '/', 'http://localhost').pathname;
+  } catch {
+    return req.url ?? '/';
+  }
+}
+
 /** Writes `answer` unless the response is gone; a draining server asks the client to close the connection. */
 export function sendAnswer(res: http.ServerResponse, answer: Answer, draining: boolean): void {
   if (res.headersSent || res.destroyed) return;

@@ -9,7 +9,7 @@ import { classify, modelMetadata, modelStatus, predictOn, regress } from '../ser
 import type { ModelManager } from '../serving/model-manager';
 import type { ServerMetrics } from './metrics';
 import { readBody } from './rest-body';
-import { type Answer, errorAnswer, guarded, ok, sendAnswer } from './rest-answer';
+import { type Answer, errorAnswer, guarded, ok, requestPathname, sendAnswer } from './rest-answer';
 import { RequestBook, drain } from './rest-drain';
 import { jobTarget, ownedBytes } from './hot-path/target';
 import type { CallAbort } from './call-abort';
@@ -174,12 +174,7 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const started = process.hrtime.bigint();
-    let pathname: string;
-    try {
-      pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
-    } catch {
-      pathname = req.url ?? '/';
-    }
+    const pathname = requestPathname(req);
     if (pathname === LIVENESS_PATH) {
       req.resume();
       return send(res, ok('{"status": "alive"}'));

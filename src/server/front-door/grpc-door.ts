@@ -21,6 +21,7 @@ import type { GrpcJobPayload } from '../hot-path/target';
 import { V2_SERVICE } from '../v2/grpc';
 import { GrpcUpstream } from './grpc-proxy';
 import type { MainLink } from './main-link';
+import { adoptSocket } from './adopt-socket';
 import type { FrontDoorConfig } from './protocol';
 
 export interface Door {
@@ -85,13 +86,7 @@ export async function startGrpcDoor(config: FrontDoorConfig, link: MainLink): Pr
   }
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   const listener = net.createServer((socket) => injector.injectConnection(socket));
-  await new Promise<void>((resolve, reject) => {
-    listener.once('error', reject);
-    listener.listen({ fd: config.grpcFd }, () => {
-      listener.off('error', reject);
-      resolve();
-    });
-  });
+  await adoptSocket(listener, config.grpcFd);
   return {
     close: (graceMs) =>
       new Promise<void>((resolve) => {

@@ -11,7 +11,7 @@ import http from 'node:http';
 import { runJobHere } from '../../engine/thread-models';
 import { readBody } from '../rest-body';
 import { INLINE_BODY_BYTES } from '../rest-codec/pool';
-import { type Answer, errorAnswer, guarded, ok, sendAnswer } from '../rest-answer';
+import { type Answer, errorAnswer, guarded, ok, requestPathname, sendAnswer } from '../rest-answer';
 import { RequestBook, drain } from '../rest-drain';
 import { matchModelRoute } from '../rest-routes';
 import type { ModelSpecInput } from '../../serving/inference';
@@ -22,6 +22,7 @@ import type { V2RestInferAnswer, V2RestInferPayload } from '../hot-path/v2-rest-
 import type { RestPredictPayload } from '../hot-path/rest-predict';
 import type { Door } from './grpc-door';
 import type { MainLink } from './main-link';
+import { adoptSocket } from './adopt-socket';
 import type { FrontDoorConfig, RestDoorConfig } from './protocol';
 
 // Hop-by-hop (RFC 9110 7.6.1): each connection's own.
@@ -132,12 +133,7 @@ export async function startRestDoor(config: RestDoorConfig, door: FrontDoorConfi
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const started = process.hrtime.bigint();
-    let pathname: string;
-    try {
-      pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
-    } catch {
-      pathname = req.url ?? '/';
-    }
+    const pathname = requestPathname(req);
     const hot = hotRoute(req, pathname);
     if (hot === null) return passOn(req, res, null);
     const outcome = await runHere(req, res, hot);
@@ -151,13 +147,7 @@ export async function startRestDoor(config: RestDoorConfig, door: FrontDoorConfi
   });
   // As the main thread's REST server (rest.ts).
   server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ fd: config.fd }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await adoptSocket(server, config.fd);
   return {
     close: async (graceMs) => {
       await drain(server, book, graceMs);
