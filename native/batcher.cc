@@ -266,7 +266,12 @@ void Batcher::Loop() {
     auto open = open_.find(batch->shape_key);
     if (open != open_.end() && open->second == batch.get()) open_.erase(open);
     ++running_;
+    // A busy timeout shorter than the idle one makes waiting batches due
+    // sooner now that this one runs: the threads sleeping on them computed
+    // their wake time with the idle timeout, so they must look again.
+    const bool shortened = busy_timeout < idle_timeout && !batches_.empty();
     lock.unlock();
+    if (shortened) ready_.notify_all();
     Process(std::move(batch));
     lock.lock();
     // Batches waiting on the busy timeout may be due now; this thread looks

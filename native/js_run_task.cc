@@ -155,16 +155,24 @@ DeliveryHold* DeliveryHold::Current() { return current_hold; }
 DeliveryHold::~DeliveryHold() {
   if (!owner_) return;
   current_hold = nullptr;
-  // In order, one hand-off per run of consecutive tasks of the same env.
+  // One hand-off per env, each env's runs in order. A batch from several envs
+  // (engine workers, front-door threads) interleaves them: handing over each
+  // run of consecutive tasks instead would let an env's thread, woken by its
+  // first task, drain it before the next arrived, and wake again for each.
   std::vector<JsRunTask*> group;
-  for (JsRunTask* task : held_) {
-    if (!group.empty() && group.front()->gate_ != task->gate_) {
-      JsRunTask::SendThroughGate(group);
-      group.clear();
+  for (size_t first = 0; first < held_.size(); ++first) {
+    if (held_[first] == nullptr) continue;
+    // Compared before any of this env's tasks is handed over (and freed).
+    const DeliveryGate* gate = held_[first]->gate_.get();
+    group.clear();
+    for (size_t i = first; i < held_.size(); ++i) {
+      if (held_[i] != nullptr && held_[i]->gate_.get() == gate) {
+        group.push_back(held_[i]);
+        held_[i] = nullptr;
+      }
     }
-    group.push_back(task);
+    JsRunTask::SendThroughGate(group);
   }
-  JsRunTask::SendThroughGate(group);
 }
 
 void JsRunTask::Forget() {

@@ -232,6 +232,30 @@ describe('batching parameters', () => {
     });
   });
 
+  test('a busy timeout shorter than the idle one: a waiting batch runs as soon as another batch starts', async () => {
+    // Idle: a batch may wait 10 s to fill; while another batch runs, not at all.
+    const batching: BatchingOptions = { maxBatchSize: 4, batchTimeoutMicros: 10_000_000, busyBatchTimeoutMicros: 0, numBatchThreads: 2 };
+    const model = await loadModel(fixture('shapes'), { batching });
+    try {
+      const t0 = Date.now();
+      // One row of width 3 opens a batch that waits on the idle timeout...
+      const small = model.predict({ x: { shape: [1, 3], data: [1, 2, 3] } }, { signature: 'variable' });
+      await sleep(200);
+      // ...then a full batch of another width (its own batch) starts on the
+      // other thread, for tens of ms: the waiting batch is due from then on,
+      // and its sleeping thread must notice rather than sleep out the 10 s.
+      const width = 4_000_000;
+      const big = model.predict({ x: { shape: [4, width], data: new Float32Array(4 * width).fill(1) } }, { signature: 'variable' });
+      const [one, four] = await Promise.all([small, big]);
+      assert.ok(Date.now() - t0 < 5000, `the waiting batch ran after ${Date.now() - t0} ms, not when the other batch started`);
+      assert.deepEqual([...(one.y!.data as Float32Array)], [2, 4, 6]);
+      assert.deepEqual(four.y!.shape, [4, width]);
+      assert.equal(model.batchingStats()[0]!.batches, 2);
+    } finally {
+      await model.unload();
+    }
+  });
+
   test('an output without a batch dim fails the batch with FAILED_PRECONDITION naming it', async () => {
     const model = await loadModel(fixture('counter'), { batching: { maxBatchSize: 8 } });
     try {

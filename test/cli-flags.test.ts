@@ -57,6 +57,11 @@ test('malformed values fail and name the flag', () => {
 test('conflicting flags fail', () => {
   rejects([], /no model to serve/);
   rejects(['--model_base_path=/m', '--batching_parameters_file=/b'], /needs --enable_batching/);
+  rejects(['--model_base_path=/m', '--busy_batch_timeout_micros=5000'], /--busy_batch_timeout_micros needs --enable_batching/);
+  rejects(['--model_base_path=/m', '--enable_batching', '--busy_batch_timeout_micros=-2'], /--busy_batch_timeout_micros must be in \[-1, 60000000\]/);
+  assert.equal(parse('--model_base_path=/m', '--enable_batching', '--busy_batch_timeout_micros', '5000').busyBatchTimeoutMicros, 5000);
+  assert.equal(parse('--model_base_path=/m', '--enable_batching', '--busy_batch_timeout_micros=0').busyBatchTimeoutMicros, 0);
+  assert.equal(parse('--model_base_path=/m', '--enable_batching').busyBatchTimeoutMicros, -1, 'default: the batch timeout');
   rejects(['--model_base_path=/m', '--tensorflow_session_parallelism=2', '--tensorflow_intra_op_parallelism=2'], /either --tensorflow_session_parallelism/);
   rejects(['--model_base_path=/m', '--port=8500', '--rest_api_port=8500'], /need different ports/);
   rejects(['--model_base_path=/m', '--model_config_file_poll_wait_seconds=5'], /needs --model_config_file/);

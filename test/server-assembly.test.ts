@@ -9,6 +9,7 @@ import { test } from 'node:test';
 
 import * as grpc from '@grpc/grpc-js';
 
+import { type LoadOptions, type Model, loadModel } from '../src';
 import { DEFAULT_FLAGS, FlagError, type ServerFlags } from '../src/server/flags';
 import { startServer } from '../src/server/server';
 import { servingType } from '../src/serving/protos';
@@ -140,6 +141,50 @@ test('tfserve --demo (npm start) prints a curl command that returns a prediction
     assert.equal((await demo.exited).code, 0, demo.output());
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
+
+test('--busy_batch_timeout_micros joins the batching file\'s parameters and reaches the batcher', async () => {
+  const dir = tempDir('busy-batching');
+  const batchingFile = path.join(dir, 'batching.config');
+  fs.writeFileSync(batchingFile, 'max_batch_size { value: 16 }\nbatch_timeout_micros { value: 20000 }\nmax_enqueued_batches { value: 100 }\nnum_batch_threads { value: 2 }\n');
+  const loads: LoadOptions[] = [];
+  const models: Model[] = [];
+  const flags: ServerFlags = {
+    ...DEFAULT_FLAGS,
+    port: 0,
+    restApiPort: await freePort(),
+    bindAddress: '127.0.0.1',
+    modelName: 'digits',
+    modelBasePath: fixture('gaofei_cnn'),
+    fileSystemPollWaitSeconds: 0,
+    enableBatching: true,
+    batchingParametersFile: batchingFile,
+    busyBatchTimeoutMicros: 5000,
+    engineWorkers: 0,
+    frontDoorThreads: 0,
+  };
+  // The real loader, watched: what the server asks of it, and the model it gives.
+  const loader = async (basePath: string, load: LoadOptions) => {
+    loads.push(load);
+    const model = await loadModel(basePath, load);
+    models.push(model);
+    return model;
+  };
+  const server = await startServer(flags, { log: () => undefined, loader });
+  try {
+    await server.loaded;
+    assert.equal(loads.length, 1);
+    assert.deepEqual(loads[0]!.batching, { maxBatchSize: 16, batchTimeoutMicros: 20000, maxEnqueuedBatches: 100, numBatchThreads: 2, busyBatchTimeoutMicros: 5000 });
+    const blank = Array.from({ length: 28 }, () => new Array(28).fill(0));
+    const answer = await post(server.restPort!, '/v1/models/digits:predict', JSON.stringify({ instances: [blank] }));
+    assert.equal(answer.status, 200, answer.text);
+    // The batcher's key spells its parameters: max/timeout/busy timeout/threads/queue.
+    const [stats] = models[0]!.batchingStats();
+    assert.equal(stats!.requests, 1);
+    assert.ok(stats!.key.startsWith('16/20000/5000/2/100/'), JSON.stringify(stats!.key));
+  } finally {
+    await server.shutdown(1000);
   }
 });
 
