@@ -334,6 +334,30 @@ describe('REST codec limits without a server', () => {
     }
   });
 
+  test('a job queued behind one that is then given up on runs at once, not after the terminated worker finishes its parse', async () => {
+    // A front-door thread passes a client's departure on after the next request may already be queued.
+    const limits = DEFAULT_DECODE_LIMITS;
+    const codec = new RestCodec({ maxBodyBytes: 64 << 20, limits, threads: 1 });
+    try {
+      const signatures = [{ name: 'serving_default', inputs: { x: { dtype: 'float32' as const, tfDtype: 'DT_FLOAT' } } }];
+      const job = (text: string) => ({ kind: 'predict' as const, body: new Uint8Array(Buffer.from(text)), limits, model: { name: 'm', version: 1 }, defaultSignature: 'serving_default', signatures });
+      const controller = new AbortController();
+      const abandoned = codec.decode(job(`{"instances": [${'[1.5], '.repeat(8_000_000)}"x"]}`), controller.signal);
+      abandoned.catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const queuedAt = performance.now();
+      const next = codec.decode(job(`{"instances": [${'1.5, '.repeat(20_000)}2.5]}`));
+      controller.abort(new Error('given up'));
+      await assert.rejects(abandoned, /given up/);
+      const decoded = await next;
+      const waited = performance.now() - queuedAt;
+      assert.equal(decoded.kind === 'predict' && decoded.inputs.x!.shape[0], 20_001);
+      assert.ok(waited < 1500, `the queued job took ${waited.toFixed(0)} ms`);
+    } finally {
+      await codec.close();
+    }
+  });
+
   test('a body whose parse could take more than twice its decode limit is refused before it is parsed', () => {
     const limits = { factor: 1, floorBytes: 0, maxBytes: 1 << 30 };
     const codec = new RestCodec({ maxBodyBytes: 64 << 20, limits });

@@ -60,9 +60,14 @@ export function defaultCodecThreads(): number {
 export class RestCodec {
   private readonly pool: Piscina;
   readonly heapLimitMb: number;
+  private readonly threads: number;
+  /** Jobs with piscina now (at most `threads`), and those waiting for one to finish. */
+  private busy = 0;
+  private readonly waiting: Array<() => void> = [];
 
   constructor(options: RestCodecOptions) {
     const threads = options.threads ?? defaultCodecThreads();
+    this.threads = threads;
     // The most a parse may take (twice the largest decode limit, and never
     // more than the scan's bound for the largest body), plus a quarter for
     // what decoding holds beside it (references to string leaves) and room for the code.
@@ -128,15 +133,48 @@ export class RestCodec {
     if (inline) {
       reply = runCodecJob(job);
     } else {
+      await this.turn(signal);
       try {
         reply = (await this.pool.run(job, { transferList, ...(signal ? { signal } : {}) })) as CodecReply;
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
         throw this.workerFailure(error);
+      } finally {
+        this.busy--;
+        this.waiting.shift()?.();
       }
     }
     if (!reply.ok) throw new TfServeError(reply.code, reply.message);
     return reply.value;
+  }
+
+  /**
+   * Waits until fewer than `threads` jobs are with piscina. Jobs wait here,
+   * not in piscina's queue: a job queued there behind one that is then given
+   * up on waited for the terminated worker to finish its parse and exit
+   * (tens of seconds for a large body on a loaded machine), while a job
+   * submitted after the abort gets a new worker at once.
+   */
+  private turn(signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.busy < this.threads) {
+      this.busy++;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        const at = this.waiting.indexOf(go);
+        if (at >= 0) this.waiting.splice(at, 1);
+        reject(signal!.reason);
+      };
+      const go = () => {
+        signal?.removeEventListener('abort', onAbort);
+        this.busy++;
+        resolve();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(go);
+    });
   }
 
   private workerFailure(error: unknown): Error {
