@@ -3,6 +3,7 @@
 // themselves, every other call passed on to the main thread's servers.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -195,3 +196,53 @@ test('a client that cancels a passed-on stream, and one that closes a REST conne
     await server.shutdown(1000);
   }
 });
+
+/** One request on `agent`'s kept-alive connection. */
+function agentGet(port: number, agent: http.Agent, urlPath: string): Promise<{ status: number; reused: boolean; connection: string | undefined; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: urlPath, agent }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket, connection: res.headers.connection, text }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+for (const threads of [0, 1]) {
+  test(`draining (--front_door_threads=${threads}): a request on a connection already open is answered while another is still in flight`, async () => {
+    const server = await startServer(await flagsFor(threads), { log: () => undefined });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const probe = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    let slow: net.Socket | null = null;
+    let shutdown: Promise<void> | null = null;
+    try {
+      const restPort = server.restPort!;
+      assert.equal((await agentGet(restPort, agent, '/v1/models/cnn')).status, 200);
+      assert.equal((await agentGet(restPort, probe, '/readyz')).status, 200);
+      // A Predict whose body is still on its way keeps the server draining.
+      slow = await new Promise<net.Socket>((resolve) => {
+        const socket = net.connect(restPort, '127.0.0.1', () => resolve(socket));
+      });
+      slow.on('error', () => undefined);
+      slow.write('POST /v1/models/cnn:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"instances": [');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      shutdown = server.shutdown(5000);
+      // Past the drain's quiet time: a server with nothing in flight would have closed by now.
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const status = await agentGet(restPort, agent, '/v1/models/cnn');
+      assert.equal(status.reused, true, 'sent on the connection opened before the drain');
+      assert.equal(status.status, 200, status.text);
+      assert.equal(status.connection, 'close');
+      const ready = await agentGet(restPort, probe, '/readyz');
+      assert.equal(ready.reused, true);
+      assert.deepEqual([ready.status, ready.text], [503, '{"status": "shutting down"}']);
+    } finally {
+      slow?.destroy();
+      agent.destroy();
+      probe.destroy();
+      await (shutdown ?? server.shutdown(1000));
+    }
+  });
+}

@@ -232,8 +232,19 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
   /** The main thread's private sockets' directory, with front-door threads. */
   let privateDir: string | null = null;
   const closeAll = async (graceMs: number) => {
-    // Side by side: a front door's passed-on calls finish on the main thread's servers, which let running calls end too.
-    await Promise.all([frontDoors?.close(graceMs), ...grpcServers.map((s) => s.close(graceMs)), rest?.close(graceMs)]);
+    const deadline = Date.now() + graceMs;
+    // Behind front-door threads the REST server must outlast them: HTTP/1 has
+    // no GOAWAY, so while they drain they still pass on requests that arrive
+    // on connections already open. It answers as draining meanwhile and
+    // drains itself after them. gRPC side by side: the threads' GOAWAY stops
+    // new calls, and the main thread's server ends its health Watch streams.
+    const restBehind = frontDoors !== null ? rest : null;
+    restBehind?.beginDrain();
+    await Promise.all([
+      frontDoors?.close(graceMs).then(() => restBehind?.close(Math.max(0, deadline - Date.now()))),
+      ...grpcServers.map((s) => s.close(graceMs)),
+      restBehind ? undefined : rest?.close(graceMs),
+    ]);
     if (privateDir) fs.rmSync(privateDir, { recursive: true, force: true });
   };
   const openPorts = async () => {
