@@ -246,3 +246,26 @@ for (const threads of [0, 1]) {
     }
   });
 }
+
+test('grpc.max_concurrent_streams bounds each client connection, not every call a thread passes on', async () => {
+  const server = await startServer(await flagsFor(1, { grpcChannelArguments: 'grpc.max_concurrent_streams=1' }), { log: () => undefined });
+  const identity = (b: Buffer) => b;
+  const watcher = new grpc.Client(`127.0.0.1:${server.grpcPort}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  const checker = new grpc.Client(`127.0.0.1:${server.grpcPort}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  try {
+    // A passed-on stream that stays open on one client's connection...
+    const watch = watcher.makeServerStreamRequest('/grpc.health.v1.Health/Watch', identity, identity, Buffer.alloc(0));
+    watch.on('error', () => undefined);
+    await new Promise((resolve) => watch.once('data', resolve));
+    // ...leaves another client's passed-on call free to run.
+    const check = await new Promise<Buffer>((resolve, reject) =>
+      checker.makeUnaryRequest('/grpc.health.v1.Health/Check', identity, identity, Buffer.alloc(0), { deadline: Date.now() + 3000 }, (error, value) => (error ? reject(error) : resolve(value!))),
+    );
+    assert.deepEqual([...check], [0x08, 0x01], 'SERVING');
+    watch.cancel();
+  } finally {
+    watcher.close();
+    checker.close();
+    await server.shutdown(1000);
+  }
+});

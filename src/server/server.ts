@@ -6,6 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 
+import type * as grpc from '@grpc/grpc-js';
+
 import { TfServeError } from '../engine/errors';
 import { Engine } from '../engine/engine';
 import type { LoadOptions } from '../engine/model';
@@ -145,6 +147,13 @@ function devicesOf(manager: ModelManager): DevicesSource {
   };
 }
 
+/** Channel arguments that bound one client connection (its streams, its age, its idle time). */
+const PER_CONNECTION_LIMITS = ['grpc.max_concurrent_streams', 'grpc.max_connection_age_ms', 'grpc.max_connection_age_grace_ms', 'grpc.max_connection_idle_ms'];
+
+function withoutPerConnectionLimits(options: grpc.ServerOptions): grpc.ServerOptions {
+  return Object.fromEntries(Object.entries(options).filter(([key]) => !PER_CONNECTION_LIMITS.includes(key)));
+}
+
 /** A listening socket for the front-door threads, failing as grpc-js and node:net do when the address is taken. */
 function listenTcp(host: string, port: number, what: string): { port: number; fd: number } {
   try {
@@ -270,7 +279,9 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
       privateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfserve-'));
       const grpcUpstream = `unix:${path.join(privateDir, 'grpc.sock')}`;
       const restUpstream = path.join(privateDir, 'rest.sock');
-      const internal = await startGrpcServer({ ...grpcOptions, address: grpcUpstream });
+      // Its only client is one connection per thread, carrying every call the thread passes on:
+      // limits meant for a client's connection apply at the threads' own servers, not again here.
+      const internal = await startGrpcServer({ ...grpcOptions, channelOptions: withoutPerConnectionLimits(channel.options), address: grpcUpstream });
       grpcServers.push(internal);
       if (flags.restApiPort > 0) rest = await startRestServer({ ...restOptions, socketPath: restUpstream });
       const grpcSocket = listenTcp(flags.bindAddress, flags.port, 'gRPC');
