@@ -269,3 +269,25 @@ test('grpc.max_concurrent_streams bounds each client connection, not every call 
     await server.shutdown(1000);
   }
 });
+
+test('a TMPDIR too deep for a unix socket path still starts the front-door threads, their private sockets in /tmp', async () => {
+  const deep = path.join(tempDir('front-doors'), 'd'.repeat(100));
+  fs.mkdirSync(deep, { recursive: true });
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = deep;
+  let server;
+  try {
+    server = await startServer(await flagsFor(1), { log: () => undefined });
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  }
+  try {
+    // Passed on to the main thread's servers, over the private sockets.
+    assert.equal((await get(server.restPort!, '/v1/models/cnn/metadata')).status, 200);
+    const status = await grpcCall(server.grpcPort, '/tensorflow.serving.ModelService/GetModelStatus', 'tensorflow.serving.GetModelStatusRequest', { modelSpec: { name: 'cnn' } }, 'tensorflow.serving.GetModelStatusResponse');
+    assert.equal((status.modelVersionStatus as Array<{ state: string }>)[0]!.state, 'AVAILABLE');
+  } finally {
+    await server.shutdown(1000);
+  }
+});

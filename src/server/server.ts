@@ -154,6 +154,21 @@ function withoutPerConnectionLimits(options: grpc.ServerOptions): grpc.ServerOpt
   return Object.fromEntries(Object.entries(options).filter(([key]) => !PER_CONNECTION_LIMITS.includes(key)));
 }
 
+/** The longest unix socket path the kernel takes (sun_path is 108 bytes on Linux, 104 on macOS, with its NUL). */
+const MAX_SOCKET_PATH_BYTES = 103;
+
+/**
+ * A private directory (mode 0700) for the main thread's sockets behind the
+ * front-door threads, in TMPDIR unless its socket paths would be too long
+ * for the kernel (a deep TMPDIR), then in /tmp.
+ */
+function makePrivateSocketDir(): string {
+  const fits = (dir: string) => Buffer.byteLength(path.join(dir, 'tfserve-XXXXXX', 'grpc.sock')) <= MAX_SOCKET_PATH_BYTES;
+  const base = [os.tmpdir(), '/tmp'].find(fits);
+  if (base === undefined) throw new TfServeError('FAILED_PRECONDITION', `the front-door threads' private sockets need a short temporary directory: TMPDIR '${os.tmpdir()}' is too long for a unix socket path (or set --front_door_threads=0)`);
+  return fs.mkdtempSync(path.join(base, 'tfserve-'));
+}
+
 /** A listening socket for the front-door threads, failing as grpc-js and node:net do when the address is taken. */
 function listenTcp(host: string, port: number, what: string): { port: number; fd: number } {
   try {
@@ -276,7 +291,7 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
     let restPort: number | null = null;
     if (flags.frontDoorThreads > 0) {
       // The public ports are the front-door threads'; the main thread's servers answer what they pass on, on private sockets.
-      privateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfserve-'));
+      privateDir = makePrivateSocketDir();
       const grpcUpstream = `unix:${path.join(privateDir, 'grpc.sock')}`;
       const restUpstream = path.join(privateDir, 'rest.sock');
       // Its only client is one connection per thread, carrying every call the thread passes on:
