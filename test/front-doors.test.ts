@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -291,3 +292,35 @@ test('a TMPDIR too deep for a unix socket path still starts the front-door threa
     await server.shutdown(1000);
   }
 });
+
+for (const threads of [0, 1]) {
+  test(`draining (--front_door_threads=${threads}): a passed-on gRPC call whose message was still arriving is answered`, async () => {
+    const server = await startServer(await flagsFor(threads), { log: () => undefined });
+    const session = http2.connect(`http://127.0.0.1:${server.grpcPort}`);
+    session.on('error', () => undefined);
+    let shutdown: Promise<void> | null = null;
+    try {
+      const stream = session.request({ ':method': 'POST', ':path': '/tensorflow.serving.ModelService/GetModelStatus', 'content-type': 'application/grpc', te: 'trailers' });
+      // GetModelStatusRequest { model_spec { name: "cnn" } }, framed: half of it now, the rest once the drain is under way.
+      const frame = Buffer.from([0, 0, 0, 0, 7, 0x0a, 0x05, 0x0a, 0x03, 0x63, 0x6e, 0x6e]);
+      stream.write(frame.subarray(0, 6));
+      // The status comes in trailers, or in the headers of a trailers-only answer (an error).
+      const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => {
+        stream.on('response', (headers) => headers['grpc-status'] !== undefined && resolve(headers));
+        stream.on('trailers', resolve);
+      });
+      let body = Buffer.alloc(0);
+      stream.on('data', (chunk: Buffer) => (body = Buffer.concat([body, chunk])));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      shutdown = server.shutdown(5000);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      stream.end(frame.subarray(6));
+      const status = await trailers;
+      assert.equal(status['grpc-status'], '0', String(status['grpc-message']));
+      assert.ok(body.length > 5, 'a GetModelStatusResponse');
+    } finally {
+      session.destroy();
+      await (shutdown ?? server.shutdown(1000));
+    }
+  });
+}

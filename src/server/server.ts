@@ -255,19 +255,21 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
   let publicRestPort: number | null = null;
   /** The main thread's private sockets' directory, with front-door threads. */
   let privateDir: string | null = null;
+  /** The main thread's gRPC server behind the front-door threads (a private socket). */
+  let grpcBehind: GrpcServer | null = null;
   const closeAll = async (graceMs: number) => {
     const deadline = Date.now() + graceMs;
-    // Behind front-door threads the REST server must outlast them: HTTP/1 has
-    // no GOAWAY, so while they drain they still pass on requests that arrive
-    // on connections already open. It answers as draining meanwhile and
-    // drains itself after them. gRPC side by side: the threads' GOAWAY stops
-    // new calls, and the main thread's server ends its health Watch streams.
-    const restBehind = frontDoors !== null ? rest : null;
-    restBehind?.beginDrain();
+    // The servers behind the front-door threads must outlast them: while the
+    // threads drain they still pass on what arrives on connections already
+    // open (HTTP/1 has no GOAWAY; a gRPC call's message may still be on its
+    // way). They answer as draining at once (readiness, health) and close
+    // after the threads, within the same grace.
+    const behind = frontDoors !== null ? [grpcBehind, rest].filter((s) => s !== null) : [];
+    for (const server of behind) server.beginDrain();
+    const afterDoors = () => Promise.all(behind.map((s) => s.close(Math.max(0, deadline - Date.now()))));
     await Promise.all([
-      frontDoors?.close(graceMs).then(() => restBehind?.close(Math.max(0, deadline - Date.now()))),
-      ...grpcServers.map((s) => s.close(graceMs)),
-      restBehind ? undefined : rest?.close(graceMs),
+      frontDoors?.close(graceMs).then(afterDoors),
+      ...[...grpcServers, rest].filter((s) => s !== null && !behind.includes(s)).map((s) => s!.close(graceMs)),
     ]);
     if (privateDir) fs.rmSync(privateDir, { recursive: true, force: true });
   };
@@ -298,6 +300,7 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
       // limits meant for a client's connection apply at the threads' own servers, not again here.
       const internal = await startGrpcServer({ ...grpcOptions, channelOptions: withoutPerConnectionLimits(channel.options), address: grpcUpstream });
       grpcServers.push(internal);
+      grpcBehind = internal;
       if (flags.restApiPort > 0) rest = await startRestServer({ ...restOptions, socketPath: restUpstream });
       const grpcSocket = listenTcp(flags.bindAddress, flags.port, 'gRPC');
       let restSocket: { port: number; fd: number } | null = null;
