@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -236,3 +237,130 @@ test('a client that cancels a passed-on stream, and one that closes a REST conne
     await server.shutdown(1000);
   }
 });
+
+/** One request on `agent`'s kept-alive connection. */
+function agentGet(port: number, agent: http.Agent, urlPath: string): Promise<{ status: number; reused: boolean; connection: string | undefined; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: urlPath, agent }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket, connection: res.headers.connection, text }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+for (const threads of [0, 1]) {
+  test(`draining (--front_door_threads=${threads}): a request on a connection already open is answered while another is still in flight`, async () => {
+    const server = await startServer(await flagsFor(threads), { log: () => undefined });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const probe = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    let slow: net.Socket | null = null;
+    let shutdown: Promise<void> | null = null;
+    try {
+      const restPort = server.restPort!;
+      assert.equal((await agentGet(restPort, agent, '/v1/models/cnn')).status, 200);
+      assert.equal((await agentGet(restPort, probe, '/readyz')).status, 200);
+      // A Predict whose body is still on its way keeps the server draining.
+      slow = await new Promise<net.Socket>((resolve) => {
+        const socket = net.connect(restPort, '127.0.0.1', () => resolve(socket));
+      });
+      slow.on('error', () => undefined);
+      slow.write('POST /v1/models/cnn:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"instances": [');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      shutdown = server.shutdown(5000);
+      // Past the drain's quiet time: a server with nothing in flight would have closed by now.
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const status = await agentGet(restPort, agent, '/v1/models/cnn');
+      assert.equal(status.reused, true, 'sent on the connection opened before the drain');
+      assert.equal(status.status, 200, status.text);
+      assert.equal(status.connection, 'close');
+      const ready = await agentGet(restPort, probe, '/readyz');
+      assert.equal(ready.reused, true);
+      assert.deepEqual([ready.status, ready.text], [503, '{"status": "shutting down"}']);
+    } finally {
+      slow?.destroy();
+      agent.destroy();
+      probe.destroy();
+      await (shutdown ?? server.shutdown(1000));
+    }
+  });
+}
+
+test('grpc.max_concurrent_streams bounds each client connection, not every call a thread passes on', async () => {
+  const server = await startServer(await flagsFor(1, { grpcChannelArguments: 'grpc.max_concurrent_streams=1' }), { log: () => undefined });
+  const identity = (b: Buffer) => b;
+  const watcher = new grpc.Client(`127.0.0.1:${server.grpcPort}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  const checker = new grpc.Client(`127.0.0.1:${server.grpcPort}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  try {
+    // A passed-on stream that stays open on one client's connection...
+    const watch = watcher.makeServerStreamRequest('/grpc.health.v1.Health/Watch', identity, identity, Buffer.alloc(0));
+    watch.on('error', () => undefined);
+    await new Promise((resolve) => watch.once('data', resolve));
+    // ...leaves another client's passed-on call free to run.
+    const check = await new Promise<Buffer>((resolve, reject) =>
+      checker.makeUnaryRequest('/grpc.health.v1.Health/Check', identity, identity, Buffer.alloc(0), { deadline: Date.now() + 3000 }, (error, value) => (error ? reject(error) : resolve(value!))),
+    );
+    assert.deepEqual([...check], [0x08, 0x01], 'SERVING');
+    watch.cancel();
+  } finally {
+    watcher.close();
+    checker.close();
+    await server.shutdown(1000);
+  }
+});
+
+test('a TMPDIR too deep for a unix socket path still starts the front-door threads, their private sockets in /tmp', async () => {
+  const deep = path.join(tempDir('front-doors'), 'd'.repeat(100));
+  fs.mkdirSync(deep, { recursive: true });
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = deep;
+  let server;
+  try {
+    server = await startServer(await flagsFor(1), { log: () => undefined });
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  }
+  try {
+    // Passed on to the main thread's servers, over the private sockets.
+    assert.equal((await get(server.restPort!, '/v1/models/cnn/metadata')).status, 200);
+    const status = await grpcCall(server.grpcPort, '/tensorflow.serving.ModelService/GetModelStatus', 'tensorflow.serving.GetModelStatusRequest', { modelSpec: { name: 'cnn' } }, 'tensorflow.serving.GetModelStatusResponse');
+    assert.equal((status.modelVersionStatus as Array<{ state: string }>)[0]!.state, 'AVAILABLE');
+  } finally {
+    await server.shutdown(1000);
+  }
+});
+
+for (const threads of [0, 1]) {
+  test(`draining (--front_door_threads=${threads}): a passed-on gRPC call whose message was still arriving is answered`, async () => {
+    const server = await startServer(await flagsFor(threads), { log: () => undefined });
+    const session = http2.connect(`http://127.0.0.1:${server.grpcPort}`);
+    session.on('error', () => undefined);
+    let shutdown: Promise<void> | null = null;
+    try {
+      const stream = session.request({ ':method': 'POST', ':path': '/tensorflow.serving.ModelService/GetModelStatus', 'content-type': 'application/grpc', te: 'trailers' });
+      // GetModelStatusRequest { model_spec { name: "cnn" } }, framed: half of it now, the rest once the drain is under way.
+      const frame = Buffer.from([0, 0, 0, 0, 7, 0x0a, 0x05, 0x0a, 0x03, 0x63, 0x6e, 0x6e]);
+      stream.write(frame.subarray(0, 6));
+      // The status comes in trailers, or in the headers of a trailers-only answer (an error).
+      const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => {
+        stream.on('response', (headers) => headers['grpc-status'] !== undefined && resolve(headers));
+        stream.on('trailers', resolve);
+      });
+      let body = Buffer.alloc(0);
+      stream.on('data', (chunk: Buffer) => (body = Buffer.concat([body, chunk])));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      shutdown = server.shutdown(5000);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      stream.end(frame.subarray(6));
+      const status = await trailers;
+      assert.equal(status['grpc-status'], '0', String(status['grpc-message']));
+      assert.ok(body.length > 5, 'a GetModelStatusResponse');
+    } finally {
+      session.destroy();
+      await (shutdown ?? server.shutdown(1000));
+    }
+  });
+}

@@ -70,6 +70,12 @@ export interface GrpcServer {
   methods: GrpcMethod[];
   /** Stops accepting calls, lets running ones finish for up to graceMs, then cuts the rest. */
   close(graceMs: number): Promise<void>;
+  /**
+   * Reports NOT_SERVING (health) while it still serves, until close(): the
+   * server behind the front-door threads, which pass calls on to it until
+   * they have drained.
+   */
+  beginDrain(): void;
 }
 
 type Handler = RawUnaryHandler;
@@ -380,6 +386,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   return {
     port,
     methods,
+    beginDrain: () => health.shutdown(),
     close(graceMs: number): Promise<void> {
       closing ??= new Promise<void>((resolve) => {
         health.shutdown();

@@ -51,6 +51,12 @@ export interface RestServer {
   readonly port: number;
   /** Stops accepting connections, lets requests in flight finish for up to graceMs, then drops what is left. */
   close(graceMs: number): Promise<void>;
+  /**
+   * Answers as a draining server (readiness "shutting down", Connection:
+   * close) while it still serves, until close(): the server behind the
+   * front-door threads, which pass requests on to it until they have drained.
+   */
+  beginDrain(): void;
 }
 
 interface ApiContext {
@@ -224,6 +230,9 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
       const port = typeof address === 'object' && address !== null ? (address as AddressInfo).port : 0;
       resolve({
         port,
+        beginDrain: () => {
+          book.draining = true;
+        },
         close: async (graceMs: number) => {
           await drain(server, book, graceMs);
           await codec.close();

@@ -6,6 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 
+import type * as grpc from '@grpc/grpc-js';
+
 import { TfServeError } from '../engine/errors';
 import { Engine } from '../engine/engine';
 import type { LoadOptions } from '../engine/model';
@@ -145,6 +147,28 @@ function devicesOf(manager: ModelManager): DevicesSource {
   };
 }
 
+/** Channel arguments that bound one client connection (its streams, its age, its idle time). */
+const PER_CONNECTION_LIMITS = ['grpc.max_concurrent_streams', 'grpc.max_connection_age_ms', 'grpc.max_connection_age_grace_ms', 'grpc.max_connection_idle_ms'];
+
+function withoutPerConnectionLimits(options: grpc.ServerOptions): grpc.ServerOptions {
+  return Object.fromEntries(Object.entries(options).filter(([key]) => !PER_CONNECTION_LIMITS.includes(key)));
+}
+
+/** The longest unix socket path the kernel takes (sun_path is 108 bytes on Linux, 104 on macOS, with its NUL). */
+const MAX_SOCKET_PATH_BYTES = 103;
+
+/**
+ * A private directory (mode 0700) for the main thread's sockets behind the
+ * front-door threads, in TMPDIR unless its socket paths would be too long
+ * for the kernel (a deep TMPDIR), then in /tmp.
+ */
+function makePrivateSocketDir(): string {
+  const fits = (dir: string) => Buffer.byteLength(path.join(dir, 'tfserve-XXXXXX', 'grpc.sock')) <= MAX_SOCKET_PATH_BYTES;
+  const base = [os.tmpdir(), '/tmp'].find(fits);
+  if (base === undefined) throw new TfServeError('FAILED_PRECONDITION', `the front-door threads' private sockets need a short temporary directory: TMPDIR '${os.tmpdir()}' is too long for a unix socket path (or set --front_door_threads=0)`);
+  return fs.mkdtempSync(path.join(base, 'tfserve-'));
+}
+
 /** A listening socket for the front-door threads, failing as grpc-js and node:net do when the address is taken. */
 function listenTcp(host: string, port: number, what: string): { port: number; fd: number } {
   try {
@@ -231,9 +255,22 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
   let publicRestPort: number | null = null;
   /** The main thread's private sockets' directory, with front-door threads. */
   let privateDir: string | null = null;
+  /** The main thread's gRPC server behind the front-door threads (a private socket). */
+  let grpcBehind: GrpcServer | null = null;
   const closeAll = async (graceMs: number) => {
-    // Side by side: a front door's passed-on calls finish on the main thread's servers, which let running calls end too.
-    await Promise.all([frontDoors?.close(graceMs), ...grpcServers.map((s) => s.close(graceMs)), rest?.close(graceMs)]);
+    const deadline = Date.now() + graceMs;
+    // The servers behind the front-door threads must outlast them: while the
+    // threads drain they still pass on what arrives on connections already
+    // open (HTTP/1 has no GOAWAY; a gRPC call's message may still be on its
+    // way). They answer as draining at once (readiness, health) and close
+    // after the threads, within the same grace.
+    const behind = frontDoors !== null ? [grpcBehind, rest].filter((s) => s !== null) : [];
+    for (const server of behind) server.beginDrain();
+    const afterDoors = () => Promise.all(behind.map((s) => s.close(Math.max(0, deadline - Date.now()))));
+    await Promise.all([
+      frontDoors?.close(graceMs).then(afterDoors),
+      ...[...grpcServers, rest].filter((s) => s !== null && !behind.includes(s)).map((s) => s!.close(graceMs)),
+    ]);
     if (privateDir) fs.rmSync(privateDir, { recursive: true, force: true });
   };
   const openPorts = async () => {
@@ -256,11 +293,14 @@ export async function startServer(flags: ServerFlags, options: StartOptions = {}
     let restPort: number | null = null;
     if (flags.frontDoorThreads > 0) {
       // The public ports are the front-door threads'; the main thread's servers answer what they pass on, on private sockets.
-      privateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfserve-'));
+      privateDir = makePrivateSocketDir();
       const grpcUpstream = `unix:${path.join(privateDir, 'grpc.sock')}`;
       const restUpstream = path.join(privateDir, 'rest.sock');
-      const internal = await startGrpcServer({ ...grpcOptions, address: grpcUpstream });
+      // Its only client is one connection per thread, carrying every call the thread passes on:
+      // limits meant for a client's connection apply at the threads' own servers, not again here.
+      const internal = await startGrpcServer({ ...grpcOptions, channelOptions: withoutPerConnectionLimits(channel.options), address: grpcUpstream });
       grpcServers.push(internal);
+      grpcBehind = internal;
       if (flags.restApiPort > 0) rest = await startRestServer({ ...restOptions, socketPath: restUpstream });
       const grpcSocket = listenTcp(flags.bindAddress, flags.port, 'gRPC');
       let restSocket: { port: number; fd: number } | null = null;
