@@ -88,6 +88,10 @@ export class FrontDoors {
     this.doors.add(door);
     return new Promise<void>((resolve, reject) => {
       let listening = false;
+      // Once the thread runs, its descriptors are its own: node:net closes them with the thread's
+      // servers. Closing them here as well could close a number another thread has taken since.
+      let running = false;
+      worker.once('online', () => (running = true));
       worker.on('message', (batch: ToMain[] | 'listening') => {
         if (batch === 'listening') {
           listening = true;
@@ -106,8 +110,10 @@ export class FrontDoors {
         for (const lease of door.leases.values()) lease.release();
         door.leases.clear();
         if (!listening) {
-          native.closeFd(ownGrpc);
-          if (ownRest !== null) native.closeFd(ownRest);
+          if (!running) {
+            native.closeFd(ownGrpc);
+            if (ownRest !== null) native.closeFd(ownRest);
+          }
           reject(new TfServeError('UNAVAILABLE', `a front-door thread exited with code ${code} before it listened`));
         } else if (!door.closed && this.closing === null) {
           // Only a bug ends a thread early; the others keep the ports open meanwhile.
