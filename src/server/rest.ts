@@ -217,6 +217,9 @@ export function startRestServer(options: RestServerOptions): Promise<RestServer>
   });
   // Slow or idle clients must not hold a draining server open past its grace.
   server.keepAliveTimeout = 5000;
+  // Behind front-door threads its only clients are their keep-alive agents: an idle connection closed
+  // here as a thread reuses it would fail that request (the keep-alive race), so none is closed for idling.
+  if (options.socketPath !== undefined) server.keepAliveTimeout = 0;
 
   return new Promise((resolve, reject) => {
     const failed = (error: Error) => {

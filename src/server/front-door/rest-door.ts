@@ -83,13 +83,23 @@ export async function startRestDoor(config: RestDoorConfig, door: FrontDoorConfi
         if (book.draining) out.connection = 'close';
         res.writeHead(answer.statusCode ?? 502, out);
         answer.pipe(res);
-        answer.on('end', resolve);
+        answer.on('end', () => {
+          // Answered before the whole body went on (an early 4xx): the rest is read and dropped here, so the connection stays usable.
+          if (body === null && !req.readableEnded) {
+            req.unpipe(upstream);
+            req.resume();
+          }
+          resolve();
+        });
         answer.on('error', () => {
-          res.destroy();
+          if (!res.writableFinished) res.destroy();
           resolve();
         });
       });
       upstream.on('error', (error) => {
+        // After the answer is out, a failure of the hop (the unsent rest of a body) is not the client's:
+        // destroying the response then would reset the client's keep-alive connection under its next request.
+        if (res.writableFinished) return;
         if (res.headersSent) res.destroy();
         else send(res, { status: 503, code: 'UNAVAILABLE', body: JSON.stringify({ error: `the server could not answer: ${error.message}` }) });
         resolve();
