@@ -144,13 +144,11 @@ test('tfserve --demo (npm start) prints a curl command that returns a prediction
   }
 });
 
-test('--busy_batch_timeout_micros joins the batching file\'s parameters and reaches the batcher', async () => {
-  const dir = tempDir('busy-batching');
+/** The CNN as 'digits' on free ports, batching with a TF Serving user's batching file (written in `dir`), unchanged. */
+async function batchingFlags(dir: string, extra: Partial<ServerFlags>): Promise<ServerFlags> {
   const batchingFile = path.join(dir, 'batching.config');
   fs.writeFileSync(batchingFile, 'max_batch_size { value: 16 }\nbatch_timeout_micros { value: 20000 }\nmax_enqueued_batches { value: 100 }\nnum_batch_threads { value: 2 }\n');
-  const loads: LoadOptions[] = [];
-  const models: Model[] = [];
-  const flags: ServerFlags = {
+  return {
     ...DEFAULT_FLAGS,
     port: 0,
     restApiPort: await freePort(),
@@ -160,10 +158,14 @@ test('--busy_batch_timeout_micros joins the batching file\'s parameters and reac
     fileSystemPollWaitSeconds: 0,
     enableBatching: true,
     batchingParametersFile: batchingFile,
-    busyBatchTimeoutMicros: 5000,
-    engineWorkers: 0,
-    frontDoorThreads: 0,
+    ...extra,
   };
+}
+
+test('--busy_batch_timeout_micros joins the batching file\'s parameters and reaches the batcher', async () => {
+  const loads: LoadOptions[] = [];
+  const models: Model[] = [];
+  const flags = await batchingFlags(tempDir('busy-batching'), { busyBatchTimeoutMicros: 5000, engineWorkers: 0, frontDoorThreads: 0 });
   // The real loader, watched: what the server asks of it, and the model it gives.
   const loader = async (basePath: string, load: LoadOptions) => {
     loads.push(load);
@@ -190,24 +192,9 @@ test('--busy_batch_timeout_micros joins the batching file\'s parameters and reac
 
 test('startServer with --enable_batching, a TF Serving batching file and engine workers: batched answers, batching metrics', async () => {
   const dir = tempDir('batching');
-  const batchingFile = path.join(dir, 'batching.config');
   const monitoringFile = path.join(dir, 'monitoring.config');
-  // A TF Serving user's batching file, unchanged.
-  fs.writeFileSync(batchingFile, 'max_batch_size { value: 16 }\nbatch_timeout_micros { value: 20000 }\nmax_enqueued_batches { value: 100 }\nnum_batch_threads { value: 2 }\n');
   fs.writeFileSync(monitoringFile, 'prometheus_config { enable: true path: "/monitoring/prometheus/metrics" }\n');
-  const flags: ServerFlags = {
-    ...DEFAULT_FLAGS,
-    port: 0,
-    restApiPort: await freePort(),
-    bindAddress: '127.0.0.1',
-    modelName: 'digits',
-    modelBasePath: fixture('gaofei_cnn'),
-    fileSystemPollWaitSeconds: 0,
-    enableBatching: true,
-    batchingParametersFile: batchingFile,
-    monitoringConfigFile: monitoringFile,
-    engineWorkers: 1,
-  };
+  const flags = await batchingFlags(dir, { monitoringConfigFile: monitoringFile, engineWorkers: 1 });
   const server = await startServer(flags, { log: () => undefined });
   try {
     await server.loaded;

@@ -223,7 +223,8 @@ export function endsVarints(run: Uint8Array): boolean {
   return run.length === 0 || run[run.length - 1]! < 0x80;
 }
 
-function wrongWire(where: string, wire: number, expected: number): TfServeError {
+/** INVALID_ARGUMENT for a field of the wrong wire type, as checkMessage() words it. */
+export function wrongWire(where: string, wire: number, expected: number): TfServeError {
   return invalidArgument(`malformed ${where}: wire type ${WIRE_NAMES[wire] ?? wire}, expected ${WIRE_NAMES[expected]}`);
 }
 

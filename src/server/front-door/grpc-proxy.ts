@@ -59,10 +59,10 @@ export class GrpcUpstream {
     let handler: grpc.UntypedHandleCall;
     if (!method.requestStream && !method.responseStream) {
       handler = (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-        const upstream = this.client.makeUnaryRequest(path, identity, identity, call.request, forwarded(call.metadata), options(call), (error, value) =>
-          error ? callback(statusOf(error)) : callback(null, value),
+        this.unary(path, call.request, call).then(
+          (value) => callback(null, value),
+          (error: grpc.ServiceError) => callback(statusOf(error)),
         );
-        call.on('cancelled', () => upstream.cancel());
       };
     } else if (!method.requestStream) {
       handler = (call: grpc.ServerWritableStream<Buffer, Buffer>) => {

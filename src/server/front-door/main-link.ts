@@ -40,7 +40,7 @@ export class MainLink {
   }
 
   /** Ends lease `id`; its job ran for runSeconds. */
-  release(id: number, runSeconds: number): void {
+  private release(id: number, runSeconds: number): void {
     this.send({ kind: 'release', id, runSeconds });
   }
 

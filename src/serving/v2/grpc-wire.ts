@@ -13,7 +13,7 @@ import { invalidArgument } from '../../engine/errors';
 import { lazyProtoRoot } from '../../engine/proto';
 import { type TensorInput, checkShapeLimits, formatShape } from '../../engine/tensor';
 import { type DecodeBudget, STRING_ELEMENT_COST, tensorCost } from '../decode-limits';
-import { Cursor, FIXED32, FIXED64, LEN, VARINT, checkMessage, countVarints, decodeUtf8, readVarint64, readingWire } from '../proto-wire';
+import { Cursor, FIXED32, FIXED64, LEN, VARINT, checkMessage, countVarints, decodeUtf8, readVarint64, readingWire, wrongWire } from '../proto-wire';
 import { dtypeOfDatatype, elementBytes } from './datatypes';
 import type { V2InferRequest, V2InferResult, V2InputTensor, V2Parameters, V2RequestedOutput } from './infer';
 import { rawSize, tensorFromRaw, tensorToRaw } from './raw';
@@ -267,17 +267,23 @@ function tensorFromContents(buf: Uint8Array, span: Span | null, dtype: DType, sh
  * picks the version before the request is decoded where it runs.
  */
 export function readInferModel(bytes: Uint8Array): { name: string; version: string } {
-  // The whole message's wire types, UTF-8 and nesting first, as decodeInferRequest checks them: the same refusals come first.
-  checkMessage(v2Type('ModelInferRequest'), bytes, 'ModelInferRequest');
+  // Only these two fields are checked here (wire type, UTF-8), with checkMessage's words: the rest
+  // is checked once, by decodeInferRequest where the request runs.
   return readingWire('ModelInferRequest', () => {
     const c = new Cursor(bytes);
     let name = '';
     let version = '';
     while (!c.done) {
       c.tag();
-      if (c.wire === LEN && c.field === REQ.modelName) name = str(c, 'model_name');
-      else if (c.wire === LEN && c.field === REQ.modelVersion) version = str(c, 'model_version');
-      else c.skip();
+      if (c.field === REQ.modelName || c.field === REQ.modelVersion) {
+        const field = c.field === REQ.modelName ? 'modelName' : 'modelVersion';
+        if (c.wire !== LEN) throw wrongWire(`ModelInferRequest.${field}`, c.wire, LEN);
+        const value = str(c, `ModelInferRequest.${field}`);
+        if (field === 'modelName') name = value;
+        else version = value;
+      } else {
+        c.skip();
+      }
     }
     return { name, version };
   });
